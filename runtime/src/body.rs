@@ -1,0 +1,158 @@
+//! Body types of the request path: what the gateway sends downstream, and the
+//! downstream body as forwarded upstream with the size limit enforced.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use pin_project_lite::pin_project;
+
+use crate::error::BoxError;
+
+pin_project! {
+    /// A response body: fixed bytes from the gateway, or an upstream's body streamed through.
+    pub struct ResponseBody {
+        #[pin]
+        inner: Inner,
+    }
+}
+
+pin_project! {
+    #[project = InnerProj]
+    enum Inner {
+        Full { data: Option<Bytes> },
+        Upstream { #[pin] body: Incoming },
+    }
+}
+
+impl ResponseBody {
+    /// A body of fixed bytes.
+    pub fn full(data: impl Into<Bytes>) -> ResponseBody {
+        let data: Bytes = data.into();
+        ResponseBody {
+            inner: Inner::Full {
+                data: (!data.is_empty()).then_some(data),
+            },
+        }
+    }
+
+    /// No body.
+    pub fn empty() -> ResponseBody {
+        ResponseBody {
+            inner: Inner::Full { data: None },
+        }
+    }
+
+    /// An upstream's body, streamed through as it arrives.
+    pub fn upstream(body: Incoming) -> ResponseBody {
+        ResponseBody {
+            inner: Inner::Upstream { body },
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.project().inner.project() {
+            InnerProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
+            InnerProj::Upstream { body } => body.poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.inner {
+            Inner::Full { data } => data.is_none(),
+            Inner::Upstream { body } => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            Inner::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
+            Inner::Upstream { body } => body.size_hint(),
+        }
+    }
+}
+
+/// The downstream body grew past the configured limit while being forwarded.
+#[derive(Debug, thiserror::Error)]
+#[error("request body exceeds the limit of {limit} bytes")]
+pub struct BodyTooLarge {
+    /// The limit in bytes.
+    pub limit: u64,
+}
+
+/// The downstream connection failed while its body was being forwarded.
+#[derive(Debug, thiserror::Error)]
+#[error("reading the request body failed: {0}")]
+pub struct DownstreamBodyError(#[source] pub hyper::Error);
+
+pin_project! {
+    /// The downstream request body on its way upstream, cut off with
+    /// [`BodyTooLarge`] once it passes the limit (for bodies without a
+    /// `Content-Length`, or whose length lies).
+    pub struct LimitedBody {
+        #[pin]
+        inner: Incoming,
+        remaining: u64,
+        limit: u64,
+    }
+}
+
+impl LimitedBody {
+    /// Wraps `inner`, allowing at most `limit` bytes.
+    pub fn new(inner: Incoming, limit: u64) -> LimitedBody {
+        LimitedBody {
+            inner,
+            remaining: limit,
+            limit,
+        }
+    }
+}
+
+impl Body for LimitedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.project();
+        match this.inner.poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let len = data.len() as u64;
+                    if len > *this.remaining {
+                        return Poll::Ready(Some(Err(Box::new(BodyTooLarge {
+                            limit: *this.limit,
+                        }))));
+                    }
+                    *this.remaining -= len;
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(DownstreamBodyError(e))))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

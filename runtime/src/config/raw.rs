@@ -1,0 +1,102 @@
+//! The configuration file exactly as written: serde structs that mirror the
+//! TOML, reject unknown keys, and keep the source span of every value that
+//! later validation may need to point at.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use super::units::SizeValue;
+
+/// A string value together with where it stood in the file.
+pub type SpannedStr = Spanned<String>;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub listeners: Vec<Spanned<RawListener>>,
+    #[serde(default)]
+    pub apis: Vec<Spanned<RawApi>>,
+}
+
+/// `[server]`: process-wide settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub shutdown_grace: Option<SpannedStr>,
+    pub access_log: Option<SpannedStr>,
+    pub workers: Option<Spanned<i64>>,
+    pub request_id_header: Option<SpannedStr>,
+}
+
+/// `[limits]`: request limits, defaulting to Amazon API Gateway's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_body_size: Option<Spanned<SizeValue>>,
+    pub max_header_size: Option<Spanned<SizeValue>>,
+    pub integration_timeout: Option<SpannedStr>,
+}
+
+/// `[[listeners]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    pub name: SpannedStr,
+    pub address: SpannedStr,
+}
+
+/// `[[apis]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    pub name: SpannedStr,
+    pub listeners: Option<Vec<SpannedStr>>,
+    #[serde(default)]
+    pub hosts: Vec<SpannedStr>,
+    #[serde(default)]
+    pub stages: BTreeMap<String, Spanned<RawStage>>,
+    #[serde(default)]
+    pub routes: Vec<Spanned<RawRoute>>,
+}
+
+/// `[apis.stages.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    #[serde(default)]
+    pub variables: BTreeMap<String, SpannedStr>,
+}
+
+/// `[[apis.routes]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub key: SpannedStr,
+    pub integration: Spanned<RawIntegration>,
+}
+
+/// `[apis.routes.integration]`. One flat table for every integration type:
+/// which keys a type accepts is checked during validation, which keeps the
+/// source spans that a serde-tagged enum would lose.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntegration {
+    #[serde(rename = "type")]
+    pub kind: SpannedStr,
+    // http_proxy
+    pub url: Option<SpannedStr>,
+    pub timeout: Option<SpannedStr>,
+    pub request_headers: Option<Spanned<BTreeMap<String, SpannedStr>>>,
+    // mock
+    pub status: Option<Spanned<i64>>,
+    pub headers: Option<Spanned<BTreeMap<String, SpannedStr>>>,
+    pub body: Option<SpannedStr>,
+}

@@ -1,0 +1,175 @@
+//! The request-path error type and the one place that turns errors into
+//! responses.
+//!
+//! Every error carries a kind (which decides the status and the message the
+//! client sees, as Amazon API Gateway words them), who is at fault, and whether
+//! retrying the same request could succeed.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::body::ResponseBody;
+
+/// Boxed error source.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Who caused a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The client sent something the gateway will not serve.
+    Downstream,
+    /// The origin could not be reached or misbehaved.
+    Upstream,
+    /// A plugin failed.
+    Plugin,
+    /// The gateway itself.
+    Internal,
+}
+
+impl Blame {
+    /// Lower-case name used in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Blame::Downstream => "downstream",
+            Blame::Upstream => "upstream",
+            Blame::Plugin => "plugin",
+            Blame::Internal => "internal",
+        }
+    }
+}
+
+/// What went wrong, which fixes the response status and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No API or route matches.
+    NotFound,
+    /// The path matches, the method does not; carries the `Allow` value.
+    MethodNotAllowed(HeaderValue),
+    /// The request body exceeds the configured limit.
+    PayloadTooLarge,
+    /// The request headers exceed the configured limit.
+    HeadersTooLarge,
+    /// The request could not be read.
+    BadRequest,
+    /// The upstream refused or dropped the connection, or answered garbage.
+    UpstreamUnreachable,
+    /// The upstream did not answer within the integration timeout.
+    UpstreamTimeout,
+    /// A bug or resource failure inside the gateway.
+    Internal,
+}
+
+/// An error on the request path.
+#[derive(Debug)]
+pub struct GatewayError {
+    kind: ErrorKind,
+    source: Option<BoxError>,
+}
+
+impl GatewayError {
+    /// An error of `kind` without an underlying cause.
+    pub fn new(kind: ErrorKind) -> GatewayError {
+        GatewayError { kind, source: None }
+    }
+
+    /// An error of `kind` caused by `source`.
+    pub fn with_source(kind: ErrorKind, source: impl Into<BoxError>) -> GatewayError {
+        GatewayError {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// Who is at fault.
+    pub fn blame(&self) -> Blame {
+        match self.kind {
+            ErrorKind::NotFound
+            | ErrorKind::MethodNotAllowed(_)
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::HeadersTooLarge
+            | ErrorKind::BadRequest => Blame::Downstream,
+            ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamTimeout => Blame::Upstream,
+            ErrorKind::Internal => Blame::Internal,
+        }
+    }
+
+    /// Whether sending the same request again could succeed.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamTimeout | ErrorKind::Internal
+        )
+    }
+
+    /// The status the client receives.
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
+            ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message the client sees, worded as Amazon API Gateway words it.
+    pub fn public_message(&self) -> &'static str {
+        match self.kind {
+            ErrorKind::NotFound => "Not Found",
+            ErrorKind::MethodNotAllowed(_) => "Method Not Allowed",
+            ErrorKind::PayloadTooLarge => "Request Entity Too Large",
+            ErrorKind::HeadersTooLarge => "Request Header Fields Too Large",
+            ErrorKind::BadRequest => "Bad Request",
+            ErrorKind::UpstreamUnreachable => "Bad Gateway",
+            ErrorKind::UpstreamTimeout => "Endpoint request timed out",
+            ErrorKind::Internal => "Internal server error",
+        }
+    }
+
+    /// The response for this error: `{"message": "..."}` as JSON.
+    pub fn to_response(&self) -> Response<ResponseBody> {
+        let body = Bytes::from(format!("{{\"message\":\"{}\"}}", self.public_message()));
+        let mut response = Response::new(ResponseBody::full(body));
+        *response.status_mut() = self.status();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let ErrorKind::MethodNotAllowed(allow) = &self.kind {
+            response.headers_mut().insert(header::ALLOW, allow.clone());
+        }
+        response
+    }
+}
+
+impl fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.public_message())?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+            let mut next = source.source();
+            while let Some(cause) = next {
+                write!(f, ": {cause}")?;
+                next = cause.source();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for GatewayError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}

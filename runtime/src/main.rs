@@ -1,0 +1,141 @@
+//! The `turnpike` command.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use turnpike::Config;
+
+/// Turnpike, an API gateway with Amazon API Gateway's model and WebAssembly plugins.
+#[derive(Parser)]
+#[command(name = "turnpike", version, about, propagate_version = true)]
+struct Cli {
+    /// Log filter, e.g. `info` or `turnpike=debug`; overrides RUST_LOG.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the APIs of a configuration file.
+    Serve {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Check a configuration file and list every problem found.
+    Validate {
+        /// The TOML configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_level.as_deref(), cli.log_format);
+    match cli.command {
+        Command::Validate { config } => match Config::from_file(&config) {
+            Ok(_) => {
+                println!("{}: configuration is valid", config.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve { config } => serve(&config),
+    }
+}
+
+fn serve(path: &std::path::Path) -> ExitCode {
+    let config = match Config::from_file(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(workers) = config.server.workers {
+        runtime.worker_threads(workers.get());
+    }
+    let runtime = match runtime.build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(turnpike::run(config, report_listening, shutdown_signal()));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One JSON line per listener on standard output, then a `ready` line, so
+/// that scripts and tests learn the ports really bound (listeners may ask for
+/// port 0) and when every one of them accepts.
+fn report_listening(listeners: &[(String, std::net::SocketAddr)]) {
+    let mut out = std::io::stdout().lock();
+    for (name, address) in listeners {
+        tracing::info!(listener = %name, %address, "listening");
+        let line = serde_json::json!({"event": "listening", "listener": name, "address": address.to_string()});
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "{}", serde_json::json!({"event": "ready"}));
+    let _ = out.flush();
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM; stop with SIGINT");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}
+
+fn init_tracing(level: Option<&str>, format: LogFormat) {
+    let filter = match level {
+        Some(l) => EnvFilter::try_new(l),
+        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info")),
+    }
+    .unwrap_or_else(|e| {
+        eprintln!("invalid log filter ({e}); using `info`");
+        EnvFilter::new("info")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

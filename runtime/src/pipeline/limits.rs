@@ -1,0 +1,46 @@
+//! Phase 1: request limits that can be checked before anything else runs.
+//! (A body without a declared length is counted while it streams upstream.)
+
+use http::{Request, header};
+use http_body::Body;
+use hyper::body::Incoming;
+
+use crate::config::Limits;
+use crate::error::{ErrorKind, GatewayError};
+
+/// Fails requests whose headers or declared body exceed the limits.
+pub fn check(limits: &Limits, request: &Request<Incoming>) -> Result<(), GatewayError> {
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > limits.max_header_bytes {
+        return Err(GatewayError::with_source(
+            ErrorKind::HeadersTooLarge,
+            format!(
+                "{header_bytes} bytes of headers, limit {}",
+                limits.max_header_bytes
+            ),
+        ));
+    }
+    let declared = match request.headers().get(header::CONTENT_LENGTH) {
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok()),
+        None => request.body().size_hint().exact(),
+    };
+    if let Some(length) = declared
+        && length > limits.max_body_bytes
+    {
+        return Err(GatewayError::with_source(
+            ErrorKind::PayloadTooLarge,
+            format!(
+                "declared body of {length} bytes, limit {}",
+                limits.max_body_bytes
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! The request path: a fixed sequence of phases over a per-request context.
+//!
+//! Each phase either lets the request continue, answers it itself, or fails
+//! it with a [`GatewayError`]; `docs/request-path.md` draws the sequence.
+//! Phases present today:
+//!
+//! 1. [`limits`]: header size and declared body size.
+//! 2. [`route`]: host → API, path prefix → stage, route key match.
+//! 3. integration: `http_proxy` or `mock`.
+//! 4. observe: the access-log record, also for requests that failed.
+
+pub mod limits;
+pub mod route;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::body::ResponseBody;
+use crate::error::GatewayError;
+use crate::gateway::Gateway;
+use crate::observe::AccessLogEntry;
+use crate::snapshot::Snapshot;
+
+/// What the connection tells every request on it.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionInfo {
+    /// Index of the listener that accepted the connection.
+    pub listener: usize,
+    /// The client's address.
+    pub client: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+}
+
+/// State carried through the phases of one request.
+#[derive(Debug)]
+pub struct RequestContext {
+    /// Unique id, sent back and upstream.
+    pub request_id: HeaderValue,
+    /// Header the id travels in.
+    pub request_id_header: HeaderName,
+    /// When the request arrived.
+    pub received_at: Instant,
+    received_wall: SystemTime,
+    /// The client's address.
+    pub client: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// Body limit in force.
+    pub max_body_bytes: u64,
+    /// Matched API.
+    pub api: Option<usize>,
+    /// Matched stage.
+    pub stage: Option<usize>,
+    /// Matched route.
+    pub route: Option<usize>,
+    /// Time spent waiting for the integration.
+    pub integration_latency: Option<Duration>,
+    /// Status the integration answered with.
+    pub integration_status: Option<StatusCode>,
+}
+
+impl RequestContext {
+    fn new(conn: &ConnectionInfo, snapshot: &Snapshot) -> RequestContext {
+        RequestContext {
+            request_id: new_request_id(),
+            request_id_header: snapshot.request_id_header.clone(),
+            received_at: Instant::now(),
+            received_wall: SystemTime::now(),
+            client: conn.client,
+            scheme: conn.scheme,
+            max_body_bytes: snapshot.limits.max_body_bytes,
+            api: None,
+            stage: None,
+            route: None,
+            integration_latency: None,
+            integration_status: None,
+        }
+    }
+
+    /// The client's IP as a header value (for `X-Forwarded-For`).
+    pub fn client_ip_header(&self) -> HeaderValue {
+        let mut buf = itoa_ip(self.client);
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(std::mem::take(&mut buf)))
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+    }
+}
+
+fn itoa_ip(addr: SocketAddr) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = Vec::with_capacity(40);
+    let _ = write!(buf, "{}", addr.ip());
+    buf
+}
+
+/// A random UUID (version 4), formatted without allocating more than the header value.
+fn new_request_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut bits = fastrand::u128(..);
+    bits = (bits & !(0xf << 76)) | (0x4 << 76);
+    bits = (bits & !(0x3 << 62)) | (0x2 << 62);
+    let mut out = [0u8; 36];
+    let mut pos = 0;
+    for i in (0..32).rev() {
+        if matches!(pos, 8 | 13 | 18 | 23) {
+            out[pos] = b'-';
+            pos += 1;
+        }
+        out[pos] = HEX[((bits >> (i * 4)) & 0xf) as usize];
+        pos += 1;
+    }
+    HeaderValue::from_bytes(&out).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// Serves one request through every phase and records it.
+pub async fn handle(
+    gateway: &Gateway,
+    request: Request<Incoming>,
+    conn: ConnectionInfo,
+) -> Response<ResponseBody> {
+    let snapshot = gateway.snapshot();
+    let mut ctx = RequestContext::new(&conn, &snapshot);
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let version = request.version();
+
+    let outcome = run_phases(gateway, &snapshot, &mut ctx, conn, &uri, request).await;
+    let (mut response, error) = match outcome {
+        Ok(response) => (response, None),
+        Err(error) => (error.to_response(), Some(error)),
+    };
+    response
+        .headers_mut()
+        .insert(ctx.request_id_header.clone(), ctx.request_id.clone());
+
+    if let Some(error) = &error {
+        if error.blame() == crate::error::Blame::Downstream {
+            tracing::debug!(request_id = ?ctx.request_id, %error, "request refused");
+        } else {
+            tracing::warn!(request_id = ?ctx.request_id, blame = error.blame().as_str(), %error, "request failed");
+        }
+    }
+    let log = gateway.access_log();
+    if log.enabled() {
+        let api = ctx.api.and_then(|a| snapshot.apis.get(a));
+        let stage = api.zip(ctx.stage).and_then(|(a, s)| a.stages.get(s));
+        let route_key = api.zip(ctx.route).and_then(|(a, r)| a.route_keys.get(r));
+        log.record(&AccessLogEntry {
+            request_id: ctx.request_id.to_str().unwrap_or_default(),
+            request_time: humantime::format_rfc3339_millis(ctx.received_wall).to_string(),
+            ip: ctx.client.ip(),
+            http_method: method.as_str(),
+            path: uri.path(),
+            protocol: version_name(version),
+            status: response.status().as_u16(),
+            api: api.map(|a| a.name.as_str()),
+            stage: stage.map(|s| s.name.as_str()),
+            route_key: route_key.map(String::as_str),
+            response_latency: millis(ctx.received_at.elapsed()),
+            integration_latency: ctx.integration_latency.map(millis),
+            integration_status: ctx.integration_status.map(|s| s.as_u16()),
+            error_message: error.as_ref().map(ToString::to_string),
+            error_blame: error.as_ref().map(|e| e.blame().as_str()),
+        });
+    }
+    response
+}
+
+async fn run_phases(
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    ctx: &mut RequestContext,
+    conn: ConnectionInfo,
+    uri: &http::Uri,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, GatewayError> {
+    limits::check(&snapshot.limits, &request)?;
+
+    let (parts, body) = request.into_parts();
+    // Routing reads the path from the caller's copy of the URI, so that the
+    // request's own parts can move into the integration.
+    let path = route::normalize_path(uri.path())?;
+    let host = if snapshot.listener_uses_hosts(conn.listener) {
+        route::request_host(&parts)
+    } else {
+        None
+    };
+    let hit = route::resolve(
+        snapshot,
+        conn.listener,
+        host.as_deref(),
+        &parts.method,
+        &path,
+    )?;
+    ctx.api = Some(hit.api);
+    ctx.stage = Some(hit.stage);
+    ctx.route = Some(hit.route);
+
+    let integration = &snapshot.apis[hit.api].stages[hit.stage].integrations[hit.route];
+    integration
+        .invoke(gateway.upstream(), ctx, parts, body, &hit.params)
+        .await
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
+}
+
+fn version_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_v4_uuids() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_ne!(a, b);
+        let text = a.to_str().expect("ascii");
+        assert_eq!(text.len(), 36);
+        assert_eq!(&text[14..15], "4");
+        assert!(matches!(&text[19..20], "8" | "9" | "a" | "b"), "{text}");
+        assert_eq!(text.matches('-').count(), 4);
+    }
+}

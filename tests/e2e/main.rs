@@ -1,0 +1,1 @@
+//! End-to-end tests: the real `turnpike` binary, real clients, real upstreams.
