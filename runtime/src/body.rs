@@ -3,9 +3,11 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 
@@ -97,21 +99,42 @@ pub struct BodyTooLarge {
 #[error("reading the request body failed: {0}")]
 pub struct DownstreamBodyError(#[source] pub hyper::Error);
 
-pin_project! {
-    /// The downstream request body on its way upstream, cut off with
-    /// [`BodyTooLarge`] once it passes the limit (for bodies without a
-    /// `Content-Length`, or whose length lies).
-    pub struct LimitedBody {
-        #[pin]
-        inner: Incoming,
-        remaining: u64,
-        limit: u64,
+/// How long a request body the gateway did not need may keep arriving.
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Reads and discards the rest of a request body in the background.
+///
+/// When the gateway answers before reading the whole request body (an error,
+/// a mock, a body over the limit), closing the connection at once would make
+/// the kernel reset it while the client is still sending, and the client
+/// would lose the response. Draining for a bounded time, as nginx's lingering
+/// close does, lets the response arrive and often keeps the connection alive.
+pub fn drain_in_background(body: Incoming) {
+    if body.is_end_stream() {
+        return;
     }
+    tokio::spawn(async move {
+        let mut body = body;
+        let _ = tokio::time::timeout(DRAIN_TIME, async {
+            while let Some(Ok(_)) = body.frame().await {}
+        })
+        .await;
+    });
+}
+
+/// The downstream request body on its way upstream, cut off with
+/// [`BodyTooLarge`] once it passes the limit (for bodies without a
+/// `Content-Length`, or whose length lies). The rest of an oversized body is
+/// drained, not dropped, so that the client still reads the 413.
+pub struct LimitedBody {
+    inner: Option<Incoming>,
+    remaining: u64,
+    limit: u64,
 }
 
 impl LimitedBody {
-    /// Wraps `inner`, allowing at most `limit` bytes.
-    pub fn new(inner: Incoming, limit: u64) -> LimitedBody {
+    /// Wraps `inner` (`None`: no body), allowing at most `limit` bytes.
+    pub fn new(inner: Option<Incoming>, limit: u64) -> LimitedBody {
         LimitedBody {
             inner,
             remaining: limit,
@@ -125,20 +148,26 @@ impl Body for LimitedBody {
     type Error = BoxError;
 
     fn poll_frame(
-        self: Pin<&mut Self>,
+        mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.project();
-        match this.inner.poll_frame(cx) {
+        let this = &mut *self;
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     let len = data.len() as u64;
-                    if len > *this.remaining {
+                    if len > this.remaining {
+                        if let Some(rest) = this.inner.take() {
+                            drain_in_background(rest);
+                        }
                         return Poll::Ready(Some(Err(Box::new(BodyTooLarge {
-                            limit: *this.limit,
+                            limit: this.limit,
                         }))));
                     }
-                    *this.remaining -= len;
+                    this.remaining -= len;
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
@@ -149,10 +178,12 @@ impl Body for LimitedBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
     }
 }

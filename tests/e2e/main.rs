@@ -1,1 +1,13 @@
-//! End-to-end tests: the real `turnpike` binary, real clients, real upstreams.
+//! End-to-end tests: the real `turnpike` binary, real clients, a real origin.
+//!
+//! One test binary for the whole suite, so that it links once.
+
+mod harness;
+mod upstream;
+
+mod cli;
+mod config_errors;
+mod errors;
+mod lifecycle;
+mod proxy;
+mod routing;

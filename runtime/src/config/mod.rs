@@ -266,14 +266,13 @@ impl Config {
                 return Err(ConfigError::Invalid(vec![locate(
                     e.span(),
                     String::new(),
-                    e.message().to_owned(),
+                    format!("invalid TOML: {}", e.message().trim_end()),
                 )]));
             }
             Ok(de) => match serde_path_to_error::deserialize(de) {
                 Ok(raw) => raw,
                 Err(e) => {
-                    let key = e.path().to_string();
-                    let key = if key == "." { String::new() } else { key };
+                    let key = key_path(e.path());
                     let inner = e.into_inner();
                     return Err(ConfigError::Invalid(vec![locate(
                         inner.span(),
@@ -298,6 +297,29 @@ impl Config {
             ))
         }
     }
+}
+
+/// Renders a serde path as config keys (`apis[0].routes[1].key`), leaving
+/// out the wrapper fields that carry source spans.
+fn key_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if key.starts_with("$__serde_spanned") {
+                    continue;
+                }
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Unknown => {}
+        }
+    }
+    out
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
@@ -725,7 +747,7 @@ impl Validator {
                     me.problem(
                         at,
                         format!("{key}.{name}"),
-                        format!("`{name}` does not apply to a `{kind}` integration"),
+                        format!("`{name}` does not apply to integrations of type `{kind}`"),
                     );
                 }
             }

@@ -63,11 +63,11 @@ impl HttpProxy {
         upstream: &UpstreamClient,
         ctx: &mut RequestContext,
         mut parts: Parts,
-        body: Incoming,
+        body: Option<Incoming>,
         params: &[&str],
     ) -> Result<Response<ResponseBody>, GatewayError> {
-        parts.uri = self.target(&parts.uri, params)?;
         let downstream_host = downstream_host(&parts);
+        parts.uri = self.target(&parts.uri, params)?;
         prepare_upstream_headers(&mut parts.headers, ctx, downstream_host);
         for (name, pieces) in &self.request_headers {
             let mut text = String::new();
@@ -78,7 +78,8 @@ impl HttpProxy {
         }
         parts.version = Version::HTTP_11;
         parts.extensions = http::Extensions::new();
-        let request = Request::from_parts(parts, LimitedBody::new(body, ctx.max_body_bytes));
+        let body = LimitedBody::new(body, ctx.max_body_bytes);
+        let request = Request::from_parts(parts, body);
 
         let started = Instant::now();
         let sent = tokio::time::timeout(self.timeout, upstream.client.request(request)).await;

@@ -47,11 +47,11 @@ impl Integration {
         upstream: &UpstreamClient,
         ctx: &mut RequestContext,
         parts: Parts,
-        body: Incoming,
+        body: &mut Option<Incoming>,
         params: &[&str],
     ) -> Result<Response<ResponseBody>, GatewayError> {
         match self {
-            Integration::HttpProxy(p) => p.invoke(upstream, ctx, parts, body, params).await,
+            Integration::HttpProxy(p) => p.invoke(upstream, ctx, parts, body.take(), params).await,
             Integration::Mock(m) => Ok(m.respond(params)),
         }
     }

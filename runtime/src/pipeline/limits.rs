@@ -1,7 +1,8 @@
 //! Phase 1: request limits that can be checked before anything else runs.
 //! (A body without a declared length is counted while it streams upstream.)
 
-use http::{Request, header};
+use http::header;
+use http::request::Parts;
 use http_body::Body;
 use hyper::body::Incoming;
 
@@ -9,9 +10,9 @@ use crate::config::Limits;
 use crate::error::{ErrorKind, GatewayError};
 
 /// Fails requests whose headers or declared body exceed the limits.
-pub fn check(limits: &Limits, request: &Request<Incoming>) -> Result<(), GatewayError> {
-    let header_bytes: usize = request
-        .headers()
+pub fn check(limits: &Limits, parts: &Parts, body: Option<&Incoming>) -> Result<(), GatewayError> {
+    let header_bytes: usize = parts
+        .headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
@@ -24,12 +25,12 @@ pub fn check(limits: &Limits, request: &Request<Incoming>) -> Result<(), Gateway
             ),
         ));
     }
-    let declared = match request.headers().get(header::CONTENT_LENGTH) {
+    let declared = match parts.headers.get(header::CONTENT_LENGTH) {
         Some(value) => value
             .to_str()
             .ok()
             .and_then(|v| v.trim().parse::<u64>().ok()),
-        None => request.body().size_hint().exact(),
+        None => body.and_then(|b| b.size_hint().exact()),
     };
     if let Some(length) = declared
         && length > limits.max_body_bytes

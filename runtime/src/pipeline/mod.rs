@@ -15,6 +15,7 @@ pub mod route;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
+use http::request::Parts;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
@@ -127,7 +128,12 @@ pub async fn handle(
     let uri = request.uri().clone();
     let version = request.version();
 
-    let outcome = run_phases(gateway, &snapshot, &mut ctx, conn, &uri, request).await;
+    let (parts, body) = request.into_parts();
+    let mut body = Some(body);
+    let outcome = run_phases(gateway, &snapshot, &mut ctx, conn, &uri, parts, &mut body).await;
+    if let Some(unread) = body {
+        crate::body::drain_in_background(unread);
+    }
     let (mut response, error) = match outcome {
         Ok(response) => (response, None),
         Err(error) => (error.to_response(), Some(error)),
@@ -175,11 +181,11 @@ async fn run_phases(
     ctx: &mut RequestContext,
     conn: ConnectionInfo,
     uri: &http::Uri,
-    request: Request<Incoming>,
+    parts: Parts,
+    body: &mut Option<Incoming>,
 ) -> Result<Response<ResponseBody>, GatewayError> {
-    limits::check(&snapshot.limits, &request)?;
+    limits::check(&snapshot.limits, &parts, body.as_ref())?;
 
-    let (parts, body) = request.into_parts();
     // Routing reads the path from the caller's copy of the URI, so that the
     // request's own parts can move into the integration.
     let path = route::normalize_path(uri.path())?;

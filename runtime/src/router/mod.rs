@@ -303,7 +303,8 @@ mod tests {
             "GET /",                  // 5
             "POST /pets",             // 6
         ]);
-        let cases: &[(Method, &str, Option<(RouteId, &[&str])>)] = &[
+        type Case<'a> = (Method, &'a str, Option<(RouteId, &'a [&'a str])>);
+        let cases: &[Case] = &[
             (Method::GET, "/pets/dog", Some((1, &[]))),
             (Method::GET, "/pets/cat", Some((0, &["cat"]))),
             (Method::PUT, "/pets/cat", Some((3, &["cat"]))),

@@ -1,0 +1,88 @@
+//! The command line: version, help, validate.
+
+use std::process::Command;
+
+use crate::harness::{binary, run, workspace};
+
+#[test]
+fn version_and_help() {
+    let (code, out, _) = run(Command::new(binary()).arg("--version"));
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim(),
+        format!("turnpike {}", env!("CARGO_PKG_VERSION"))
+    );
+
+    let (code, out, _) = run(Command::new(binary()).arg("--help"));
+    assert_eq!(code, 0);
+    for word in ["serve", "validate", "--log-level"] {
+        assert!(out.contains(word), "--help does not mention {word}:\n{out}");
+    }
+    let (code, _, err) = run(Command::new(binary()).arg("frobnicate"));
+    assert_eq!(code, 2);
+    assert!(err.contains("unrecognized subcommand"), "{err}");
+}
+
+#[test]
+fn bundled_configs_are_valid() {
+    for file in ["examples/quickstart.toml", "benches/proxy.toml"] {
+        let (code, out, err) = run(Command::new(binary())
+            .current_dir(workspace())
+            .args(["validate", "--config", file]));
+        assert_eq!(code, 0, "{file}: {err}");
+        assert_eq!(out.trim(), format!("{file}: configuration is valid"));
+    }
+}
+
+#[test]
+fn serve_refuses_an_invalid_config_without_binding() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[[listeners]]\nname = \"x\"\naddress = \"nowhere\"\n",
+    )
+    .expect("write");
+    let (code, out, err) = run(Command::new(binary())
+        .arg("serve")
+        .arg("--config")
+        .arg(&path));
+    assert_eq!(code, 1);
+    assert!(!out.contains("listening"), "{out}");
+    assert!(
+        err.contains(&format!(
+            "{}:3:11: listeners[0].address: `nowhere` is not an IP address with a port",
+            path.display()
+        )),
+        "{err}"
+    );
+    let (code, _, err) =
+        run(Command::new(binary()).args(["serve", "--config", "/nonexistent/turnpike.toml"]));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("/nonexistent/turnpike.toml: cannot read the file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_listener_port_in_use_is_a_clear_start_up_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("busy.toml");
+    std::fs::write(
+        &path,
+        format!("[[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:{port}\"\n"),
+    )
+    .expect("write");
+    let (code, _, err) = run(Command::new(binary())
+        .arg("serve")
+        .arg("--config")
+        .arg(&path));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("listener `main`: cannot bind 127.0.0.1:{port}")),
+        "{err}"
+    );
+}

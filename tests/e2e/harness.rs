@@ -1,0 +1,239 @@
+//! Starts the real `turnpike` binary on a temporary config with port-0
+//! listeners, learns the ports it bound from its `listening` lines, keeps its
+//! output for assertions, and kills it when dropped.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Path of the binary under test, built by cargo for this test target.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_turnpike")
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("runtime/ has a parent")
+        .to_owned()
+}
+
+/// A running gateway process.
+pub struct Gateway {
+    child: Child,
+    listeners: HashMap<String, SocketAddr>,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// Writes `config` to a temporary file and serves it; panics with the
+    /// gateway's own output if it does not report ready within 20 s.
+    pub fn start(config: &str) -> Gateway {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("turnpike.toml");
+        std::fs::write(&path, config).expect("write config");
+        let mut child = Command::new(binary())
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn turnpike");
+
+        let stdout_lines = Arc::new(Mutex::new(Vec::new()));
+        let stderr_text = Arc::new(Mutex::new(String::new()));
+        let (ready_tx, ready_rx) = mpsc::channel::<HashMap<String, SocketAddr>>();
+        {
+            let lines = stdout_lines.clone();
+            let out = child.stdout.take().expect("stdout piped");
+            std::thread::spawn(move || {
+                let mut listening = HashMap::new();
+                let mut ready_tx = Some(ready_tx);
+                for line in BufReader::new(out).lines() {
+                    let Ok(line) = line else { break };
+                    if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                        match event["event"].as_str() {
+                            Some("listening") => {
+                                let name =
+                                    event["listener"].as_str().unwrap_or_default().to_owned();
+                                let addr = event["address"]
+                                    .as_str()
+                                    .and_then(|a| a.parse().ok())
+                                    .expect("listening line has an address");
+                                listening.insert(name, addr);
+                            }
+                            Some("ready") => {
+                                if let Some(tx) = ready_tx.take() {
+                                    let _ = tx.send(listening.clone());
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    lines.lock().expect("lock").push(line);
+                }
+            });
+        }
+        {
+            let text = stderr_text.clone();
+            let mut err = child.stderr.take().expect("stderr piped");
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = err.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    text.lock()
+                        .expect("lock")
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        let listeners = match ready_rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(50));
+                panic!(
+                    "turnpike did not become ready; stderr:\n{}",
+                    stderr_text.lock().expect("lock")
+                );
+            }
+        };
+        Gateway {
+            child,
+            listeners,
+            stdout: stdout_lines,
+            stderr: stderr_text,
+            _dir: dir,
+        }
+    }
+
+    /// The address a listener bound.
+    pub fn addr(&self, listener: &str) -> SocketAddr {
+        *self
+            .listeners
+            .get(listener)
+            .unwrap_or_else(|| panic!("no listener `{listener}`"))
+    }
+
+    /// `http://ADDR{path}` for a listener.
+    pub fn url(&self, listener: &str, path: &str) -> String {
+        format!("http://{}{path}", self.addr(listener))
+    }
+
+    /// Process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit, up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "turnpike did not exit within {limit:?}; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything written to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("lock").clone()
+    }
+
+    /// The access-log record of a request id, waiting up to 5 s for the
+    /// (asynchronously written) line to appear.
+    pub fn access_log_entry(&self, request_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let found = self
+                .stdout
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|v| v["requestId"] == request_id);
+            if let Some(entry) = found {
+                return entry;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no access-log line for request {request_id}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` every 10 ms until it returns true, failing after `limit`.
+pub fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A plain HTTP/1.1 client that keeps nothing alive between tests.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// A client speaking HTTP/2 without TLS from the first byte (h2c prior knowledge).
+pub fn h2c_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .http2_prior_knowledge()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// Runs a command and returns (exit code, stdout, stderr).
+pub fn run(command: &mut Command) -> (i32, String, String) {
+    let out = command.output().expect("run command");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
