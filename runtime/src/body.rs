@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 
 use crate::error::BoxError;
+use crate::integrations::upstream::{self, PooledConnection};
 
 pin_project! {
     /// A response body: fixed bytes from the gateway, or an upstream's body streamed through.
@@ -26,6 +27,7 @@ pin_project! {
     enum Inner {
         Full { data: Option<Bytes> },
         Upstream { #[pin] body: Incoming },
+        Pooled { #[pin] body: Incoming, connection: Option<PooledConnection> },
     }
 }
 
@@ -53,6 +55,21 @@ impl ResponseBody {
             inner: Inner::Upstream { body },
         }
     }
+
+    /// An upstream's body whose connection goes back to the pool once the
+    /// body has been read to its end (and is closed if it never is).
+    pub fn pooled(body: Incoming, connection: PooledConnection) -> ResponseBody {
+        if body.is_end_stream() {
+            upstream::checkin(connection);
+            return ResponseBody::upstream(body);
+        }
+        ResponseBody {
+            inner: Inner::Pooled {
+                body,
+                connection: Some(connection),
+            },
+        }
+    }
 }
 
 impl Body for ResponseBody {
@@ -66,13 +83,33 @@ impl Body for ResponseBody {
         match self.project().inner.project() {
             InnerProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             InnerProj::Upstream { body } => body.poll_frame(cx),
+            InnerProj::Pooled {
+                mut body,
+                connection,
+            } => {
+                let polled = body.as_mut().poll_frame(cx);
+                let finished = match &polled {
+                    Poll::Ready(None) => true,
+                    Poll::Ready(Some(Ok(_))) => body.is_end_stream(),
+                    Poll::Ready(Some(Err(_))) => {
+                        // A broken body leaves the connection unusable.
+                        connection.take();
+                        false
+                    }
+                    Poll::Pending => false,
+                };
+                if finished && let Some(connection) = connection.take() {
+                    upstream::checkin(connection);
+                }
+                polled
+            }
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.inner {
             Inner::Full { data } => data.is_none(),
-            Inner::Upstream { body } => body.is_end_stream(),
+            Inner::Upstream { body } | Inner::Pooled { body, .. } => body.is_end_stream(),
         }
     }
 
@@ -81,7 +118,7 @@ impl Body for ResponseBody {
             Inner::Full { data } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
-            Inner::Upstream { body } => body.size_hint(),
+            Inner::Upstream { body } | Inner::Pooled { body, .. } => body.size_hint(),
         }
     }
 }

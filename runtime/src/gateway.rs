@@ -36,6 +36,9 @@ pub enum StartError {
     /// The configuration could not be compiled.
     #[error("cannot compile the configuration: {0}")]
     Compile(String),
+    /// A thread or runtime could not be started.
+    #[error("cannot start the worker threads: {0}")]
+    Runtime(std::io::Error),
     /// The configuration has no listener.
     #[error("the configuration has no [[listeners]]; nothing to serve on")]
     NoListeners,

@@ -25,25 +25,46 @@ pub use gateway::{Gateway, StartError};
 /// Runs the gateway for `config` until `shutdown` resolves.
 ///
 /// `on_listening` is called once every listener is bound, with each
-/// listener's name and the address it really bound.
-pub async fn run(
+/// listener's name and the address it really bound. The calling thread waits
+/// for `shutdown` on a small runtime of its own while worker threads serve.
+pub fn run(
     config: Config,
     on_listening: impl FnOnce(&[(String, SocketAddr)]),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let gateway = Arc::new(Gateway::new(&config)?);
-    let bound = listeners::bind(&config).await?;
+    let bound = listeners::bind(&config)?;
     let addresses: Vec<(String, SocketAddr)> =
         bound.iter().map(|l| (l.name.clone(), l.address)).collect();
+    let workers = config
+        .server
+        .workers
+        .map(|w| w.get())
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1);
+    let control = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(StartError::Runtime)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let limits = config.limits.clone();
+    let grace = config.server.shutdown_grace;
+    let serving_gateway = gateway.clone();
+    let serving = std::thread::Builder::new()
+        .name("turnpike-serve".into())
+        .spawn(move || listeners::serve(serving_gateway, bound, &limits, workers, grace, stop_rx))
+        .map_err(StartError::Runtime)?;
     on_listening(&addresses);
-    listeners::serve(
-        gateway.clone(),
-        bound,
-        &config.limits,
-        config.server.shutdown_grace,
-        shutdown,
-    )
-    .await;
+    control.block_on(async {
+        shutdown.await;
+        tracing::info!(grace = ?grace, "shutting down: no new connections, finishing requests in flight");
+    });
+    let _ = stop_tx.send(true);
+    match serving.join() {
+        Ok(Ok(())) => tracing::info!("all connections finished"),
+        Ok(Err(error)) => tracing::error!(%error, "a worker could not start"),
+        Err(_) => tracing::error!("a worker thread panicked"),
+    }
     gateway.access_log().close();
     Ok(())
 }

@@ -5,6 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc: fewer instructions per allocation than glibc's on the request
+/// path, and no lock contention between worker threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 use turnpike::Config;
 
@@ -70,19 +75,7 @@ fn serve(path: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    runtime.enable_all();
-    if let Some(workers) = config.server.workers {
-        runtime.worker_threads(workers.get());
-    }
-    let runtime = match runtime.build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(turnpike::run(config, report_listening, shutdown_signal()));
+    let result = turnpike::run(config, report_listening, shutdown_signal());
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -2,7 +2,7 @@
 
 mod http_proxy;
 mod mock;
-mod upstream;
+pub mod upstream;
 
 pub use http_proxy::HttpProxy;
 pub use mock::Mock;

@@ -1,8 +1,13 @@
 //! Downstream listeners: plain TCP serving HTTP/1.1 and HTTP/2 (prior
-//! knowledge) on the same port, and graceful shutdown.
+//! knowledge) on the same port, one single-threaded runtime per worker, and
+//! graceful shutdown.
+//!
+//! Every worker thread runs its own current-thread runtime and accepts on its
+//! own duplicate of each listening socket, so a connection lives and dies on
+//! one thread: no work stealing, no cross-thread wake-ups, and per-thread
+//! upstream connection pools without locks.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,11 +34,11 @@ pub struct BoundListener {
     pub name: String,
     /// The address actually bound (port 0 resolved).
     pub address: SocketAddr,
-    socket: TcpListener,
+    socket: std::net::TcpListener,
 }
 
 /// Binds every configured listener; fails on the first that cannot be bound.
-pub async fn bind(config: &Config) -> Result<Vec<BoundListener>, StartError> {
+pub fn bind(config: &Config) -> Result<Vec<BoundListener>, StartError> {
     if config.listeners.is_empty() {
         return Err(StartError::NoListeners);
     }
@@ -44,9 +49,7 @@ pub async fn bind(config: &Config) -> Result<Vec<BoundListener>, StartError> {
             address: listener.address,
             source,
         };
-        let socket = TcpListener::bind(listener.address)
-            .await
-            .map_err(bind_error)?;
+        let socket = bind_socket(listener.address).map_err(bind_error)?;
         let address = socket.local_addr().map_err(bind_error)?;
         bound.push(BoundListener {
             name: listener.name.clone(),
@@ -57,41 +60,102 @@ pub async fn bind(config: &Config) -> Result<Vec<BoundListener>, StartError> {
     Ok(bound)
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and gives
-/// in-flight requests up to `grace` to finish.
-pub async fn serve(
+fn bind_socket(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// Serves `listeners` on `workers` threads until `stop` turns true, then
+/// stops accepting and gives in-flight requests up to `grace` to finish.
+/// Returns when every worker has finished.
+pub fn serve(
     gateway: Arc<Gateway>,
     listeners: Vec<BoundListener>,
     limits: &Limits,
+    workers: usize,
     grace: Duration,
-    shutdown: impl Future<Output = ()>,
-) {
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     let builder = Arc::new(connection_builder(limits));
-    let graceful = Arc::new(GracefulShutdown::new());
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut accept_loops = Vec::with_capacity(listeners.len());
-    for (index, listener) in listeners.into_iter().enumerate() {
-        accept_loops.push(tokio::spawn(accept_loop(
-            index,
-            listener,
-            gateway.clone(),
-            builder.clone(),
-            graceful.clone(),
-            stop_rx.clone(),
-        )));
+    let mut threads = Vec::with_capacity(workers);
+    for worker in 0..workers {
+        let sockets = listeners
+            .iter()
+            .map(|l| Ok((l.name.clone(), l.socket.try_clone()?)))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let gateway = gateway.clone();
+        let builder = builder.clone();
+        let stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("turnpike-worker-{worker}"))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(error) => {
+                        tracing::error!(worker, %error, "cannot start a worker runtime");
+                        return;
+                    }
+                };
+                runtime.block_on(serve_worker(gateway, sockets, builder, grace, stop));
+            })?;
+        threads.push(thread);
     }
-    shutdown.await;
-    tracing::info!(grace = ?grace, "shutting down: no new connections, finishing requests in flight");
-    let _ = stop_tx.send(true);
-    for accept in accept_loops {
-        let _ = accept.await;
+    drop(listeners);
+    for thread in threads {
+        let _ = thread.join();
     }
-    let graceful = Arc::try_unwrap(graceful).unwrap_or_else(|_| GracefulShutdown::new());
-    match tokio::time::timeout(grace, graceful.shutdown()).await {
-        Ok(()) => tracing::info!("all connections finished"),
-        Err(_) => {
-            tracing::warn!(grace = ?grace, "grace period over; closing the remaining connections")
+    Ok(())
+}
+
+async fn serve_worker(
+    gateway: Arc<Gateway>,
+    sockets: Vec<(String, std::net::TcpListener)>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    grace: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut listeners = Vec::with_capacity(sockets.len());
+    for (name, socket) in sockets {
+        match TcpListener::from_std(socket) {
+            Ok(listener) => listeners.push((name, listener)),
+            Err(error) => tracing::error!(listener = %name, %error, "cannot register the listener"),
         }
+    }
+    let accepting = async {
+        let mut accepts = Vec::new();
+        for (index, (name, listener)) in listeners.iter().enumerate() {
+            accepts.push(accept_loop(
+                index, name, listener, &gateway, &builder, &graceful,
+            ));
+        }
+        futures_util::future::join_all(accepts).await;
+    };
+    tokio::select! {
+        _ = accepting => {}
+        _ = stop.wait_for(|stopped| *stopped) => {}
+    }
+    // Closing the sockets here refuses new connections at once.
+    drop(listeners);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?grace, "grace period over; closing the remaining connections");
     }
 }
 
@@ -115,36 +179,29 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
 
 async fn accept_loop(
     index: usize,
-    listener: BoundListener,
-    gateway: Arc<Gateway>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    graceful: Arc<GracefulShutdown>,
-    mut stop: watch::Receiver<bool>,
+    name: &str,
+    listener: &TcpListener,
+    gateway: &Arc<Gateway>,
+    builder: &Arc<auto::Builder<TokioExecutor>>,
+    graceful: &GracefulShutdown,
 ) {
     loop {
-        let accepted = tokio::select! {
-            accepted = listener.socket.accept() => accepted,
-            _ = stop.changed() => return,
-        };
-        let (stream, client) = match accepted {
+        let (stream, client) = match listener.accept().await {
             Ok(pair) => pair,
             Err(error) => {
                 // Usually EMFILE/ENFILE: back off instead of spinning.
-                tracing::warn!(listener = %listener.name, %error, "accept failed");
+                tracing::warn!(listener = %name, %error, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
-        let conn = ConnectionInfo {
-            listener: index,
-            client,
-            scheme: "http",
-        };
+        let conn = Arc::new(ConnectionInfo::new(index, client, "http"));
         let gateway = gateway.clone();
         let service = service_fn(move |request: Request<Incoming>| {
             let gateway = gateway.clone();
-            async move { Ok::<_, Infallible>(pipeline::handle(&gateway, request, conn).await) }
+            let conn = conn.clone();
+            async move { Ok::<_, Infallible>(pipeline::handle(&gateway, request, &conn).await) }
         });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)

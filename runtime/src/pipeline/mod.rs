@@ -26,14 +26,29 @@ use crate::observe::AccessLogEntry;
 use crate::snapshot::Snapshot;
 
 /// What the connection tells every request on it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ConnectionInfo {
     /// Index of the listener that accepted the connection.
     pub listener: usize,
     /// The client's address.
     pub client: SocketAddr,
+    /// The client's IP as a header value, formatted once per connection.
+    pub client_ip: HeaderValue,
     /// `http` or `https`.
     pub scheme: &'static str,
+}
+
+impl ConnectionInfo {
+    /// Describes a connection accepted on listener `listener` from `client`.
+    pub fn new(listener: usize, client: SocketAddr, scheme: &'static str) -> ConnectionInfo {
+        ConnectionInfo {
+            listener,
+            client,
+            client_ip: HeaderValue::try_from(client.ip().to_string())
+                .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
+            scheme,
+        }
+    }
 }
 
 /// State carried through the phases of one request.
@@ -48,6 +63,8 @@ pub struct RequestContext {
     received_wall: SystemTime,
     /// The client's address.
     pub client: SocketAddr,
+    /// The client's IP as a header value.
+    pub client_ip: HeaderValue,
     /// `http` or `https`.
     pub scheme: &'static str,
     /// Body limit in force.
@@ -72,6 +89,7 @@ impl RequestContext {
             received_at: Instant::now(),
             received_wall: SystemTime::now(),
             client: conn.client,
+            client_ip: conn.client_ip.clone(),
             scheme: conn.scheme,
             max_body_bytes: snapshot.limits.max_body_bytes,
             api: None,
@@ -81,20 +99,6 @@ impl RequestContext {
             integration_status: None,
         }
     }
-
-    /// The client's IP as a header value (for `X-Forwarded-For`).
-    pub fn client_ip_header(&self) -> HeaderValue {
-        let mut buf = itoa_ip(self.client);
-        HeaderValue::from_maybe_shared(bytes::Bytes::from(std::mem::take(&mut buf)))
-            .unwrap_or_else(|_| HeaderValue::from_static("unknown"))
-    }
-}
-
-fn itoa_ip(addr: SocketAddr) -> Vec<u8> {
-    use std::io::Write;
-    let mut buf = Vec::with_capacity(40);
-    let _ = write!(buf, "{}", addr.ip());
-    buf
 }
 
 /// A random UUID (version 4), formatted without allocating more than the header value.
@@ -120,10 +124,10 @@ fn new_request_id() -> HeaderValue {
 pub async fn handle(
     gateway: &Gateway,
     request: Request<Incoming>,
-    conn: ConnectionInfo,
+    conn: &ConnectionInfo,
 ) -> Response<ResponseBody> {
     let snapshot = gateway.snapshot();
-    let mut ctx = RequestContext::new(&conn, &snapshot);
+    let mut ctx = RequestContext::new(conn, &snapshot);
     let method = request.method().clone();
     let uri = request.uri().clone();
     let version = request.version();
@@ -179,7 +183,7 @@ async fn run_phases(
     gateway: &Gateway,
     snapshot: &Snapshot,
     ctx: &mut RequestContext,
-    conn: ConnectionInfo,
+    conn: &ConnectionInfo,
     uri: &http::Uri,
     parts: Parts,
     body: &mut Option<Incoming>,
