@@ -54,6 +54,12 @@ pub enum ErrorKind {
     HeadersTooLarge,
     /// The request could not be read.
     BadRequest,
+    /// An identity source is missing, or the authorizer said unauthorized.
+    Unauthorized,
+    /// The authorizer denied the request.
+    Forbidden,
+    /// A plugin failed (trap, timeout, its own error) and the policy is to fail closed.
+    PluginFailed,
     /// The upstream refused or dropped the connection, or answered garbage.
     UpstreamUnreachable,
     /// The upstream did not answer within the integration timeout.
@@ -95,7 +101,10 @@ impl GatewayError {
             | ErrorKind::MethodNotAllowed(_)
             | ErrorKind::PayloadTooLarge
             | ErrorKind::HeadersTooLarge
-            | ErrorKind::BadRequest => Blame::Downstream,
+            | ErrorKind::BadRequest
+            | ErrorKind::Unauthorized
+            | ErrorKind::Forbidden => Blame::Downstream,
+            ErrorKind::PluginFailed => Blame::Plugin,
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamTimeout => Blame::Upstream,
             ErrorKind::Internal => Blame::Internal,
         }
@@ -117,6 +126,9 @@ impl GatewayError {
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::PluginFailed => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -131,6 +143,9 @@ impl GatewayError {
             ErrorKind::PayloadTooLarge => "Request Entity Too Large",
             ErrorKind::HeadersTooLarge => "Request Header Fields Too Large",
             ErrorKind::BadRequest => "Bad Request",
+            ErrorKind::Unauthorized => "Unauthorized",
+            ErrorKind::Forbidden => "Forbidden",
+            ErrorKind::PluginFailed => "Internal server error",
             ErrorKind::UpstreamUnreachable => "Bad Gateway",
             ErrorKind::UpstreamTimeout => "Endpoint request timed out",
             ErrorKind::Internal => "Internal server error",

@@ -8,11 +8,14 @@ use arc_swap::ArcSwap;
 use crate::config::Config;
 use crate::integrations::UpstreamClient;
 use crate::observe::AccessLog;
+use crate::plugin::PluginEngine;
 use crate::snapshot::Snapshot;
 
 /// Shared state of a running gateway.
 pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
+    /// The WebAssembly engine, created only when some plugin is configured.
+    plugin_engine: Option<PluginEngine>,
     upstream: UpstreamClient,
     access_log: AccessLog,
 }
@@ -47,11 +50,21 @@ pub enum StartError {
 impl Gateway {
     /// Compiles `config` and opens the access log.
     pub fn new(config: &Config) -> Result<Gateway, StartError> {
-        let snapshot = Snapshot::build(config).map_err(StartError::Compile)?;
+        let plugin_engine = if config.plugins.is_empty() {
+            None
+        } else {
+            Some(
+                PluginEngine::new(config.plugins.iter().any(|p| p.fuel.is_some()))
+                    .map_err(StartError::Compile)?,
+            )
+        };
+        let snapshot =
+            Snapshot::build(config, plugin_engine.as_ref()).map_err(StartError::Compile)?;
         let access_log =
             AccessLog::open(&config.server.access_log).map_err(StartError::AccessLog)?;
         Ok(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
+            plugin_engine,
             upstream: UpstreamClient::new(),
             access_log,
         })
@@ -65,6 +78,11 @@ impl Gateway {
     /// Replaces the snapshot; requests in flight keep the old one.
     pub fn swap_snapshot(&self, snapshot: Snapshot) {
         self.snapshot.store(Arc::new(snapshot));
+    }
+
+    /// The WebAssembly engine, if any plugin is configured.
+    pub fn plugin_engine(&self) -> Option<&PluginEngine> {
+        self.plugin_engine.as_ref()
     }
 
     /// The upstream client.

@@ -12,6 +12,7 @@ pub mod integrations;
 pub mod listeners;
 pub mod observe;
 pub mod pipeline;
+pub mod plugin;
 pub mod router;
 pub mod snapshot;
 

@@ -2,12 +2,15 @@
 //! variables filled in. Requests read it through an atomic pointer and keep
 //! the one they started with; a reload swaps the pointer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use http::HeaderName;
 
-use crate::config::{Config, Limits, StageName};
+use crate::config::{AuthorizerConfig, Config, InstancesConfig, Limits, PluginConfig, StageName};
 use crate::integrations::Integration;
+use crate::pipeline::authorize::DecisionCache;
+use crate::plugin::{AuthorizerPlugin, InstanceMode, PluginEngine, PluginSettings};
 use crate::router::{RouteKey, Router};
 
 /// Everything a request needs to be served, compiled once.
@@ -41,6 +44,31 @@ pub struct CompiledApi {
     named_stages: HashMap<String, usize>,
     /// Stages with their integrations.
     pub stages: Vec<CompiledStage>,
+    /// Path parameter names per route, for plugins.
+    pub param_names: Vec<Vec<String>>,
+    /// The authorizer of each route, if any (index into `authorizers`).
+    pub route_authorizers: Vec<Option<usize>>,
+    /// Authorizers with their plugins and decision caches.
+    pub authorizers: Vec<CompiledAuthorizer>,
+}
+
+/// An authorizer ready to run.
+pub struct CompiledAuthorizer {
+    /// Its configuration.
+    pub config: AuthorizerConfig,
+    /// The plugin deciding.
+    pub plugin: Arc<AuthorizerPlugin>,
+    /// Cached decisions, unless the TTL is zero.
+    pub cache: Option<DecisionCache>,
+}
+
+impl std::fmt::Debug for CompiledAuthorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledAuthorizer")
+            .field("name", &self.config.name)
+            .field("plugin", &self.plugin.name())
+            .finish()
+    }
 }
 
 /// A stage with its integrations, one per route.
@@ -50,11 +78,15 @@ pub struct CompiledStage {
     pub name: String,
     /// Indexed by route id.
     pub integrations: Vec<Integration>,
+    /// The stage's variables, for plugins and identity sources.
+    pub variables: BTreeMap<String, String>,
 }
 
 impl Snapshot {
-    /// Compiles a validated configuration.
-    pub fn build(config: &Config) -> Result<Snapshot, String> {
+    /// Compiles a validated configuration; `engine` runs its plugins (needed
+    /// only if it has any).
+    pub fn build(config: &Config, engine: Option<&PluginEngine>) -> Result<Snapshot, String> {
+        let plugins = load_plugins(config, engine)?;
         let mut hosts: Vec<HostTable> = config
             .listeners
             .iter()
@@ -109,8 +141,18 @@ impl Snapshot {
                 stages.push(CompiledStage {
                     name: stage.name.as_str().to_owned(),
                     integrations,
+                    variables: stage.variables.clone(),
                 });
             }
+            let authorizers = api
+                .authorizers
+                .iter()
+                .map(|a| CompiledAuthorizer {
+                    config: a.clone(),
+                    plugin: plugins[a.plugin].clone(),
+                    cache: (!a.cache_ttl.is_zero()).then(|| DecisionCache::new(a.cache_ttl)),
+                })
+                .collect();
             apis.push(CompiledApi {
                 name: api.name.clone(),
                 router,
@@ -118,6 +160,18 @@ impl Snapshot {
                 default_stage,
                 named_stages,
                 stages,
+                param_names: api
+                    .routes
+                    .iter()
+                    .map(|r| match &r.key {
+                        RouteKey::Route { path, .. } => {
+                            path.param_names().map(str::to_owned).collect()
+                        }
+                        RouteKey::Default => Vec::new(),
+                    })
+                    .collect(),
+                route_authorizers: api.routes.iter().map(|r| r.authorizer).collect(),
+                authorizers,
             });
         }
         Ok(Snapshot {
@@ -140,6 +194,65 @@ impl Snapshot {
         let table = self.hosts.get(listener)?;
         host.and_then(|h| table.exact.get(h).copied()).or(table.any)
     }
+}
+
+/// Loads every plugin of the configuration, compiling each once.
+fn load_plugins(
+    config: &Config,
+    engine: Option<&PluginEngine>,
+) -> Result<Vec<Arc<AuthorizerPlugin>>, String> {
+    if config.plugins.is_empty() {
+        return Ok(Vec::new());
+    }
+    let engine = engine.ok_or("plugins are configured but no WebAssembly engine was created")?;
+    config
+        .plugins
+        .iter()
+        .map(|plugin| load_plugin(plugin, engine, config.server.cache_dir.as_deref()).map(Arc::new))
+        .collect()
+}
+
+fn load_plugin(
+    plugin: &PluginConfig,
+    engine: &PluginEngine,
+    cache_dir: Option<&std::path::Path>,
+) -> Result<AuthorizerPlugin, String> {
+    let bytes = std::fs::read(&plugin.component).map_err(|e| {
+        format!(
+            "plugin `{}`: cannot read {}: {e}",
+            plugin.name,
+            plugin.component.display()
+        )
+    })?;
+    let settings = PluginSettings {
+        name: plugin.name.as_str().into(),
+        config: plugin.config.clone(),
+        timeout: plugin.timeout,
+        memory_limit: usize::try_from(plugin.memory_limit).unwrap_or(usize::MAX),
+        fuel: plugin.fuel,
+        outbound_hosts: plugin.outbound_hosts.clone(),
+        max_outbound_calls: plugin.max_outbound_calls,
+    };
+    let mode = match plugin.instances {
+        InstancesConfig::Fresh => InstanceMode::Fresh,
+        InstancesConfig::Reuse {
+            reuse_limit,
+            max_idle,
+        } => InstanceMode::Reuse {
+            max_uses: reuse_limit,
+            max_idle,
+        },
+    };
+    let started = std::time::Instant::now();
+    let loaded = AuthorizerPlugin::load(engine, settings, &bytes, cache_dir, mode)
+        .map_err(|e| e.to_string())?;
+    tracing::info!(
+        plugin = %plugin.name,
+        sha256 = loaded.digest(),
+        ms = started.elapsed().as_millis() as u64,
+        "plugin loaded"
+    );
+    Ok(loaded)
 }
 
 impl CompiledApi {

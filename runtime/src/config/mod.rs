@@ -43,6 +43,149 @@ pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     /// The APIs served.
     pub apis: Vec<ApiConfig>,
+    /// WebAssembly plugins, by name.
+    pub plugins: Vec<PluginConfig>,
+}
+
+/// Default wall-clock budget of one plugin invocation.
+pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_millis(500);
+/// Default largest linear memory of a plugin instance.
+pub const DEFAULT_PLUGIN_MEMORY: u64 = 128 * 1024 * 1024;
+/// Default authorizer decision cache TTL, as API Gateway's.
+pub const DEFAULT_AUTHORIZER_TTL: Duration = Duration::from_secs(300);
+
+/// `[plugins.NAME]`.
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    /// Name routes and authorizers refer to.
+    pub name: String,
+    /// The component file (resolved against the config file's folder).
+    pub component: PathBuf,
+    /// The world it implements.
+    pub world: PluginWorld,
+    /// Instance management.
+    pub instances: InstancesConfig,
+    /// Wall-clock budget per invocation.
+    pub timeout: Duration,
+    /// Largest linear memory in bytes.
+    pub memory_limit: u64,
+    /// Fuel per invocation, if metered.
+    pub fuel: Option<u64>,
+    /// `host:port` pairs outbound HTTP may reach.
+    pub outbound_hosts: Vec<String>,
+    /// Outbound requests per invocation.
+    pub max_outbound_calls: u32,
+    /// The plugin's own settings.
+    pub config: Vec<(String, String)>,
+}
+
+/// The WIT world a plugin implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginWorld {
+    /// `turnpike:gateway/authorizer`.
+    Authorizer,
+}
+
+/// `instances = "fresh" | "reuse"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstancesConfig {
+    /// A new instance per invocation.
+    Fresh,
+    /// Reused instances.
+    Reuse {
+        /// Invocations per instance before it is replaced.
+        reuse_limit: u32,
+        /// Idle instances kept per worker thread.
+        max_idle: usize,
+    },
+}
+
+/// `[apis.authorizers.NAME]`.
+#[derive(Debug, Clone)]
+pub struct AuthorizerConfig {
+    /// Name routes refer to.
+    pub name: String,
+    /// Index into [`Config::plugins`].
+    pub plugin: usize,
+    /// What the plugin receives.
+    pub payload: AuthorizerPayload,
+    /// Where the identity comes from; all must be present, else 401.
+    pub identity_sources: Vec<IdentitySource>,
+    /// How long decisions are cached; zero disables the cache.
+    pub cache_ttl: Duration,
+    /// What a plugin failure means.
+    pub on_error: OnError,
+}
+
+/// API Gateway's authorizer types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizerPayload {
+    /// One identity source, passed as the token.
+    Token,
+    /// Several identity sources and the whole request.
+    Request,
+}
+
+/// What an authorizer failure (trap, timeout, error) does to the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Fail closed: 500.
+    Deny,
+    /// Fail open: let the request through without a principal.
+    Allow,
+}
+
+/// An identity source, written as API Gateway writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// `$request.header.NAME`.
+    Header(HeaderName),
+    /// `$request.querystring.NAME`.
+    Query(String),
+    /// `$stageVariables.NAME`.
+    StageVariable(String),
+    /// `$context.identity.sourceIp`.
+    SourceIp,
+}
+
+impl IdentitySource {
+    /// Parses `$request.header.Authorization` and friends.
+    pub fn parse(text: &str) -> Result<IdentitySource, String> {
+        if let Some(name) = text.strip_prefix("$request.header.") {
+            return HeaderName::try_from(name)
+                .map(IdentitySource::Header)
+                .map_err(|_| format!("`{name}` is not a valid header name"));
+        }
+        if let Some(name) = text
+            .strip_prefix("$request.querystring.")
+            .filter(|n| !n.is_empty())
+        {
+            return Ok(IdentitySource::Query(name.to_owned()));
+        }
+        if let Some(name) = text
+            .strip_prefix("$stageVariables.")
+            .filter(|n| !n.is_empty())
+        {
+            return Ok(IdentitySource::StageVariable(name.to_owned()));
+        }
+        if text == "$context.identity.sourceIp" {
+            return Ok(IdentitySource::SourceIp);
+        }
+        Err(format!(
+            "`{text}` is not an identity source; use `$request.header.NAME`, `$request.querystring.NAME`, `$stageVariables.NAME` or `$context.identity.sourceIp`"
+        ))
+    }
+}
+
+impl fmt::Display for IdentitySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdentitySource::Header(h) => write!(f, "$request.header.{h}"),
+            IdentitySource::Query(q) => write!(f, "$request.querystring.{q}"),
+            IdentitySource::StageVariable(v) => write!(f, "$stageVariables.{v}"),
+            IdentitySource::SourceIp => f.write_str("$context.identity.sourceIp"),
+        }
+    }
 }
 
 /// `[server]`.
@@ -56,6 +199,8 @@ pub struct ServerSettings {
     pub workers: Option<NonZeroUsize>,
     /// Response (and upstream request) header carrying the request id.
     pub request_id_header: HeaderName,
+    /// Where compiled plugins are cached; `None` turns the cache off.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Destination of the access log.
@@ -104,6 +249,8 @@ pub struct ApiConfig {
     pub stages: Vec<StageConfig>,
     /// Routes, in file order.
     pub routes: Vec<RouteConfig>,
+    /// Authorizers routes may name.
+    pub authorizers: Vec<AuthorizerConfig>,
 }
 
 /// A stage of an API.
@@ -141,6 +288,8 @@ pub struct RouteConfig {
     pub key: RouteKey,
     /// The integration behind the route.
     pub integration: IntegrationConfig,
+    /// Index into [`ApiConfig::authorizers`] of the route's authorizer.
+    pub authorizer: Option<usize>,
 }
 
 /// What serves a route.
@@ -282,7 +431,14 @@ impl Config {
                 }
             },
         };
-        let mut v = Validator::default();
+        let base_dir = Path::new(origin)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut v = Validator {
+            base_dir,
+            ..Validator::default()
+        };
         let config = v.config(raw);
         if v.problems.is_empty() {
             Ok(config)
@@ -332,6 +488,8 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[derive(Default)]
 struct Validator {
     problems: Vec<(Option<Range<usize>>, String, String)>,
+    /// Folder of the config file: relative paths are resolved against it.
+    base_dir: PathBuf,
 }
 
 impl Validator {
@@ -343,12 +501,14 @@ impl Validator {
         let server = self.server(raw.server);
         let limits = self.limits(raw.limits);
         let listeners = self.listeners(raw.listeners);
-        let apis = self.apis(raw.apis, &listeners, &limits);
+        let plugins = self.plugins(raw.plugins);
+        let apis = self.apis(raw.apis, &listeners, &limits, &plugins);
         Config {
             server,
             limits,
             listeners,
             apis,
+            plugins,
         }
     }
 
@@ -420,11 +580,17 @@ impl Validator {
                 }
             },
         };
+        let cache_dir = match raw.cache_dir {
+            Some(dir) if dir.get_ref() == "off" => None,
+            Some(dir) => Some(self.base_dir.join(dir.get_ref())),
+            None => default_cache_dir(),
+        };
         ServerSettings {
             shutdown_grace,
             access_log,
             workers,
             request_id_header,
+            cache_dir,
         }
     }
 
@@ -509,11 +675,295 @@ impl Validator {
         out
     }
 
+    fn plugins(&mut self, raw: BTreeMap<String, Spanned<raw::RawPlugin>>) -> Vec<PluginConfig> {
+        let mut out = Vec::new();
+        for (name, plugin) in raw {
+            let span = plugin.span();
+            let plugin = plugin.into_inner();
+            let key = format!("plugins.{name}");
+            if !is_identifier(&name) {
+                self.problem(
+                    span.clone(),
+                    key.clone(),
+                    format!("`{name}` is not a valid name (letters, digits, `_` and `-`)"),
+                );
+            }
+            let component = self.base_dir.join(plugin.component.get_ref());
+            if !component.is_file() {
+                self.problem(
+                    plugin.component.span(),
+                    format!("{key}.component"),
+                    format!("`{}` is not a readable file", component.display()),
+                );
+            }
+            let world = match plugin.world.get_ref().as_str() {
+                "authorizer" => PluginWorld::Authorizer,
+                other => {
+                    self.problem(
+                        plugin.world.span(),
+                        format!("{key}.world"),
+                        format!("unknown world `{other}` (expected `authorizer`)"),
+                    );
+                    PluginWorld::Authorizer
+                }
+            };
+            let count = |me: &mut Self,
+                         value: &Option<Spanned<i64>>,
+                         field: &str,
+                         default: u64,
+                         max: u64|
+             -> u64 {
+                match value {
+                    None => default,
+                    Some(v) => match u64::try_from(*v.get_ref()) {
+                        Ok(n) if n <= max => n,
+                        _ => {
+                            me.problem(
+                                v.span(),
+                                format!("{key}.{field}"),
+                                format!("{} is not between 0 and {max}", v.get_ref()),
+                            );
+                            default
+                        }
+                    },
+                }
+            };
+            let reuse_limit = count(
+                self,
+                &plugin.reuse_limit,
+                "reuse_limit",
+                1000,
+                u64::from(u32::MAX),
+            )
+            .max(1) as u32;
+            let max_idle = count(
+                self,
+                &plugin.max_idle_instances,
+                "max_idle_instances",
+                16,
+                256,
+            ) as usize;
+            let max_outbound_calls = count(
+                self,
+                &plugin.max_outbound_calls,
+                "max_outbound_calls",
+                4,
+                1000,
+            ) as u32;
+            let fuel = plugin
+                .fuel
+                .as_ref()
+                .map(|_| count(self, &plugin.fuel, "fuel", 0, u64::MAX))
+                .filter(|f| *f > 0);
+            let instances = match plugin.instances.as_ref().map(|s| s.get_ref().as_str()) {
+                None | Some("fresh") => InstancesConfig::Fresh,
+                Some("reuse") => InstancesConfig::Reuse {
+                    reuse_limit,
+                    max_idle,
+                },
+                Some(other) => {
+                    if let Some(s) = &plugin.instances {
+                        self.problem(
+                            s.span(),
+                            format!("{key}.instances"),
+                            format!("`{other}` is not `fresh` or `reuse`"),
+                        );
+                    }
+                    InstancesConfig::Fresh
+                }
+            };
+            let timeout = self.duration(
+                plugin.timeout,
+                &format!("{key}.timeout"),
+                DEFAULT_PLUGIN_TIMEOUT,
+            );
+            let memory_limit = match &plugin.memory_limit {
+                None => DEFAULT_PLUGIN_MEMORY,
+                Some(v) => match units::parse_size(v.get_ref()) {
+                    Ok(n) if n <= 4 * 1024 * 1024 * 1024 => n,
+                    Ok(_) => {
+                        self.problem(
+                            v.span(),
+                            format!("{key}.memory_limit"),
+                            "a plugin's memory is at most 4GiB",
+                        );
+                        DEFAULT_PLUGIN_MEMORY
+                    }
+                    Err(why) => {
+                        self.problem(v.span(), format!("{key}.memory_limit"), why);
+                        DEFAULT_PLUGIN_MEMORY
+                    }
+                },
+            };
+            let mut outbound_hosts = Vec::new();
+            for (i, host) in plugin.outbound_hosts.iter().enumerate() {
+                if http::uri::Authority::try_from(host.get_ref().as_str()).is_err()
+                    || host.get_ref().contains('/')
+                {
+                    self.problem(
+                        host.span(),
+                        format!("{key}.outbound_hosts[{i}]"),
+                        format!("`{}` is not `host` or `host:port`", host.get_ref()),
+                    );
+                }
+                outbound_hosts.push(host.get_ref().to_ascii_lowercase());
+            }
+            out.push(PluginConfig {
+                name,
+                component,
+                world,
+                instances,
+                timeout,
+                memory_limit,
+                fuel,
+                outbound_hosts,
+                max_outbound_calls,
+                config: plugin
+                    .config
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into_inner()))
+                    .collect(),
+            });
+        }
+        out
+    }
+
+    fn authorizers(
+        &mut self,
+        api: &RawApi,
+        key: &str,
+        plugins: &[PluginConfig],
+    ) -> Vec<AuthorizerConfig> {
+        let mut out = Vec::new();
+        for (name, authorizer) in &api.authorizers {
+            let span = authorizer.span();
+            let authorizer = authorizer.get_ref();
+            let key = format!("{key}.authorizers.{name}");
+            if authorizer.kind.get_ref() != "wasm" {
+                self.problem(
+                    authorizer.kind.span(),
+                    format!("{key}.type"),
+                    format!(
+                        "unknown authorizer type `{}` (expected `wasm`)",
+                        authorizer.kind.get_ref()
+                    ),
+                );
+                continue;
+            }
+            let Some(plugin_name) = &authorizer.plugin else {
+                self.problem(span, key, "a `wasm` authorizer needs a `plugin`");
+                continue;
+            };
+            let Some(plugin) = plugins
+                .iter()
+                .position(|p| p.name == *plugin_name.get_ref())
+            else {
+                self.problem(
+                    plugin_name.span(),
+                    format!("{key}.plugin"),
+                    format!("no plugin is named `{}`", plugin_name.get_ref()),
+                );
+                continue;
+            };
+            if plugins[plugin].world != PluginWorld::Authorizer {
+                self.problem(
+                    plugin_name.span(),
+                    format!("{key}.plugin"),
+                    format!(
+                        "plugin `{}` is not of the `authorizer` world",
+                        plugin_name.get_ref()
+                    ),
+                );
+            }
+            let payload = match authorizer.payload.as_ref().map(|p| p.get_ref().as_str()) {
+                None | Some("token") => AuthorizerPayload::Token,
+                Some("request") => AuthorizerPayload::Request,
+                Some(other) => {
+                    if let Some(p) = &authorizer.payload {
+                        self.problem(
+                            p.span(),
+                            format!("{key}.payload"),
+                            format!("`{other}` is not `token` or `request`"),
+                        );
+                    }
+                    AuthorizerPayload::Token
+                }
+            };
+            let mut identity_sources = Vec::new();
+            match &authorizer.identity_sources {
+                None => identity_sources.push(IdentitySource::Header(http::header::AUTHORIZATION)),
+                Some(sources) => {
+                    for (i, source) in sources.iter().enumerate() {
+                        match IdentitySource::parse(source.get_ref()) {
+                            Ok(s) => identity_sources.push(s),
+                            Err(why) => self.problem(
+                                source.span(),
+                                format!("{key}.identity_sources[{i}]"),
+                                why,
+                            ),
+                        }
+                    }
+                    if sources.is_empty() {
+                        self.problem(
+                            span.clone(),
+                            format!("{key}.identity_sources"),
+                            "at least one identity source is needed",
+                        );
+                    }
+                    if payload == AuthorizerPayload::Token && sources.len() > 1 {
+                        self.problem(
+                            span.clone(),
+                            format!("{key}.identity_sources"),
+                            "a `token` authorizer takes exactly one identity source; use `payload = \"request\"` for several",
+                        );
+                    }
+                }
+            }
+            let cache_ttl = match &authorizer.cache_ttl {
+                None => DEFAULT_AUTHORIZER_TTL,
+                Some(t) if t.get_ref().trim_end_matches(['s', 'm', 'h']).trim() == "0" => {
+                    Duration::ZERO
+                }
+                Some(t) => match units::parse_duration(t.get_ref()) {
+                    Ok(d) => d,
+                    Err(why) => {
+                        self.problem(t.span(), format!("{key}.cache_ttl"), why);
+                        DEFAULT_AUTHORIZER_TTL
+                    }
+                },
+            };
+            let on_error = match authorizer.on_error.as_ref().map(|p| p.get_ref().as_str()) {
+                None | Some("deny") => OnError::Deny,
+                Some("allow") => OnError::Allow,
+                Some(other) => {
+                    if let Some(p) = &authorizer.on_error {
+                        self.problem(
+                            p.span(),
+                            format!("{key}.on_error"),
+                            format!("`{other}` is not `deny` or `allow`"),
+                        );
+                    }
+                    OnError::Deny
+                }
+            };
+            out.push(AuthorizerConfig {
+                name: name.clone(),
+                plugin,
+                payload,
+                identity_sources,
+                cache_ttl,
+                on_error,
+            });
+        }
+        out
+    }
+
     fn apis(
         &mut self,
         raw: Vec<Spanned<RawApi>>,
         listeners: &[ListenerConfig],
         limits: &Limits,
+        plugins: &[PluginConfig],
     ) -> Vec<ApiConfig> {
         let mut out: Vec<ApiConfig> = Vec::new();
         // (listener, host or "" for any) -> api name, to find two APIs claiming one place.
@@ -604,13 +1054,15 @@ impl Validator {
                 }
             }
             let stages = self.stages(&api, &key, api_span);
-            let routes = self.routes(&api, &key, &stages, limits);
+            let authorizers = self.authorizers(&api, &key, plugins);
+            let routes = self.routes(&api, &key, &stages, limits, &authorizers);
             out.push(ApiConfig {
                 name,
                 listeners: listener_ids,
                 hosts,
                 stages,
                 routes,
+                authorizers,
             });
         }
         out
@@ -670,6 +1122,7 @@ impl Validator {
         key: &str,
         stages: &[StageConfig],
         limits: &Limits,
+        authorizers: &[AuthorizerConfig],
     ) -> Vec<RouteConfig> {
         let mut parsed: Vec<(RouteConfig, Range<usize>)> = Vec::new();
         for (i, route) in api.routes.iter().enumerate() {
@@ -691,10 +1144,28 @@ impl Validator {
             ) else {
                 continue;
             };
+            let authorizer = match &route.authorizer {
+                None => None,
+                Some(name) => {
+                    let found = authorizers.iter().position(|a| a.name == *name.get_ref());
+                    if found.is_none() {
+                        self.problem(
+                            name.span(),
+                            format!("{route_key_path}.authorizer"),
+                            format!(
+                                "no authorizer named `{}` in this API's [apis.authorizers]",
+                                name.get_ref()
+                            ),
+                        );
+                    }
+                    found
+                }
+            };
             parsed.push((
                 RouteConfig {
                     key: route_key,
                     integration,
+                    authorizer,
                 },
                 route.key.span(),
             ));
@@ -1012,6 +1483,15 @@ pub fn is_hop_by_hop(name: &HeaderName) -> bool {
         || *name == PROXY_AUTHENTICATE
         || name.as_str() == "keep-alive"
         || name.as_str() == "proxy-connection"
+}
+
+/// `$XDG_CACHE_HOME/turnpike/compiled`, else `~/.cache/turnpike/compiled`.
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("turnpike").join("compiled"))
 }
 
 fn is_identifier(name: &str) -> bool {

@@ -24,6 +24,40 @@ pub struct RawConfig {
     pub listeners: Vec<Spanned<RawListener>>,
     #[serde(default)]
     pub apis: Vec<Spanned<RawApi>>,
+    #[serde(default)]
+    pub plugins: BTreeMap<String, Spanned<RawPlugin>>,
+}
+
+/// `[plugins.NAME]`: a WebAssembly component and its budgets and grants.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlugin {
+    pub component: SpannedStr,
+    pub world: SpannedStr,
+    pub instances: Option<SpannedStr>,
+    pub reuse_limit: Option<Spanned<i64>>,
+    pub max_idle_instances: Option<Spanned<i64>>,
+    pub timeout: Option<SpannedStr>,
+    pub memory_limit: Option<Spanned<SizeValue>>,
+    pub fuel: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub outbound_hosts: Vec<SpannedStr>,
+    pub max_outbound_calls: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub config: BTreeMap<String, SpannedStr>,
+}
+
+/// `[apis.authorizers.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthorizer {
+    #[serde(rename = "type")]
+    pub kind: SpannedStr,
+    pub plugin: Option<SpannedStr>,
+    pub payload: Option<SpannedStr>,
+    pub identity_sources: Option<Vec<SpannedStr>>,
+    pub cache_ttl: Option<SpannedStr>,
+    pub on_error: Option<SpannedStr>,
 }
 
 /// `[server]`: process-wide settings.
@@ -34,6 +68,7 @@ pub struct RawServer {
     pub access_log: Option<SpannedStr>,
     pub workers: Option<Spanned<i64>>,
     pub request_id_header: Option<SpannedStr>,
+    pub cache_dir: Option<SpannedStr>,
 }
 
 /// `[limits]`: request limits, defaulting to Amazon API Gateway's.
@@ -65,6 +100,8 @@ pub struct RawApi {
     pub stages: BTreeMap<String, Spanned<RawStage>>,
     #[serde(default)]
     pub routes: Vec<Spanned<RawRoute>>,
+    #[serde(default)]
+    pub authorizers: BTreeMap<String, Spanned<RawAuthorizer>>,
 }
 
 /// `[apis.stages.NAME]`.
@@ -80,6 +117,7 @@ pub struct RawStage {
 #[serde(deny_unknown_fields)]
 pub struct RawRoute {
     pub key: SpannedStr,
+    pub authorizer: Option<SpannedStr>,
     pub integration: Spanned<RawIntegration>,
 }
 

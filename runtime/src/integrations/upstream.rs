@@ -184,7 +184,7 @@ async fn connect(authority: &str) -> Result<SendRequest<LimitedBody>, BoxError> 
 
 /// TLS settings for https upstreams: the ring provider (the one crypto
 /// provider of the whole binary) and the system's root certificates.
-fn tls_client_config() -> rustls::ClientConfig {
+pub(crate) fn tls_client_config() -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     for error in &found.errors {

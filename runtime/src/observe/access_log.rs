@@ -45,6 +45,8 @@ pub struct AccessLogEntry<'a> {
     pub error_message: Option<String>,
     /// Who caused the failure, if any.
     pub error_blame: Option<&'static str>,
+    /// The principal an authorizer allowed, if any.
+    pub principal_id: Option<&'a str>,
 }
 
 /// Handle to the access-log writer.

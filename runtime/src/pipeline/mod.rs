@@ -6,9 +6,11 @@
 //!
 //! 1. [`limits`]: header size and declared body size.
 //! 2. [`route`]: host → API, path prefix → stage, route key match.
-//! 3. integration: `http_proxy` or `mock`.
-//! 4. observe: the access-log record, also for requests that failed.
+//! 3. [`authorize`]: the route's authorizer, behind its decision cache.
+//! 4. integration: `http_proxy` or `mock`.
+//! 5. observe: the access-log record, also for requests that failed.
 
+pub mod authorize;
 pub mod limits;
 pub mod route;
 
@@ -79,6 +81,8 @@ pub struct RequestContext {
     pub integration_latency: Option<Duration>,
     /// Status the integration answered with.
     pub integration_status: Option<StatusCode>,
+    /// What the route's authorizer said about the caller, if it has one.
+    pub authorized: Option<std::sync::Arc<authorize::Authorized>>,
 }
 
 impl RequestContext {
@@ -97,6 +101,7 @@ impl RequestContext {
             route: None,
             integration_latency: None,
             integration_status: None,
+            authorized: None,
         }
     }
 }
@@ -174,6 +179,7 @@ pub async fn handle(
             integration_status: ctx.integration_status.map(|s| s.as_u16()),
             error_message: error.as_ref().map(ToString::to_string),
             error_blame: error.as_ref().map(|e| e.blame().as_str()),
+            principal_id: ctx.authorized.as_ref().map(|a| a.principal_id.as_str()),
         });
     }
     response
@@ -209,7 +215,11 @@ async fn run_phases(
     ctx.stage = Some(hit.stage);
     ctx.route = Some(hit.route);
 
-    let integration = &snapshot.apis[hit.api].stages[hit.stage].integrations[hit.route];
+    let api = &snapshot.apis[hit.api];
+    let stage = &api.stages[hit.stage];
+    ctx.authorized = authorize::run(api, stage, hit.route, ctx, &parts, &path, &hit.params).await?;
+
+    let integration = &stage.integrations[hit.route];
     integration
         .invoke(gateway.upstream(), ctx, parts, body, &hit.params)
         .await

@@ -1,0 +1,81 @@
+//! Compiling components once: the precompiled artifact is cached on disk,
+//! named by the component's content hash and the engine's fingerprint, so a
+//! restart (or a second snapshot with the same plugin) loads it in
+//! milliseconds instead of compiling again.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use super::PluginLoadError;
+use super::engine::PluginEngine;
+
+/// Compiles `bytes`, or loads the artifact cached in `cache_dir` for them.
+pub fn load_component(
+    engine: &PluginEngine,
+    plugin: &str,
+    bytes: &[u8],
+    cache_dir: Option<&Path>,
+) -> Result<(Component, String), PluginLoadError> {
+    let error = |message: String| PluginLoadError {
+        plugin: plugin.to_owned(),
+        message,
+    };
+    let digest = hex::encode(Sha256::digest(bytes));
+    let cached: Option<PathBuf> = cache_dir.map(|dir| {
+        dir.join(format!(
+            "{digest}-{}.cwasm",
+            hex::encode(&Sha256::digest(engine.fingerprint().as_bytes())[..8])
+        ))
+    });
+    if let Some(path) = &cached
+        && path.exists()
+    {
+        match deserialize(engine, path) {
+            Ok(component) => return Ok((component, digest)),
+            Err(e) => {
+                tracing::warn!(plugin, path = %path.display(), error = %e, "ignoring an unusable cached artifact")
+            }
+        }
+    }
+    let artifact = engine
+        .engine()
+        .precompile_component(bytes)
+        .map_err(|e| error(format!("not a valid WebAssembly component: {e:#}")))?;
+    if let Some(path) = &cached
+        && let Err(e) = write_atomically(path, &artifact)
+    {
+        tracing::warn!(plugin, path = %path.display(), error = %e, "cannot cache the compiled plugin");
+    }
+    let component = deserialize_fresh(engine, &artifact)
+        .map_err(|e| error(format!("cannot load the compiled component: {e:#}")))?;
+    Ok((component, digest))
+}
+
+#[allow(unsafe_code)]
+fn deserialize(engine: &PluginEngine, path: &Path) -> wasmtime::Result<Component> {
+    // SAFETY: the file is an artifact this gateway wrote itself into its own
+    // cache directory, named by the source's hash and the engine's settings;
+    // wasmtime also checks its header against the engine's version and config.
+    unsafe { Component::deserialize_file(engine.engine(), path) }
+}
+
+#[allow(unsafe_code)]
+fn deserialize_fresh(engine: &PluginEngine, artifact: &[u8]) -> wasmtime::Result<Component> {
+    // SAFETY: `artifact` was produced by `precompile_component` on this very
+    // engine a moment ago.
+    unsafe { Component::deserialize(engine.engine(), artifact) }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut file = std::fs::File::create(&temp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temp, path)
+}

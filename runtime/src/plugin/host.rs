@@ -1,0 +1,213 @@
+//! What a plugin's store holds, and the host functions plugins import:
+//! logging, their own settings, and outbound HTTP to an allow-list.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::authorizer::bindings::turnpike::gateway::{config, log, outbound_http, types};
+
+/// Budgets and grants of one plugin, from its configuration.
+#[derive(Debug, Clone)]
+pub struct PluginSettings {
+    /// The plugin's name.
+    pub name: Arc<str>,
+    /// `[plugins.NAME.config]`.
+    pub config: Vec<(String, String)>,
+    /// Wall-clock time one invocation may take.
+    pub timeout: std::time::Duration,
+    /// Largest linear memory, in bytes.
+    pub memory_limit: usize,
+    /// Fuel per invocation, if metered.
+    pub fuel: Option<u64>,
+    /// `host:port` pairs outbound HTTP may reach.
+    pub outbound_hosts: Vec<String>,
+    /// Outbound requests allowed per invocation.
+    pub max_outbound_calls: u32,
+}
+
+/// The data of one plugin store.
+pub struct HostState {
+    pub(super) settings: Arc<PluginSettings>,
+    pub(super) request_id: String,
+    pub(super) deadline: Instant,
+    pub(super) outbound_calls: u32,
+    pub(super) limits: StoreLimits,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl HostState {
+    /// State for a new store: no filesystem, environment, arguments or
+    /// network through WASI; stdout and stderr discarded.
+    pub fn new(settings: Arc<PluginSettings>) -> HostState {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(settings.memory_limit)
+            .instances(64)
+            .tables(64)
+            .memories(64)
+            .trap_on_grow_failure(false)
+            .build();
+        HostState {
+            settings,
+            request_id: String::new(),
+            deadline: Instant::now(),
+            outbound_calls: 0,
+            limits,
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Adds the WASI imports that language runtimes need (clocks, random,
+/// stdio, ...: every grant is empty) and Turnpike's host interfaces.
+pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    log::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
+    config::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
+    outbound_http::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
+    Ok(())
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, message: String) {
+        let plugin = &*self.settings.name;
+        let request_id = self.request_id.as_str();
+        match level {
+            log::Level::Trace => tracing::trace!(target: "plugin", plugin, request_id, "{message}"),
+            log::Level::Debug => tracing::debug!(target: "plugin", plugin, request_id, "{message}"),
+            log::Level::Info => tracing::info!(target: "plugin", plugin, request_id, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "plugin", plugin, request_id, "{message}"),
+            log::Level::Error => tracing::error!(target: "plugin", plugin, request_id, "{message}"),
+        }
+    }
+}
+
+impl config::Host for HostState {
+    fn get(&mut self, key: String) -> Option<String> {
+        self.settings
+            .config
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn get_all(&mut self) -> Vec<(String, String)> {
+        self.settings.config.clone()
+    }
+}
+
+impl outbound_http::Host for HostState {
+    async fn send(
+        &mut self,
+        request: outbound_http::Request,
+    ) -> Result<outbound_http::Response, outbound_http::Error> {
+        use outbound_http::Error;
+        let uri: http::Uri = request
+            .url
+            .parse()
+            .map_err(|e| Error::Failed(format!("`{}` is not a URL: {e}", request.url)))?;
+        let scheme = uri.scheme_str().unwrap_or("");
+        let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+        let with_port = match (authority.contains(':'), scheme) {
+            (true, _) => authority.to_owned(),
+            (false, "https") => format!("{authority}:443"),
+            (false, _) => format!("{authority}:80"),
+        };
+        if !matches!(scheme, "http" | "https")
+            || !self
+                .settings
+                .outbound_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(&with_port) || h.eq_ignore_ascii_case(authority))
+        {
+            return Err(Error::NotAllowed(format!(
+                "{scheme}://{authority} is not in the plugin's outbound_hosts"
+            )));
+        }
+        if self.outbound_calls >= self.settings.max_outbound_calls {
+            return Err(Error::BudgetExceeded);
+        }
+        self.outbound_calls += 1;
+        let mut builder = http::Request::builder()
+            .method(request.method.as_str())
+            .uri(uri);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let outgoing = builder
+            .body(Full::new(Bytes::from(request.body.unwrap_or_default())))
+            .map_err(|e| Error::Failed(format!("invalid request: {e}")))?;
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        let exchange = async {
+            let response = outbound_client()
+                .request(outgoing)
+                .await
+                .map_err(|e| Error::Failed(format!("{e}")))?;
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|e| Error::Failed(format!("reading the response failed: {e}")))?
+                .to_bytes();
+            Ok(outbound_http::Response {
+                status: parts.status.as_u16(),
+                headers: parts
+                    .headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_owned(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect(),
+                body: body.to_vec(),
+            })
+        };
+        match tokio::time::timeout(remaining, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Failed(
+                "timed out within the plugin's deadline".into(),
+            )),
+        }
+    }
+}
+
+type OutboundClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
+
+fn outbound_client() -> OutboundClient {
+    thread_local! {
+        static CLIENT: OutboundClient = {
+            let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+            http.enforce_http(false);
+            let https = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(crate::integrations::upstream::tls_client_config())
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(http);
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https)
+        };
+    }
+    CLIENT.with(Clone::clone)
+}

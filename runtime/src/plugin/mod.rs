@@ -1,0 +1,72 @@
+//! WebAssembly plugins: one engine, components compiled once (and cached on
+//! disk by content hash), linked and pre-instantiated once per snapshot, and
+//! a fresh, limited store for every invocation (or a bounded pool of reused
+//! instances when a plugin asks for it).
+//!
+//! A plugin that traps, loops past its deadline, allocates past its memory
+//! limit or returns garbage ends its own invocation with a [`PluginError`];
+//! the gateway keeps serving.
+
+mod authorizer;
+mod compile;
+mod engine;
+mod host;
+
+pub use authorizer::{
+    Allow, AuthorizeInput, AuthorizerPlugin, Decision, InstanceMode, RequestInfo,
+};
+pub use engine::PluginEngine;
+pub use host::PluginSettings;
+
+use std::fmt;
+
+/// Why a plugin invocation produced no usable result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginErrorKind {
+    /// The invocation ran past its time budget.
+    Timeout,
+    /// The guest trapped (panic, `unreachable`, out of memory, ...).
+    Trap,
+    /// The guest used up its fuel.
+    OutOfFuel,
+    /// The guest returned an error of its own.
+    Failed,
+    /// No instance could be created (e.g. the instance pool is exhausted).
+    Unavailable,
+}
+
+/// A failed plugin invocation.
+#[derive(Debug, Clone)]
+pub struct PluginError {
+    /// The plugin's name.
+    pub plugin: String,
+    /// What happened.
+    pub kind: PluginErrorKind,
+    /// Details for the log.
+    pub detail: String,
+}
+
+impl fmt::Display for PluginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            PluginErrorKind::Timeout => "ran past its time budget",
+            PluginErrorKind::Trap => "trapped",
+            PluginErrorKind::OutOfFuel => "ran out of fuel",
+            PluginErrorKind::Failed => "returned an error",
+            PluginErrorKind::Unavailable => "could not be instantiated",
+        };
+        write!(f, "plugin `{}` {what}: {}", self.plugin, self.detail)
+    }
+}
+
+impl std::error::Error for PluginError {}
+
+/// Why a plugin could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin `{plugin}`: {message}")]
+pub struct PluginLoadError {
+    /// The plugin's name.
+    pub plugin: String,
+    /// What went wrong.
+    pub message: String,
+}
