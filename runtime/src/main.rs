@@ -124,8 +124,10 @@ fn init_tracing(level: Option<&str>, format: LogFormat) {
         eprintln!("invalid log filter ({e}); using `info`");
         EnvFilter::new("info")
     });
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

@@ -237,3 +237,41 @@ pub fn run(command: &mut Command) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Builds the guest examples for `wasm32-wasip2` once per test run and
+/// returns the folder holding the `.wasm` files. A failed build fails the
+/// calling test: an example that cannot be built is a broken example.
+pub fn guest_dir() -> PathBuf {
+    static BUILT: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = workspace().join("guest-examples");
+            let out = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--release",
+                    "--target",
+                    "wasm32-wasip2",
+                    "--manifest-path",
+                ])
+                .arg(root.join("Cargo.toml"))
+                .output()
+                .map_err(|e| format!("cannot run cargo: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "building guest-examples failed:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            Ok(root.join("target/wasm32-wasip2/release"))
+        })
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Path of a built guest example, e.g. `guest("rust_token_authorizer")`.
+pub fn guest(name: &str) -> String {
+    let path = guest_dir().join(format!("{name}.wasm"));
+    assert!(path.is_file(), "{} was not built", path.display());
+    path.display().to_string()
+}

@@ -9,5 +9,6 @@ mod cli;
 mod config_errors;
 mod errors;
 mod lifecycle;
+mod plugins;
 mod proxy;
 mod routing;

@@ -47,6 +47,10 @@ pub struct AccessLogEntry<'a> {
     pub error_blame: Option<&'static str>,
     /// The principal an authorizer allowed, if any.
     pub principal_id: Option<&'a str>,
+    /// Whether the authorizer's decision came from its cache.
+    pub authorizer_cache_hit: Option<bool>,
+    /// Milliseconds the authorizer plugin took, if invoked.
+    pub authorizer_latency: Option<f64>,
 }
 
 /// Handle to the access-log writer.

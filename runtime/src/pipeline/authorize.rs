@@ -75,7 +75,7 @@ pub async fn run(
     api: &CompiledApi,
     stage: &CompiledStage,
     route: usize,
-    ctx: &RequestContext,
+    ctx: &mut RequestContext,
     parts: &Parts,
     path: &str,
     params: &[&str],
@@ -107,6 +107,7 @@ pub async fn run(
     if let (Some(cache), Some(key)) = (&authorizer.cache, &cache_key)
         && let Some(hit) = cache.entries.get(key)
     {
+        ctx.authorizer_cache_hit = Some(true);
         return match hit.decision {
             Cached::Allow(allowed) => Ok(Some(allowed)),
             Cached::Deny => Err(GatewayError::with_source(
@@ -123,8 +124,13 @@ pub async fn run(
         identity,
         request: request_info(api, stage, route, ctx, parts, path, params),
     };
-    let request_id = ctx.request_id.to_str().unwrap_or_default();
-    match authorizer.plugin.authorize(request_id, &input).await {
+    ctx.authorizer_cache_hit = Some(false);
+    let request_id = ctx.request_id.to_str().unwrap_or_default().to_owned();
+    let request_id = request_id.as_str();
+    let started = Instant::now();
+    let outcome = authorizer.plugin.authorize(request_id, &input).await;
+    ctx.authorizer_latency = Some(started.elapsed());
+    match outcome {
         Ok(Decision::Allow(allow)) => {
             let ttl = allow.ttl_seconds.map(|s| Duration::from_secs(u64::from(s)));
             let allowed = Arc::new(Authorized {

@@ -83,6 +83,10 @@ pub struct RequestContext {
     pub integration_status: Option<StatusCode>,
     /// What the route's authorizer said about the caller, if it has one.
     pub authorized: Option<std::sync::Arc<authorize::Authorized>>,
+    /// Whether the authorizer's decision came from its cache (`None`: no authorizer ran).
+    pub authorizer_cache_hit: Option<bool>,
+    /// Time the authorizer plugin took, if it was invoked.
+    pub authorizer_latency: Option<Duration>,
 }
 
 impl RequestContext {
@@ -102,6 +106,8 @@ impl RequestContext {
             integration_latency: None,
             integration_status: None,
             authorized: None,
+            authorizer_cache_hit: None,
+            authorizer_latency: None,
         }
     }
 }
@@ -180,6 +186,8 @@ pub async fn handle(
             error_message: error.as_ref().map(ToString::to_string),
             error_blame: error.as_ref().map(|e| e.blame().as_str()),
             principal_id: ctx.authorized.as_ref().map(|a| a.principal_id.as_str()),
+            authorizer_cache_hit: ctx.authorizer_cache_hit,
+            authorizer_latency: ctx.authorizer_latency.map(millis),
         });
     }
     response

@@ -167,7 +167,13 @@ impl AuthorizerPlugin {
                 Err(wasmtime::Error::new(DeadlineExceeded))
             } else {
                 // Let other requests on this worker run, then carry on.
-                Ok(UpdateDeadline::Yield(1))
+                // tokio's `yield_now` defers the wake-up until the worker has
+                // polled for I/O, so new requests are seen between slices; a
+                // plain yield would re-queue at once and starve I/O.
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
             }
         });
         self.arm(&mut store, "")?;

@@ -1,0 +1,390 @@
+//! Wasm authorizers through the real binary: allow, deny, unauthorized,
+//! context passed on, the decision cache, and plugins that misbehave.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::{Gateway, client, guest};
+use crate::upstream::Upstream;
+
+fn token_config(origin: &Upstream, cache_ttl: &str, instances: &str) -> String {
+    format!(
+        r#"
+[server]
+cache_dir = "cache"
+
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+
+[plugins.tokens]
+component = "{component}"
+world = "authorizer"
+instances = "{instances}"
+config = {{ tokens = "s3cret:alice, other:bob" }}
+
+[[apis]]
+name = "secure"
+
+[apis.authorizers.bearer]
+type = "wasm"
+plugin = "tokens"
+identity_sources = ["$request.header.Authorization"]
+cache_ttl = "{cache_ttl}"
+
+[[apis.routes]]
+key = "ANY /private/{{proxy+}}"
+authorizer = "bearer"
+integration = {{ type = "http_proxy", url = "{origin}/{{proxy}}" }}
+
+[[apis.routes]]
+key = "GET /public"
+integration = {{ type = "mock", body = "open" }}
+"#,
+        component = guest("rust_token_authorizer"),
+        origin = origin.base()
+    )
+}
+
+async fn get(gw: &Gateway, path: &str, headers: &[(&str, &str)]) -> (u16, String, Value) {
+    let mut request = client().get(gw.url("main", path));
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let body = response.text().await.expect("body");
+    (status, body, gw.access_log_entry(&id))
+}
+
+#[tokio::test]
+async fn token_authorizer_allows_denies_and_passes_the_principal_on() {
+    let origin = Upstream::start();
+    let gw = Gateway::start(&token_config(&origin, "0s", "fresh"));
+
+    let (status, body, entry) = get(&gw, "/private/pets", &[]).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (401, r#"{"message":"Unauthorized"}"#)
+    );
+    assert_eq!(
+        entry["authorizerCacheHit"],
+        Value::Null,
+        "the plugin must not run without an identity"
+    );
+
+    let (status, body, entry) =
+        get(&gw, "/private/pets", &[("authorization", "Bearer wrong")]).await;
+    assert_eq!((status, body.as_str()), (403, r#"{"message":"Forbidden"}"#));
+    assert_eq!(entry["authorizerCacheHit"], false);
+
+    let (status, body, entry) = get(
+        &gw,
+        "/private/pets?x=1",
+        &[
+            ("authorization", "Bearer s3cret"),
+            ("x-turnpike-principal-id", "forged"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(entry["principalId"], "alice");
+    assert!(entry["authorizerLatency"].as_f64().expect("number") > 0.0);
+    let seen: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(seen["path"], "/pets");
+    assert_eq!(
+        seen["headers"]["x-turnpike-principal-id"],
+        serde_json::json!(["alice"])
+    );
+    assert_eq!(
+        seen["headers"]["x-turnpike-context-tokensource"][0],
+        "static-list"
+    );
+
+    // Routes without an authorizer are untouched.
+    let (status, body, _) = get(&gw, "/public", &[]).await;
+    assert_eq!((status, body.as_str()), (200, "open"));
+    // The plugin's log line reaches the gateway's log, naming the plugin.
+    crate::harness::eventually(Duration::from_secs(5), "the plugin's log line", || {
+        gw.stderr().contains("unknown token for /private/pets")
+            && gw.stderr().contains("plugin=\"tokens\"")
+    });
+}
+
+#[tokio::test]
+async fn decisions_are_cached_by_identity_for_the_ttl() {
+    let origin = Upstream::start();
+    let gw = Gateway::start(&token_config(&origin, "300s", "fresh"));
+    let alice = [("authorization", "Bearer s3cret")];
+    let (_, _, first) = get(&gw, "/private/a", &alice).await;
+    let (status, _, second) = get(&gw, "/private/b", &alice).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            first["authorizerCacheHit"].clone(),
+            second["authorizerCacheHit"].clone()
+        ),
+        (false.into(), true.into())
+    );
+    assert_eq!(second["principalId"], "alice");
+    // Another identity is another cache entry; denials are cached too.
+    let bad = [("authorization", "Bearer nope")];
+    let (s1, _, d1) = get(&gw, "/private/a", &bad).await;
+    let (s2, _, d2) = get(&gw, "/private/a", &bad).await;
+    assert_eq!((s1, s2), (403, 403));
+    assert_eq!(
+        (
+            d1["authorizerCacheHit"].clone(),
+            d2["authorizerCacheHit"].clone()
+        ),
+        (false.into(), true.into())
+    );
+
+    // With the cache off every request runs the plugin.
+    let gw = Gateway::start(&token_config(&origin, "0s", "fresh"));
+    for _ in 0..2 {
+        let (_, _, entry) = get(&gw, "/private/a", &alice).await;
+        assert_eq!(entry["authorizerCacheHit"], false);
+    }
+}
+
+#[tokio::test]
+async fn reused_instances_give_the_same_answers() {
+    let origin = Upstream::start();
+    let gw = Gateway::start(&token_config(&origin, "0s", "reuse"));
+    for _ in 0..20 {
+        let (status, _, _) = get(&gw, "/private/a", &[("authorization", "Bearer other")]).await;
+        assert_eq!(status, 200);
+        let (status, _, _) = get(&gw, "/private/a", &[("authorization", "Bearer wrong")]).await;
+        assert_eq!(status, 403);
+    }
+}
+
+#[tokio::test]
+async fn request_authorizer_uses_several_identity_sources() {
+    let origin = Upstream::start();
+    let gw = Gateway::start(&format!(
+        r#"
+[server]
+cache_dir = "cache"
+
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+
+[plugins.tenants]
+component = "{component}"
+world = "authorizer"
+config = {{ tenants = "acme, globex", blocked_clients = "mallory" }}
+
+[[apis]]
+name = "reports"
+
+[apis.stages.eu]
+variables = {{ region = "eu-west-1" }}
+
+[apis.authorizers.tenant-gate]
+type = "wasm"
+plugin = "tenants"
+payload = "request"
+identity_sources = ["$request.header.x-client-id", "$request.querystring.tenant", "$stageVariables.region"]
+
+[[apis.routes]]
+key = "GET /reports/{{id}}"
+authorizer = "tenant-gate"
+integration = {{ type = "http_proxy", url = "{origin}/r/{{id}}" }}
+"#,
+        component = guest("rust_request_authorizer"),
+        origin = origin.base()
+    ));
+    // Any missing source: 401 without calling the plugin.
+    let (status, _, entry) = get(&gw, "/eu/reports/1?tenant=acme", &[]).await;
+    assert_eq!(status, 401);
+    assert_eq!(entry["authorizerCacheHit"], Value::Null);
+    let (status, _, _) = get(&gw, "/eu/reports/1", &[("x-client-id", "ann")]).await;
+    assert_eq!(status, 401);
+
+    let (status, body, entry) =
+        get(&gw, "/eu/reports/7?tenant=acme", &[("x-client-id", "ann")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(entry["principalId"], "ann@acme");
+    let seen: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(seen["path"], "/r/7");
+    assert_eq!(seen["headers"]["x-turnpike-context-tenant"][0], "acme");
+    assert_eq!(seen["headers"]["x-turnpike-context-region"][0], "eu-west-1");
+    assert_eq!(
+        seen["headers"]["x-turnpike-context-routekey"][0],
+        "GET /reports/{id}"
+    );
+
+    let (status, _, _) = get(
+        &gw,
+        "/eu/reports/7?tenant=initech",
+        &[("x-client-id", "ann")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = get(
+        &gw,
+        "/eu/reports/7?tenant=acme",
+        &[("x-client-id", "mallory")],
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+fn misbehaving_config(budget: &str) -> String {
+    format!(
+        r#"
+[server]
+cache_dir = "cache"
+
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+
+[plugins.misbehaving]
+component = "{component}"
+world = "authorizer"
+memory_limit = "32MiB"
+{budget}
+
+[[apis]]
+name = "chaos"
+
+[apis.authorizers.closed]
+type = "wasm"
+plugin = "misbehaving"
+identity_sources = ["$context.identity.sourceIp"]
+cache_ttl = "0s"
+
+[apis.authorizers.open]
+type = "wasm"
+plugin = "misbehaving"
+identity_sources = ["$context.identity.sourceIp"]
+cache_ttl = "0s"
+on_error = "allow"
+
+[[apis.routes]]
+key = "GET /closed"
+authorizer = "closed"
+integration = {{ type = "mock", body = "reached" }}
+
+[[apis.routes]]
+key = "GET /open"
+authorizer = "open"
+integration = {{ type = "mock", body = "reached" }}
+
+[[apis.routes]]
+key = "GET /plain"
+integration = {{ type = "mock", body = "plain" }}
+"#,
+        component = guest("rust_misbehaving_authorizer")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_misbehaving_plugin_ends_only_its_own_invocation() {
+    let gw = Gateway::start(&misbehaving_config("timeout = \"200ms\""));
+    for (how, detail) in [
+        ("loop", "ran past its time budget"),
+        ("memory", "trapped"),
+        ("trap", "trapped"),
+        ("error", "returned an error"),
+    ] {
+        let started = Instant::now();
+        let (status, body, entry) = get(&gw, "/closed", &[("x-misbehave", how)]).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (500, r#"{"message":"Internal server error"}"#),
+            "{how}"
+        );
+        assert_eq!(entry["errorBlame"], "plugin", "{how}");
+        let message = entry["errorMessage"].as_str().expect("message");
+        assert!(
+            message.contains(&format!("plugin `misbehaving` {detail}")),
+            "{how}: {message}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{how} took {:?}",
+            started.elapsed()
+        );
+        // The same plugin still serves a well-behaved request right after.
+        let (status, body, _) = get(&gw, "/closed", &[]).await;
+        assert_eq!((status, body.as_str()), (200, "reached"), "after {how}");
+    }
+    assert!(gw.stderr().contains("authorizer failed; failing closed"));
+
+    // Failing open lets the request through.
+    let (status, body, entry) = get(&gw, "/open", &[("x-misbehave", "trap")]).await;
+    assert_eq!((status, body.as_str()), (200, "reached"));
+    assert_eq!(entry["principalId"], Value::Null);
+
+    // A context value no header can carry is dropped, not forwarded broken.
+    let (status, _, _) = get(&gw, "/open", &[("x-misbehave", "garbage-context")]).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn other_requests_keep_flowing_while_a_plugin_spins() {
+    let gw = Gateway::start(&misbehaving_config("timeout = \"200ms\""));
+    let url = gw.url("main", "/closed");
+    let spinning: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                client()
+                    .get(url)
+                    .header("x-misbehave", "loop")
+                    .send()
+                    .await
+                    .expect("request")
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    // While four invocations spin towards their deadline, plain requests answer.
+    let started = Instant::now();
+    let mut answered = 0;
+    let http = client();
+    while started.elapsed() < Duration::from_millis(150) {
+        let response = http
+            .get(gw.url("main", "/plain"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.text().await.expect("body"), "plain");
+        answered += 1;
+    }
+    assert!(
+        answered >= 10,
+        "only {answered} plain requests answered in 150 ms"
+    );
+    for s in spinning {
+        assert_eq!(s.await.expect("task"), 500);
+    }
+}
+
+#[tokio::test]
+async fn fuel_bounds_a_loop_exactly() {
+    let gw = Gateway::start(&misbehaving_config("fuel = 5000000\ntimeout = \"30s\""));
+    let started = Instant::now();
+    let (status, _, entry) = get(&gw, "/closed", &[("x-misbehave", "loop")]).await;
+    assert_eq!(status, 500);
+    assert!(
+        entry["errorMessage"]
+            .as_str()
+            .expect("message")
+            .contains("ran out of fuel")
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let (status, _, _) = get(&gw, "/closed", &[]).await;
+    assert_eq!(status, 200);
+}
