@@ -23,6 +23,12 @@ use std::sync::Arc;
 pub use config::Config;
 pub use gateway::{Gateway, StartError};
 
+/// Checks everything `serve` would load before serving: the configuration
+/// is already valid; this compiles and links its plugins.
+pub fn check(config: &Config) -> Result<(), StartError> {
+    Gateway::new(config).map(|_| ())
+}
+
 /// Runs the gateway for `config` until `shutdown` resolves.
 ///
 /// `on_listening` is called once every listener is bound, with each

@@ -51,10 +51,19 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_level.as_deref(), cli.log_format);
+    // `validate` reports through its output and exit code; its log stays quiet
+    // unless asked for.
+    let default_level = match cli.command {
+        Command::Validate { .. } => "warn",
+        Command::Serve { .. } => "info",
+    };
+    init_tracing(cli.log_level.as_deref(), default_level, cli.log_format);
     match cli.command {
-        Command::Validate { config } => match Config::from_file(&config) {
-            Ok(_) => {
+        Command::Validate { config } => match Config::from_file(&config)
+            .map_err(|e| e.to_string())
+            .and_then(|c| turnpike::check(&c).map_err(|e| e.to_string()))
+        {
+            Ok(()) => {
                 println!("{}: configuration is valid", config.display());
                 ExitCode::SUCCESS
             }
@@ -115,10 +124,10 @@ async fn shutdown_signal() {
     }
 }
 
-fn init_tracing(level: Option<&str>, format: LogFormat) {
+fn init_tracing(level: Option<&str>, default_level: &str, format: LogFormat) {
     let filter = match level {
         Some(l) => EnvFilter::try_new(l),
-        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info")),
+        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(default_level)),
     }
     .unwrap_or_else(|e| {
         eprintln!("invalid log filter ({e}); using `info`");

@@ -245,7 +245,7 @@ fn load_plugin(
     };
     let started = std::time::Instant::now();
     let loaded = AuthorizerPlugin::load(engine, settings, &bytes, cache_dir, mode)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("{e} (component {})", plugin.component.display()))?;
     tracing::info!(
         plugin = %plugin.name,
         sha256 = loaded.digest(),

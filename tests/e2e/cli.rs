@@ -25,7 +25,13 @@ fn version_and_help() {
 
 #[test]
 fn bundled_configs_are_valid() {
-    for file in ["examples/quickstart.toml", "benches/proxy.toml"] {
+    // They name the example plugins, which must exist to validate.
+    crate::harness::guest_dir();
+    for file in [
+        "examples/quickstart.toml",
+        "benches/proxy.toml",
+        "benches/proxy-wasm-auth.toml",
+    ] {
         let (code, out, err) = run(Command::new(binary())
             .current_dir(workspace())
             .args(["validate", "--config", file]));

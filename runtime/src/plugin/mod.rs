@@ -63,10 +63,15 @@ impl std::error::Error for PluginError {}
 
 /// Why a plugin could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("plugin `{plugin}`: {message}")]
+#[error("plugin `{plugin}`: {}", one_line(.message))]
 pub struct PluginLoadError {
     /// The plugin's name.
     pub plugin: String,
     /// What went wrong.
     pub message: String,
+}
+
+/// wasmtime's messages may span lines (e.g. byte dumps); config errors are one line each.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
