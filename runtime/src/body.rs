@@ -159,21 +159,37 @@ pub fn drain_in_background(body: Incoming) {
     });
 }
 
+/// A request body: still streaming from the client, or rewritten by a mapper.
+#[derive(Debug)]
+pub enum RequestBody {
+    /// The client's body, not read yet.
+    Streaming(Incoming),
+    /// A complete body held in memory.
+    Buffered(Bytes),
+}
+
 /// The downstream request body on its way upstream, cut off with
 /// [`BodyTooLarge`] once it passes the limit (for bodies without a
 /// `Content-Length`, or whose length lies). The rest of an oversized body is
 /// drained, not dropped, so that the client still reads the 413.
 pub struct LimitedBody {
     inner: Option<Incoming>,
+    buffered: Option<Bytes>,
     remaining: u64,
     limit: u64,
 }
 
 impl LimitedBody {
-    /// Wraps `inner` (`None`: no body), allowing at most `limit` bytes.
-    pub fn new(inner: Option<Incoming>, limit: u64) -> LimitedBody {
+    /// Wraps `body` (`None`: no body), allowing at most `limit` bytes.
+    pub fn new(body: Option<RequestBody>, limit: u64) -> LimitedBody {
+        let (inner, buffered) = match body {
+            Some(RequestBody::Streaming(incoming)) => (Some(incoming), None),
+            Some(RequestBody::Buffered(bytes)) => (None, (!bytes.is_empty()).then_some(bytes)),
+            None => (None, None),
+        };
         LimitedBody {
             inner,
+            buffered,
             remaining: limit,
             limit,
         }
@@ -189,6 +205,9 @@ impl Body for LimitedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
+        if let Some(bytes) = this.buffered.take() {
+            return Poll::Ready(Some(Ok(Frame::data(bytes))));
+        }
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
@@ -215,12 +234,14 @@ impl Body for LimitedBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(Body::is_end_stream)
+        self.buffered.is_none() && self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner
-            .as_ref()
-            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+        match (&self.buffered, &self.inner) {
+            (Some(bytes), _) => SizeHint::with_exact(bytes.len() as u64),
+            (None, Some(inner)) => inner.size_hint(),
+            (None, None) => SizeHint::with_exact(0),
+        }
     }
 }

@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use http::HeaderName;
 
-use crate::config::{AuthorizerConfig, Config, InstancesConfig, Limits, PluginConfig, StageName};
+use crate::config::{
+    AuthorizerConfig, Config, InstancesConfig, Limits, PluginConfig, PluginWorld, StageName,
+};
 use crate::integrations::Integration;
 use crate::pipeline::authorize::DecisionCache;
-use crate::plugin::{AuthorizerPlugin, InstanceMode, PluginEngine, PluginSettings};
+use crate::plugin::{AuthorizerPlugin, InstanceMode, MapperPlugin, PluginEngine, PluginSettings};
 use crate::router::{RouteKey, Router};
 
 /// Everything a request needs to be served, compiled once.
@@ -48,6 +50,8 @@ pub struct CompiledApi {
     pub param_names: Vec<Vec<String>>,
     /// The authorizer of each route, if any (index into `authorizers`).
     pub route_authorizers: Vec<Option<usize>>,
+    /// The mapper of each route, if any.
+    pub route_mappers: Vec<Option<Arc<MapperPlugin>>>,
     /// Authorizers with their plugins and decision caches.
     pub authorizers: Vec<CompiledAuthorizer>,
 }
@@ -147,11 +151,24 @@ impl Snapshot {
             let authorizers = api
                 .authorizers
                 .iter()
-                .map(|a| CompiledAuthorizer {
-                    config: a.clone(),
-                    plugin: plugins[a.plugin].clone(),
-                    cache: (!a.cache_ttl.is_zero()).then(|| DecisionCache::new(a.cache_ttl)),
+                .map(|a| {
+                    let plugin = plugins[a.plugin].authorizer().ok_or_else(|| {
+                        format!(
+                            "plugin `{}` is not an authorizer",
+                            config.plugins[a.plugin].name
+                        )
+                    })?;
+                    Ok(CompiledAuthorizer {
+                        config: a.clone(),
+                        plugin,
+                        cache: (!a.cache_ttl.is_zero()).then(|| DecisionCache::new(a.cache_ttl)),
+                    })
                 })
+                .collect::<Result<Vec<_>, String>>()?;
+            let route_mappers = api
+                .routes
+                .iter()
+                .map(|r| r.mapper.and_then(|m| plugins[m].mapper()))
                 .collect();
             apis.push(CompiledApi {
                 name: api.name.clone(),
@@ -171,6 +188,7 @@ impl Snapshot {
                     })
                     .collect(),
                 route_authorizers: api.routes.iter().map(|r| r.authorizer).collect(),
+                route_mappers,
                 authorizers,
             });
         }
@@ -196,11 +214,33 @@ impl Snapshot {
     }
 }
 
+/// A loaded plugin of any world.
+enum LoadedPlugin {
+    Authorizer(Arc<AuthorizerPlugin>),
+    Mapper(Arc<MapperPlugin>),
+}
+
+impl LoadedPlugin {
+    fn authorizer(&self) -> Option<Arc<AuthorizerPlugin>> {
+        match self {
+            LoadedPlugin::Authorizer(a) => Some(a.clone()),
+            LoadedPlugin::Mapper(_) => None,
+        }
+    }
+
+    fn mapper(&self) -> Option<Arc<MapperPlugin>> {
+        match self {
+            LoadedPlugin::Mapper(m) => Some(m.clone()),
+            LoadedPlugin::Authorizer(_) => None,
+        }
+    }
+}
+
 /// Loads every plugin of the configuration, compiling each once.
 fn load_plugins(
     config: &Config,
     engine: Option<&PluginEngine>,
-) -> Result<Vec<Arc<AuthorizerPlugin>>, String> {
+) -> Result<Vec<LoadedPlugin>, String> {
     if config.plugins.is_empty() {
         return Ok(Vec::new());
     }
@@ -208,7 +248,7 @@ fn load_plugins(
     config
         .plugins
         .iter()
-        .map(|plugin| load_plugin(plugin, engine, config.server.cache_dir.as_deref()).map(Arc::new))
+        .map(|plugin| load_plugin(plugin, engine, config.server.cache_dir.as_deref()))
         .collect()
 }
 
@@ -216,7 +256,7 @@ fn load_plugin(
     plugin: &PluginConfig,
     engine: &PluginEngine,
     cache_dir: Option<&std::path::Path>,
-) -> Result<AuthorizerPlugin, String> {
+) -> Result<LoadedPlugin, String> {
     let bytes = std::fs::read(&plugin.component).map_err(|e| {
         format!(
             "plugin `{}`: cannot read {}: {e}",
@@ -244,11 +284,26 @@ fn load_plugin(
         },
     };
     let started = std::time::Instant::now();
-    let loaded = AuthorizerPlugin::load(engine, settings, &bytes, cache_dir, mode)
-        .map_err(|e| format!("{e} (component {})", plugin.component.display()))?;
+    let located = |e: crate::plugin::PluginLoadError| {
+        format!("{e} (component {})", plugin.component.display())
+    };
+    let (loaded, digest) = match plugin.world {
+        PluginWorld::Authorizer => {
+            let p = AuthorizerPlugin::load(engine, settings, &bytes, cache_dir, mode)
+                .map_err(located)?;
+            let digest = p.digest().to_owned();
+            (LoadedPlugin::Authorizer(Arc::new(p)), digest)
+        }
+        PluginWorld::Mapper => {
+            let p =
+                MapperPlugin::load(engine, settings, &bytes, cache_dir, mode).map_err(located)?;
+            let digest = p.digest().to_owned();
+            (LoadedPlugin::Mapper(Arc::new(p)), digest)
+        }
+    };
     tracing::info!(
         plugin = %plugin.name,
-        sha256 = loaded.digest(),
+        sha256 = %digest,
         ms = started.elapsed().as_millis() as u64,
         "plugin loaded"
     );

@@ -7,6 +7,8 @@ use crate::harness::{binary, run, workspace};
 
 #[test]
 fn each_invalid_config_gives_its_exact_message() {
+    // wrong-world.toml names a real example component.
+    crate::harness::guest_dir();
     let dir = workspace().join("tests/invalid-configs");
     let mut checked = 0;
     let mut failures = Vec::new();

@@ -388,3 +388,139 @@ async fn fuel_bounds_a_loop_exactly() {
     let (status, _, _) = get(&gw, "/closed", &[]).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_mapper_reshapes_requests_and_responses_and_may_answer_itself() {
+    let origin = Upstream::start();
+    let gw = Gateway::start(&format!(
+        r#"
+[server]
+cache_dir = "cache"
+
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+
+[plugins.json-mapper]
+component = "{component}"
+world = "mapper"
+
+[[apis]]
+name = "mapped"
+
+[[apis.routes]]
+key = "POST /pets"
+mapper = "json-mapper"
+integration = {{ type = "http_proxy", url = "{origin}/store/pets" }}
+
+[[apis.routes]]
+key = "GET /hello"
+mapper = "json-mapper"
+integration = {{ type = "mock", status = 202, body = "plain words" }}
+"#,
+        component = guest("rust_json_mapper"),
+        origin = origin.base()
+    ));
+    let http = client();
+    let response = http
+        .post(gw.url("main", "/pets?source=test"))
+        .header("content-type", "application/json")
+        .header("x-internal-secret", "do-not-leak")
+        .body(r#"{"name": "Rex", "kind": "dog"}"#)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-response-mapped"], "true");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let wrapped: Value = response.json().await.expect("json");
+    assert_eq!(wrapped["status"], 200);
+    // What the origin saw, as the mapper rewrote it.
+    let seen = &wrapped["data"];
+    assert_eq!(seen["path"], "/store/pets");
+    assert_eq!(seen["query"], "source=test&mapped=true");
+    assert_eq!(seen["headers"]["x-mapped-by"][0], "json-mapper");
+    assert!(seen["headers"].get("x-internal-secret").is_none());
+    let expected_body =
+        serde_json::json!({"pet": {"name": "Rex", "species": "dog"}, "requestId": request_id});
+    let expected_bytes = serde_json::to_vec(&expected_body).expect("json");
+    assert_eq!(
+        (seen["body_len"].clone(), seen["body_hash"].clone()),
+        (
+            expected_bytes.len().into(),
+            crate::upstream::body_hash(&expected_bytes).into()
+        ),
+        "{}",
+        String::from_utf8_lossy(&expected_bytes)
+    );
+
+    // Response mapping applies to mocks too.
+    let response = http
+        .get(gw.url("main", "/hello"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 202);
+    assert_eq!(
+        response.json::<Value>().await.expect("json"),
+        serde_json::json!({"status": 202, "data": "plain words"})
+    );
+
+    // The mapper answers by itself: the origin is never called.
+    let before = origin
+        .stats
+        .started
+        .load(std::sync::atomic::Ordering::SeqCst);
+    let response = http
+        .post(gw.url("main", "/pets"))
+        .header("x-mapper-respond", "teapot")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 418);
+    assert_eq!(
+        response.text().await.expect("body"),
+        "short-circuited by the mapper"
+    );
+    assert_eq!(
+        origin
+            .stats
+            .started
+            .load(std::sync::atomic::Ordering::SeqCst),
+        before
+    );
+
+    // A mapper error is the plugin's fault: 500, and the gateway carries on.
+    let (status, body, entry) = {
+        let response = http
+            .post(gw.url("main", "/pets"))
+            .body("not json")
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        (
+            status,
+            response.text().await.expect("body"),
+            gw.access_log_entry(&id),
+        )
+    };
+    assert_eq!(
+        (status, body.as_str()),
+        (500, r#"{"message":"Internal server error"}"#)
+    );
+    assert_eq!(entry["errorBlame"], "plugin");
+    assert!(
+        entry["errorMessage"]
+            .as_str()
+            .expect("message")
+            .contains("request body is not JSON")
+    );
+}

@@ -84,6 +84,8 @@ pub struct PluginConfig {
 pub enum PluginWorld {
     /// `turnpike:gateway/authorizer`.
     Authorizer,
+    /// `turnpike:gateway/mapper`.
+    Mapper,
 }
 
 /// `instances = "fresh" | "reuse"`.
@@ -290,6 +292,8 @@ pub struct RouteConfig {
     pub integration: IntegrationConfig,
     /// Index into [`ApiConfig::authorizers`] of the route's authorizer.
     pub authorizer: Option<usize>,
+    /// Index into [`Config::plugins`] of the route's mapper.
+    pub mapper: Option<usize>,
 }
 
 /// What serves a route.
@@ -698,11 +702,12 @@ impl Validator {
             }
             let world = match plugin.world.get_ref().as_str() {
                 "authorizer" => PluginWorld::Authorizer,
+                "mapper" => PluginWorld::Mapper,
                 other => {
                     self.problem(
                         plugin.world.span(),
                         format!("{key}.world"),
-                        format!("unknown world `{other}` (expected `authorizer`)"),
+                        format!("unknown world `{other}` (expected `authorizer` or `mapper`)"),
                     );
                     PluginWorld::Authorizer
                 }
@@ -1055,7 +1060,7 @@ impl Validator {
             }
             let stages = self.stages(&api, &key, api_span);
             let authorizers = self.authorizers(&api, &key, plugins);
-            let routes = self.routes(&api, &key, &stages, limits, &authorizers);
+            let routes = self.routes(&api, &key, &stages, limits, &authorizers, plugins);
             out.push(ApiConfig {
                 name,
                 listeners: listener_ids,
@@ -1123,6 +1128,7 @@ impl Validator {
         stages: &[StageConfig],
         limits: &Limits,
         authorizers: &[AuthorizerConfig],
+        plugins: &[PluginConfig],
     ) -> Vec<RouteConfig> {
         let mut parsed: Vec<(RouteConfig, Range<usize>)> = Vec::new();
         for (i, route) in api.routes.iter().enumerate() {
@@ -1161,11 +1167,34 @@ impl Validator {
                     found
                 }
             };
+            let mapper = match &route.mapper {
+                None => None,
+                Some(name) => match plugins.iter().position(|p| p.name == *name.get_ref()) {
+                    Some(found) if plugins[found].world == PluginWorld::Mapper => Some(found),
+                    Some(_) => {
+                        self.problem(
+                            name.span(),
+                            format!("{route_key_path}.mapper"),
+                            format!("plugin `{}` is not of the `mapper` world", name.get_ref()),
+                        );
+                        None
+                    }
+                    None => {
+                        self.problem(
+                            name.span(),
+                            format!("{route_key_path}.mapper"),
+                            format!("no plugin is named `{}`", name.get_ref()),
+                        );
+                        None
+                    }
+                },
+            };
             parsed.push((
                 RouteConfig {
                     key: route_key,
                     integration,
                     authorizer,
+                    mapper,
                 },
                 route.key.span(),
             ));

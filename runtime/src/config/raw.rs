@@ -118,6 +118,7 @@ pub struct RawStage {
 pub struct RawRoute {
     pub key: SpannedStr,
     pub authorizer: Option<SpannedStr>,
+    pub mapper: Option<SpannedStr>,
     pub integration: Spanned<RawIntegration>,
 }
 

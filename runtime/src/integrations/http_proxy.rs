@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{HeaderMap, Request, Response, Uri, Version};
-use hyper::body::Incoming;
 use smallvec::SmallVec;
 
 use super::upstream::Origin;
 use super::{UpstreamClient, render};
-use crate::body::{BodyTooLarge, DownstreamBodyError, LimitedBody, ResponseBody};
+use crate::body::{BodyTooLarge, DownstreamBodyError, LimitedBody, RequestBody, ResponseBody};
 use crate::config::template::Resolved;
 use crate::config::{HttpProxyConfig, StageConfig, is_hop_by_hop};
 use crate::error::{BoxError, ErrorKind, GatewayError};
@@ -81,7 +80,7 @@ impl HttpProxy {
         upstream: &UpstreamClient,
         ctx: &mut RequestContext,
         mut parts: Parts,
-        body: Option<Incoming>,
+        body: Option<RequestBody>,
         params: &[&str],
     ) -> Result<Response<ResponseBody>, GatewayError> {
         let downstream_host = downstream_host(&parts);
@@ -101,7 +100,15 @@ impl HttpProxy {
             }
             Target::General { url } => (url, None),
         };
+        // A request mapper may have chosen the query and the path.
+        let query = match &ctx.upstream_query {
+            Some(mapped) => Some(mapped.as_str()).filter(|q| !q.is_empty()),
+            None => query,
+        };
         parts.uri = self.render_uri(pieces, params, query)?;
+        if let Some(path) = &ctx.upstream_path {
+            parts.uri = replace_path(parts.uri, path)?;
+        }
         parts.version = Version::HTTP_11;
         parts.extensions = http::Extensions::new();
         let request = Request::from_parts(parts, LimitedBody::new(body, ctx.max_body_bytes));
@@ -152,6 +159,21 @@ impl HttpProxy {
         }
         Uri::try_from(url).map_err(|e| GatewayError::with_source(ErrorKind::BadRequest, e))
     }
+}
+
+/// Replaces `uri`'s path, keeping its scheme, authority and query.
+fn replace_path(uri: Uri, path: &str) -> Result<Uri, GatewayError> {
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    let mut parts = uri.into_parts();
+    parts.path_and_query = Some(
+        path_and_query
+            .parse()
+            .map_err(|e| GatewayError::with_source(ErrorKind::PluginFailed, e))?,
+    );
+    Uri::from_parts(parts).map_err(|e| GatewayError::with_source(ErrorKind::PluginFailed, e))
 }
 
 impl Target {

@@ -8,9 +8,9 @@ pub use http_proxy::HttpProxy;
 pub use mock::Mock;
 pub use upstream::UpstreamClient;
 
+use crate::body::RequestBody;
 use http::Response;
 use http::request::Parts;
-use hyper::body::Incoming;
 
 use crate::body::ResponseBody;
 use crate::config::{IntegrationConfig, StageConfig};
@@ -47,7 +47,7 @@ impl Integration {
         upstream: &UpstreamClient,
         ctx: &mut RequestContext,
         parts: Parts,
-        body: &mut Option<Incoming>,
+        body: &mut Option<RequestBody>,
         params: &[&str],
     ) -> Result<Response<ResponseBody>, GatewayError> {
         match self {

@@ -201,7 +201,8 @@ fn identity_value(
     }
 }
 
-fn request_info(
+/// What plugins learn about the request.
+pub fn request_info(
     api: &CompiledApi,
     stage: &CompiledStage,
     route: usize,

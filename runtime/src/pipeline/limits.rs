@@ -1,16 +1,20 @@
 //! Phase 1: request limits that can be checked before anything else runs.
 //! (A body without a declared length is counted while it streams upstream.)
 
+use crate::body::RequestBody;
 use http::header;
 use http::request::Parts;
 use http_body::Body;
-use hyper::body::Incoming;
 
 use crate::config::Limits;
 use crate::error::{ErrorKind, GatewayError};
 
 /// Fails requests whose headers or declared body exceed the limits.
-pub fn check(limits: &Limits, parts: &Parts, body: Option<&Incoming>) -> Result<(), GatewayError> {
+pub fn check(
+    limits: &Limits,
+    parts: &Parts,
+    body: Option<&RequestBody>,
+) -> Result<(), GatewayError> {
     let header_bytes: usize = parts
         .headers
         .iter()
@@ -30,7 +34,10 @@ pub fn check(limits: &Limits, parts: &Parts, body: Option<&Incoming>) -> Result<
             .to_str()
             .ok()
             .and_then(|v| v.trim().parse::<u64>().ok()),
-        None => body.and_then(|b| b.size_hint().exact()),
+        None => match body {
+            Some(RequestBody::Streaming(b)) => b.size_hint().exact(),
+            _ => None,
+        },
     };
     if let Some(length) = declared
         && length > limits.max_body_bytes

@@ -12,6 +12,7 @@
 
 pub mod authorize;
 pub mod limits;
+pub mod mapping;
 pub mod route;
 
 use std::net::SocketAddr;
@@ -87,6 +88,11 @@ pub struct RequestContext {
     pub authorizer_cache_hit: Option<bool>,
     /// Time the authorizer plugin took, if it was invoked.
     pub authorizer_latency: Option<Duration>,
+    /// Path a request mapper chose for the upstream, replacing the one the
+    /// integration's URL template gives.
+    pub upstream_path: Option<String>,
+    /// Query string a request mapper chose (empty: none), replacing the client's.
+    pub upstream_query: Option<String>,
 }
 
 impl RequestContext {
@@ -108,6 +114,8 @@ impl RequestContext {
             authorized: None,
             authorizer_cache_hit: None,
             authorizer_latency: None,
+            upstream_path: None,
+            upstream_query: None,
         }
     }
 }
@@ -144,9 +152,9 @@ pub async fn handle(
     let version = request.version();
 
     let (parts, body) = request.into_parts();
-    let mut body = Some(body);
+    let mut body = Some(crate::body::RequestBody::Streaming(body));
     let outcome = run_phases(gateway, &snapshot, &mut ctx, conn, &uri, parts, &mut body).await;
-    if let Some(unread) = body {
+    if let Some(crate::body::RequestBody::Streaming(unread)) = body {
         crate::body::drain_in_background(unread);
     }
     let (mut response, error) = match outcome {
@@ -199,8 +207,8 @@ async fn run_phases(
     ctx: &mut RequestContext,
     conn: &ConnectionInfo,
     uri: &http::Uri,
-    parts: Parts,
-    body: &mut Option<Incoming>,
+    mut parts: Parts,
+    body: &mut Option<crate::body::RequestBody>,
 ) -> Result<Response<ResponseBody>, GatewayError> {
     limits::check(&snapshot.limits, &parts, body.as_ref())?;
 
@@ -227,10 +235,23 @@ async fn run_phases(
     let stage = &api.stages[hit.stage];
     ctx.authorized = authorize::run(api, stage, hit.route, ctx, &parts, &path, &hit.params).await?;
 
+    let mapper = api.route_mappers.get(hit.route).and_then(Option::as_ref);
+    let info = mapper
+        .map(|_| authorize::request_info(api, stage, hit.route, ctx, &parts, &path, &hit.params));
+    if let (Some(mapper), Some(info)) = (mapper, &info)
+        && let Some(answer) = mapping::map_request(mapper, info, ctx, &mut parts, body).await?
+    {
+        return Ok(answer);
+    }
+
     let integration = &stage.integrations[hit.route];
-    integration
+    let response = integration
         .invoke(gateway.upstream(), ctx, parts, body, &hit.params)
-        .await
+        .await?;
+    match (mapper, &info) {
+        (Some(mapper), Some(info)) => mapping::map_response(mapper, info, ctx, response).await,
+        _ => Ok(response),
+    }
 }
 
 fn millis(d: Duration) -> f64 {

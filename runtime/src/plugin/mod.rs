@@ -11,12 +11,14 @@ mod authorizer;
 mod compile;
 mod engine;
 mod host;
+mod instances;
+mod mapper;
 
-pub use authorizer::{
-    Allow, AuthorizeInput, AuthorizerPlugin, Decision, InstanceMode, RequestInfo,
-};
+pub use authorizer::{Allow, AuthorizeInput, AuthorizerPlugin, Decision, RequestInfo};
 pub use engine::PluginEngine;
 pub use host::PluginSettings;
+pub use instances::{InstanceMode, Plugin};
+pub use mapper::{HttpRequest, HttpResponse, MapperPlugin, RequestOutcome};
 
 use std::fmt;
 

@@ -1,0 +1,177 @@
+//! Phases: request mapping before the integration and response mapping
+//! after it, by the route's `mapper` plugin. A request mapper may rewrite the
+//! method, path, query, headers and body, or answer the client itself.
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+
+use crate::body::{RequestBody, ResponseBody};
+use crate::error::{ErrorKind, GatewayError};
+use crate::pipeline::RequestContext;
+use crate::plugin::{
+    HttpRequest, HttpResponse, MapperPlugin, PluginError, RequestInfo, RequestOutcome,
+};
+
+/// Largest response body a response mapper is given.
+const MAX_MAPPED_RESPONSE: usize = 10 * 1024 * 1024;
+
+fn failed(error: PluginError) -> GatewayError {
+    tracing::error!(plugin = %error.plugin, error = %error, "mapper failed");
+    GatewayError::with_source(ErrorKind::PluginFailed, error)
+}
+
+fn garbage(mapper: &MapperPlugin, what: String) -> GatewayError {
+    failed(PluginError {
+        plugin: mapper.name().to_owned(),
+        kind: crate::plugin::PluginErrorKind::Failed,
+        detail: format!("returned garbage: {what}"),
+    })
+}
+
+fn context(ctx: &RequestContext) -> Vec<(String, String)> {
+    ctx.authorized
+        .as_ref()
+        .map(|a| a.context.clone())
+        .unwrap_or_default()
+}
+
+fn entries(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn header_map(
+    mapper: &MapperPlugin,
+    entries: &[(String, String)],
+) -> Result<HeaderMap, GatewayError> {
+    let mut headers = HeaderMap::with_capacity(entries.len());
+    for (name, value) in entries {
+        let name = HeaderName::try_from(name.as_str())
+            .map_err(|_| garbage(mapper, format!("`{name}` is not a header name")))?;
+        let value = HeaderValue::try_from(value.as_str()).map_err(|_| {
+            garbage(
+                mapper,
+                format!("the value of `{name}` is not a header value"),
+            )
+        })?;
+        // Framing is the gateway's business: it follows the mapped body.
+        if name != header::CONTENT_LENGTH && name != header::TRANSFER_ENCODING {
+            headers.append(name, value);
+        }
+    }
+    Ok(headers)
+}
+
+fn to_response(
+    mapper: &MapperPlugin,
+    mapped: HttpResponse,
+) -> Result<Response<ResponseBody>, GatewayError> {
+    let status = StatusCode::from_u16(mapped.status)
+        .ok()
+        .filter(|s| s.as_u16() >= 200)
+        .ok_or_else(|| {
+            garbage(
+                mapper,
+                format!("{} is not a response status", mapped.status),
+            )
+        })?;
+    let mut response = Response::new(ResponseBody::full(mapped.body));
+    *response.status_mut() = status;
+    *response.headers_mut() = header_map(mapper, &mapped.headers)?;
+    Ok(response)
+}
+
+/// Runs the mapper on the request. `Some` is the mapper's own answer.
+pub async fn map_request(
+    mapper: &MapperPlugin,
+    info: &RequestInfo,
+    ctx: &mut RequestContext,
+    parts: &mut Parts,
+    body: &mut Option<RequestBody>,
+) -> Result<Option<Response<ResponseBody>>, GatewayError> {
+    let bytes = match body.take() {
+        Some(RequestBody::Streaming(incoming)) => {
+            let limit = usize::try_from(ctx.max_body_bytes).unwrap_or(usize::MAX);
+            Limited::new(incoming, limit)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        GatewayError::with_source(ErrorKind::PayloadTooLarge, e)
+                    } else {
+                        GatewayError::with_source(ErrorKind::BadRequest, e)
+                    }
+                })?
+                .to_bytes()
+        }
+        Some(RequestBody::Buffered(bytes)) => bytes,
+        None => Bytes::new(),
+    };
+    let request = HttpRequest {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: info.query.clone(),
+        headers: entries(&parts.headers),
+        body: bytes.to_vec(),
+    };
+    let outcome = mapper
+        .map_request(info, &context(ctx), &request)
+        .await
+        .map_err(failed)?;
+    let mapped = match outcome {
+        RequestOutcome::Respond(answer) => return to_response(mapper, answer).map(Some),
+        RequestOutcome::Forward(mapped) => mapped,
+    };
+    parts.method = Method::from_bytes(mapped.method.as_bytes())
+        .map_err(|_| garbage(mapper, format!("`{}` is not a method", mapped.method)))?;
+    if mapped.path != request.path {
+        if !mapped.path.starts_with('/') || mapped.path.contains(['?', '#']) {
+            return Err(garbage(mapper, format!("`{}` is not a path", mapped.path)));
+        }
+        ctx.upstream_path = Some(mapped.path.clone());
+    }
+    if mapped.query != request.query {
+        ctx.upstream_query = Some(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(mapped.query.iter())
+                .finish(),
+        );
+    }
+    parts.headers = header_map(mapper, &mapped.headers)?;
+    *body = Some(RequestBody::Buffered(Bytes::from(mapped.body)));
+    Ok(None)
+}
+
+/// Runs the mapper on the integration's response.
+pub async fn map_response(
+    mapper: &MapperPlugin,
+    info: &RequestInfo,
+    ctx: &RequestContext,
+    response: Response<ResponseBody>,
+) -> Result<Response<ResponseBody>, GatewayError> {
+    let (parts, body) = response.into_parts();
+    let bytes = Limited::new(body, MAX_MAPPED_RESPONSE)
+        .collect()
+        .await
+        .map_err(|e| GatewayError::with_source(ErrorKind::UpstreamUnreachable, e))?
+        .to_bytes();
+    let original = HttpResponse {
+        status: parts.status.as_u16(),
+        headers: entries(&parts.headers),
+        body: bytes.to_vec(),
+    };
+    let mapped = mapper
+        .map_response(info, &context(ctx), &original)
+        .await
+        .map_err(failed)?;
+    to_response(mapper, mapped)
+}

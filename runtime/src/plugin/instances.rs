@@ -1,0 +1,275 @@
+//! The instance lifecycle shared by every world: a fresh store per
+//! invocation (or a reused one in `reuse` mode), budgets armed before each
+//! call, failures classified, trapped instances discarded.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use wasmtime::component::{InstancePre, Linker};
+use wasmtime::{Store, UpdateDeadline};
+
+use super::compile::load_component;
+use super::engine::PluginEngine;
+use super::host::{self, HostState, PluginSettings};
+use super::{PluginError, PluginErrorKind, PluginLoadError};
+
+/// How a plugin's instances are managed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceMode {
+    /// A new instance per invocation: no state survives between requests.
+    Fresh,
+    /// Instances are kept per worker thread and reused up to `max_uses`
+    /// times, at most `max_idle` of them; an instance that traps is dropped.
+    Reuse {
+        /// Invocations per instance before it is replaced.
+        max_uses: u32,
+        /// Idle instances kept per worker thread.
+        max_idle: usize,
+    },
+}
+
+/// A WIT world's generated host bindings, as the lifecycle needs them.
+pub trait World: Sized + Send + 'static {
+    /// The generated pre-instantiated form (`XxxPre`).
+    type Pre: Send + Sync + 'static;
+    /// The world's name, for error messages.
+    const NAME: &'static str;
+    /// Checks that the linked component exports this world.
+    fn pre(instance: InstancePre<HostState>) -> wasmtime::Result<Self::Pre>;
+    /// Instantiates into `store`.
+    fn instantiate(
+        pre: &Self::Pre,
+        store: &mut Store<HostState>,
+    ) -> impl Future<Output = wasmtime::Result<Self>> + Send;
+}
+
+/// A loaded plugin of world `W`.
+pub struct Plugin<W: World> {
+    id: usize,
+    settings: Arc<PluginSettings>,
+    engine: PluginEngine,
+    pre: W::Pre,
+    mode: InstanceMode,
+    digest: String,
+}
+
+impl<W: World> std::fmt::Debug for Plugin<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.settings.name)
+            .field("world", &W::NAME)
+            .field("sha256", &self.digest)
+            .finish()
+    }
+}
+
+/// An instance on loan to one invocation.
+pub struct Lease<W> {
+    /// The store to call with.
+    pub store: Store<HostState>,
+    /// The instance's exports.
+    pub instance: W,
+    uses: u32,
+}
+
+/// The deadline callback's error: the invocation ran out of time.
+#[derive(Debug)]
+struct DeadlineExceeded;
+
+impl std::fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("deadline exceeded")
+    }
+}
+
+impl std::error::Error for DeadlineExceeded {}
+
+thread_local! {
+    /// Idle instances of `reuse` plugins on this worker, by plugin id.
+    static REUSABLE: RefCell<HashMap<usize, Vec<Box<dyn Any>>>> = RefCell::new(HashMap::new());
+}
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+impl<W: World> Plugin<W> {
+    /// Compiles (or loads from `cache_dir`) and links `bytes`, checking that
+    /// they implement world `W` and import nothing Turnpike does not provide.
+    pub fn load(
+        engine: &PluginEngine,
+        settings: PluginSettings,
+        bytes: &[u8],
+        cache_dir: Option<&std::path::Path>,
+        mode: InstanceMode,
+    ) -> Result<Plugin<W>, PluginLoadError> {
+        let name = settings.name.to_string();
+        let error = |message: String| PluginLoadError {
+            plugin: name.clone(),
+            message,
+        };
+        let (component, digest) = load_component(engine, &name, bytes, cache_dir)?;
+        let mut linker = Linker::<HostState>::new(engine.engine());
+        host::add_to_linker(&mut linker)
+            .map_err(|e| error(format!("cannot link host functions: {e:#}")))?;
+        let pre = linker.instantiate_pre(&component).map_err(|e| {
+            error(format!(
+                "imports something Turnpike does not provide: {e:#}"
+            ))
+        })?;
+        let pre = W::pre(pre)
+            .map_err(|e| error(format!("does not implement the `{}` world: {e:#}", W::NAME)))?;
+        Ok(Plugin {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            settings: Arc::new(settings),
+            engine: engine.clone(),
+            pre,
+            mode,
+            digest,
+        })
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.settings.name
+    }
+
+    /// sha256 of the component's bytes.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// An instance with fresh budgets, for one invocation.
+    pub async fn lease(&self, request_id: &str) -> Result<Lease<W>, PluginError> {
+        let reused = match self.mode {
+            InstanceMode::Reuse { .. } => REUSABLE.with(|pools| {
+                pools
+                    .borrow_mut()
+                    .get_mut(&self.id)
+                    .and_then(Vec::pop)
+                    .and_then(|idle| idle.downcast::<Lease<W>>().ok())
+            }),
+            InstanceMode::Fresh => None,
+        };
+        let mut lease = match reused {
+            Some(lease) => *lease,
+            None => self.instantiate().await?,
+        };
+        self.arm(&mut lease.store, request_id)?;
+        Ok(lease)
+    }
+
+    /// Ends an invocation: keeps a healthy instance for reuse, discards a
+    /// trapped one, and turns the call's outcome into the plugin's answer.
+    pub fn finish<T>(
+        &self,
+        mut lease: Lease<W>,
+        outcome: wasmtime::Result<Result<T, String>>,
+    ) -> Result<T, PluginError> {
+        match outcome {
+            Ok(answer) => {
+                lease.uses += 1;
+                self.give_back(lease);
+                answer.map_err(|message| self.error(PluginErrorKind::Failed, message))
+            }
+            // A trapped instance is dead: dropped here, never reused.
+            Err(trap) => Err(self.classify(trap)),
+        }
+    }
+
+    async fn instantiate(&self) -> Result<Lease<W>, PluginError> {
+        let mut store = Store::new(self.engine.engine(), HostState::new(self.settings.clone()));
+        store.limiter(|state| &mut state.limits);
+        store.epoch_deadline_callback(|context| {
+            if Instant::now() >= context.data().deadline {
+                Err(wasmtime::Error::new(DeadlineExceeded))
+            } else {
+                // Let other requests on this worker run, then carry on.
+                // tokio's `yield_now` defers the wake-up until the worker has
+                // polled for I/O, so new requests are seen between slices; a
+                // plain yield would re-queue at once and starve I/O.
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
+            }
+        });
+        self.arm(&mut store, "")?;
+        let instance = W::instantiate(&self.pre, &mut store)
+            .await
+            .map_err(|e| self.classify(e))?;
+        Ok(Lease {
+            store,
+            instance,
+            uses: 0,
+        })
+    }
+
+    /// Sets the per-invocation budgets on a new or reused store.
+    fn arm(&self, store: &mut Store<HostState>, request_id: &str) -> Result<(), PluginError> {
+        let state = store.data_mut();
+        state.deadline = Instant::now() + self.settings.timeout;
+        state.outbound_calls = 0;
+        state.request_id.clear();
+        state.request_id.push_str(request_id);
+        store.set_epoch_deadline(1);
+        if let Some(fuel) = self.settings.fuel {
+            store
+                .set_fuel(fuel)
+                .map_err(|e| self.error(PluginErrorKind::Unavailable, format!("{e}")))?;
+        }
+        Ok(())
+    }
+
+    fn give_back(&self, lease: Lease<W>) {
+        let InstanceMode::Reuse { max_uses, max_idle } = self.mode else {
+            return;
+        };
+        if lease.uses >= max_uses {
+            return;
+        }
+        REUSABLE.with(|pools| {
+            let mut pools = pools.borrow_mut();
+            let idle = pools.entry(self.id).or_default();
+            if idle.len() < max_idle {
+                idle.push(Box::new(lease));
+            }
+        });
+    }
+
+    fn error(&self, kind: PluginErrorKind, detail: String) -> PluginError {
+        PluginError {
+            plugin: self.settings.name.to_string(),
+            kind,
+            detail,
+        }
+    }
+
+    fn classify(&self, error: wasmtime::Error) -> PluginError {
+        let kind = if error.downcast_ref::<DeadlineExceeded>().is_some() {
+            PluginErrorKind::Timeout
+        } else {
+            match error.downcast_ref::<wasmtime::Trap>() {
+                Some(wasmtime::Trap::OutOfFuel) => PluginErrorKind::OutOfFuel,
+                Some(wasmtime::Trap::Interrupt) => PluginErrorKind::Timeout,
+                Some(_) => PluginErrorKind::Trap,
+                None if format!("{error:#}").contains("maximum concurrent") => {
+                    PluginErrorKind::Unavailable
+                }
+                None => PluginErrorKind::Trap,
+            }
+        };
+        self.error(kind, format!("{error:#}"))
+    }
+}
+
+impl<W: World> Drop for Plugin<W> {
+    fn drop(&mut self) {
+        // Idle instances kept on this thread for a plugin that is going away.
+        let id = self.id;
+        let _ = REUSABLE.try_with(|pools| pools.borrow_mut().remove(&id));
+    }
+}
