@@ -28,6 +28,7 @@ pin_project! {
         Full { data: Option<Bytes> },
         Upstream { #[pin] body: Incoming },
         Pooled { #[pin] body: Incoming, connection: Option<PooledConnection> },
+        Wasi { #[pin] body: wasmtime_wasi_http::p2::body::HyperOutgoingBody },
     }
 }
 
@@ -56,6 +57,13 @@ impl ResponseBody {
         }
     }
 
+    /// A body a `wasi:http` component is writing.
+    pub fn wasi(body: wasmtime_wasi_http::p2::body::HyperOutgoingBody) -> ResponseBody {
+        ResponseBody {
+            inner: Inner::Wasi { body },
+        }
+    }
+
     /// An upstream's body whose connection goes back to the pool once the
     /// body has been read to its end (and is closed if it never is).
     pub fn pooled(body: Incoming, connection: PooledConnection) -> ResponseBody {
@@ -74,15 +82,16 @@ impl ResponseBody {
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.project().inner.project() {
             InnerProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
-            InnerProj::Upstream { body } => body.poll_frame(cx),
+            InnerProj::Upstream { body } => body.poll_frame(cx).map_err(Into::into),
+            InnerProj::Wasi { body } => body.poll_frame(cx).map_err(Into::into),
             InnerProj::Pooled {
                 mut body,
                 connection,
@@ -101,7 +110,7 @@ impl Body for ResponseBody {
                 if finished && let Some(connection) = connection.take() {
                     upstream::checkin(connection);
                 }
-                polled
+                polled.map_err(Into::into)
             }
         }
     }
@@ -110,6 +119,7 @@ impl Body for ResponseBody {
         match &self.inner {
             Inner::Full { data } => data.is_none(),
             Inner::Upstream { body } | Inner::Pooled { body, .. } => body.is_end_stream(),
+            Inner::Wasi { body } => body.is_end_stream(),
         }
     }
 
@@ -119,6 +129,7 @@ impl Body for ResponseBody {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
             Inner::Upstream { body } | Inner::Pooled { body, .. } => body.size_hint(),
+            Inner::Wasi { body } => body.size_hint(),
         }
     }
 }

@@ -7,12 +7,15 @@ use std::sync::Arc;
 
 use http::HeaderName;
 
+use crate::config::IntegrationConfig;
 use crate::config::{
     AuthorizerConfig, Config, InstancesConfig, Limits, PluginConfig, PluginWorld, StageName,
 };
-use crate::integrations::Integration;
+use crate::integrations::{Function, Integration};
 use crate::pipeline::authorize::DecisionCache;
-use crate::plugin::{AuthorizerPlugin, InstanceMode, MapperPlugin, PluginEngine, PluginSettings};
+use crate::plugin::{
+    AuthorizerPlugin, FunctionPlugin, InstanceMode, MapperPlugin, PluginEngine, PluginSettings,
+};
 use crate::router::{RouteKey, Router};
 
 /// Everything a request needs to be served, compiled once.
@@ -132,7 +135,20 @@ impl Snapshot {
                             RouteKey::Route { path, .. } => path.param_names().collect(),
                             RouteKey::Default => Vec::new(),
                         };
-                        Integration::compile(&route.integration, stage, &names).map_err(|e| {
+                        let compiled = match &route.integration {
+                            IntegrationConfig::Function { plugin } => {
+                                let function = plugins[*plugin].function().ok_or_else(|| {
+                                    format!(
+                                        "plugin `{}` is not a function",
+                                        config.plugins[*plugin].name
+                                    )
+                                })?;
+                                Function::compile(function, stage, &route.key.to_string(), &names)
+                                    .map(Integration::Function)
+                            }
+                            other => Integration::compile(other, stage, &names),
+                        };
+                        compiled.map_err(|e| {
                             format!(
                                 "API `{}`, stage `{}`, route `{}`: {e}",
                                 api.name,
@@ -218,20 +234,28 @@ impl Snapshot {
 enum LoadedPlugin {
     Authorizer(Arc<AuthorizerPlugin>),
     Mapper(Arc<MapperPlugin>),
+    Function(Arc<FunctionPlugin>),
 }
 
 impl LoadedPlugin {
+    fn function(&self) -> Option<Arc<FunctionPlugin>> {
+        match self {
+            LoadedPlugin::Function(f) => Some(f.clone()),
+            _ => None,
+        }
+    }
+
     fn authorizer(&self) -> Option<Arc<AuthorizerPlugin>> {
         match self {
             LoadedPlugin::Authorizer(a) => Some(a.clone()),
-            LoadedPlugin::Mapper(_) => None,
+            _ => None,
         }
     }
 
     fn mapper(&self) -> Option<Arc<MapperPlugin>> {
         match self {
             LoadedPlugin::Mapper(m) => Some(m.clone()),
-            LoadedPlugin::Authorizer(_) => None,
+            _ => None,
         }
     }
 }
@@ -299,6 +323,14 @@ fn load_plugin(
                 MapperPlugin::load(engine, settings, &bytes, cache_dir, mode).map_err(located)?;
             let digest = p.digest().to_owned();
             (LoadedPlugin::Mapper(Arc::new(p)), digest)
+        }
+        PluginWorld::Function => {
+            // A wasi:http component serves whole requests; every request
+            // gets a fresh instance.
+            let p = FunctionPlugin::load(engine, settings, &bytes, cache_dir, InstanceMode::Fresh)
+                .map_err(located)?;
+            let digest = p.digest().to_owned();
+            (LoadedPlugin::Function(Arc::new(p)), digest)
         }
     };
     tracing::info!(

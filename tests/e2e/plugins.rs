@@ -524,3 +524,99 @@ integration = {{ type = "mock", status = 202, body = "plain words" }}
             .contains("request body is not JSON")
     );
 }
+
+#[tokio::test]
+async fn a_wasi_http_component_serves_a_function_route() {
+    let gw = Gateway::start(&format!(
+        r#"
+[server]
+cache_dir = "cache"
+
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+
+[plugins.items]
+component = "{function}"
+world = "function"
+timeout = "2s"
+
+[plugins.tokens]
+component = "{tokens}"
+world = "authorizer"
+config = {{ tokens = "s3cret:alice" }}
+
+[[apis]]
+name = "items"
+
+[apis.stages.eu]
+variables = {{ region = "eu-west-1" }}
+
+[apis.authorizers.bearer]
+type = "wasm"
+plugin = "tokens"
+
+[[apis.routes]]
+key = "GET /items/{{id}}"
+authorizer = "bearer"
+integration = {{ type = "function", plugin = "items" }}
+
+[[apis.routes]]
+key = "POST /items"
+integration = {{ type = "function", plugin = "items" }}
+"#,
+        function = guest("rust_http_function"),
+        tokens = guest("rust_token_authorizer"),
+    ));
+    let http = client();
+    let response = http
+        .get(gw.url("main", "/eu/items/42"))
+        .header("authorization", "Bearer s3cret")
+        .header("x-turnpike-principal-id", "forged")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let item: Value = response.json().await.expect("json");
+    assert_eq!(
+        item,
+        serde_json::json!({
+            "id": "42", "name": "item 42", "routeKey": "GET /items/{id}",
+            "stage": "eu", "region": "eu-west-1", "principal": "alice"
+        })
+    );
+    let entry = gw.access_log_entry(&request_id);
+    assert_eq!(entry["integrationStatus"], 200);
+    assert!(entry["integrationLatency"].as_f64().expect("number") > 0.0);
+
+    let missing = http
+        .get(gw.url("main", "/eu/items/missing"))
+        .header("authorization", "Bearer s3cret")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(missing.status(), 404);
+
+    let body = serde_json::json!({"name": "lamp", "tags": vec!["a"; 2000]}).to_string();
+    let response = http
+        .post(gw.url("main", "/eu/items"))
+        .body(body.clone())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["location"], "/items/new");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let created: Value = response.json().await.expect("json");
+    assert_eq!(created["bytes"], body.len());
+    assert_eq!(created["created"]["name"], "lamp");
+    assert_eq!(created["requestId"], request_id.as_str());
+}

@@ -86,6 +86,8 @@ pub enum PluginWorld {
     Authorizer,
     /// `turnpike:gateway/mapper`.
     Mapper,
+    /// `wasi:http/proxy`: serves requests as a `function` integration.
+    Function,
 }
 
 /// `instances = "fresh" | "reuse"`.
@@ -303,6 +305,11 @@ pub enum IntegrationConfig {
     HttpProxy(HttpProxyConfig),
     /// Answer from config.
     Mock(MockConfig),
+    /// Serve from a `wasi:http/proxy` component; index into [`Config::plugins`].
+    Function {
+        /// The plugin.
+        plugin: usize,
+    },
 }
 
 /// `type = "http_proxy"`.
@@ -703,11 +710,12 @@ impl Validator {
             let world = match plugin.world.get_ref().as_str() {
                 "authorizer" => PluginWorld::Authorizer,
                 "mapper" => PluginWorld::Mapper,
+                "function" => PluginWorld::Function,
                 other => {
                     self.problem(
                         plugin.world.span(),
                         format!("{key}.world"),
-                        format!("unknown world `{other}` (expected `authorizer` or `mapper`)"),
+                        format!("unknown world `{other}` (expected `authorizer`, `mapper` or `function`)"),
                     );
                     PluginWorld::Authorizer
                 }
@@ -1147,6 +1155,7 @@ impl Validator {
                 &route_key,
                 stages,
                 limits,
+                plugins,
             ) else {
                 continue;
             };
@@ -1224,6 +1233,7 @@ impl Validator {
         route_key: &RouteKey,
         stages: &[StageConfig],
         limits: &Limits,
+        plugins: &[PluginConfig],
     ) -> Option<IntegrationConfig> {
         let span = raw.span();
         let raw = raw.get_ref();
@@ -1239,6 +1249,7 @@ impl Validator {
                 ("status", raw.status.as_ref().map(|s| s.span())),
                 ("headers", raw.headers.as_ref().map(|s| s.span())),
                 ("body", raw.body.as_ref().map(|s| s.span())),
+                ("plugin", raw.plugin.as_ref().map(|s| s.span())),
             ];
             for (name, at) in present {
                 if let Some(at) = at
@@ -1376,11 +1387,43 @@ impl Validator {
                     body,
                 }))
             }
+            "function" => {
+                reject_keys(self, &["plugin", "timeout"]);
+                let Some(name) = &raw.plugin else {
+                    self.problem(
+                        span,
+                        key.to_owned(),
+                        "a `function` integration needs a `plugin`",
+                    );
+                    return None;
+                };
+                match plugins.iter().position(|p| p.name == *name.get_ref()) {
+                    Some(plugin) if plugins[plugin].world == PluginWorld::Function => {
+                        Some(IntegrationConfig::Function { plugin })
+                    }
+                    Some(_) => {
+                        self.problem(
+                            name.span(),
+                            format!("{key}.plugin"),
+                            format!("plugin `{}` is not of the `function` world", name.get_ref()),
+                        );
+                        None
+                    }
+                    None => {
+                        self.problem(
+                            name.span(),
+                            format!("{key}.plugin"),
+                            format!("no plugin is named `{}`", name.get_ref()),
+                        );
+                        None
+                    }
+                }
+            }
             other => {
                 self.problem(
                     raw.kind.span(),
                     format!("{key}.type"),
-                    format!("unknown integration type `{other}` (expected `http_proxy` or `mock`)"),
+                    format!("unknown integration type `{other}` (expected `http_proxy`, `mock` or `function`)"),
                 );
                 None
             }

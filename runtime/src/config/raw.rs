@@ -138,4 +138,6 @@ pub struct RawIntegration {
     pub status: Option<Spanned<i64>>,
     pub headers: Option<Spanned<BTreeMap<String, SpannedStr>>>,
     pub body: Option<SpannedStr>,
+    // function
+    pub plugin: Option<SpannedStr>,
 }

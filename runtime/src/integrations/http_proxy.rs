@@ -256,41 +256,8 @@ fn prepare_upstream_headers(
         headers.insert(X_FORWARDED_HOST, host);
     }
     headers.insert(ctx.request_id_header.clone(), ctx.request_id.clone());
-    // The `x-turnpike-` prefix belongs to the gateway: a client cannot forge
-    // what an authorizer said.
-    if headers
-        .keys()
-        .any(|k| k.as_str().starts_with(GATEWAY_PREFIX))
-    {
-        let forged: SmallVec<[HeaderName; 4]> = headers
-            .keys()
-            .filter(|k| k.as_str().starts_with(GATEWAY_PREFIX))
-            .cloned()
-            .collect();
-        for name in forged {
-            headers.remove(name);
-        }
-    }
-    if let Some(authorized) = &ctx.authorized {
-        if let Ok(value) = HeaderValue::try_from(authorized.principal_id.as_str()) {
-            headers.insert(PRINCIPAL_HEADER, value);
-        }
-        for (key, value) in &authorized.context {
-            let name = format!("{GATEWAY_PREFIX}context-{}", key.to_ascii_lowercase());
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::try_from(name),
-                HeaderValue::try_from(value.as_str()),
-            ) {
-                headers.insert(name, value);
-            }
-        }
-    }
+    super::apply_gateway_headers(headers, ctx);
 }
-
-/// Prefix of the headers the gateway adds for the upstream.
-const GATEWAY_PREFIX: &str = "x-turnpike-";
-/// The authorizer's principal id.
-const PRINCIPAL_HEADER: HeaderName = HeaderName::from_static("x-turnpike-principal-id");
 
 /// Removes hop-by-hop headers, including those the `Connection` header
 /// names, in one pass over the map.

@@ -39,7 +39,72 @@ pub struct HostState {
     pub(super) outbound_calls: u32,
     pub(super) limits: StoreLimits,
     wasi: WasiCtx,
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    egress: Egress,
     table: ResourceTable,
+}
+
+/// `wasi:http` outgoing requests: allowed only to the plugin's
+/// `outbound_hosts`, like the `outbound-http` interface.
+struct Egress {
+    settings: Arc<PluginSettings>,
+}
+
+impl wasmtime_wasi_http::WasiHttpHooks for Egress {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        fut: Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn std::future::Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<
+                            dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>>
+                                + Send,
+                        >,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        let uri = request.uri();
+        let https = uri.scheme_str() == Some("https");
+        let authority = uri
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default();
+        if !host_allowed(&self.settings, &authority, https) {
+            tracing::warn!(plugin = &*self.settings.name, %authority, "outbound wasi:http request denied");
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        let _ = fut;
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+/// Whether `authority` (with or without port) is on the plugin's allow-list.
+fn host_allowed(settings: &PluginSettings, authority: &str, https: bool) -> bool {
+    let with_port = if authority.contains(':') {
+        authority.to_owned()
+    } else if https {
+        format!("{authority}:443")
+    } else {
+        format!("{authority}:80")
+    };
+    settings
+        .outbound_hosts
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(&with_port) || h.eq_ignore_ascii_case(authority))
 }
 
 impl HostState {
@@ -54,12 +119,16 @@ impl HostState {
             .trap_on_grow_failure(false)
             .build();
         HostState {
-            settings,
+            settings: settings.clone(),
             request_id: String::new(),
             deadline: Instant::now(),
             outbound_calls: 0,
             limits,
             wasi: WasiCtx::builder().build(),
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            egress: Egress {
+                settings: settings.clone(),
+            },
             table: ResourceTable::new(),
         }
     }
@@ -74,10 +143,22 @@ impl WasiView for HostState {
     }
 }
 
+impl wasmtime_wasi_http::WasiHttpView for HostState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            hooks: &mut self.egress,
+            table: &mut self.table,
+            ctx: &mut self.http,
+        }
+    }
+}
+
 /// Adds the WASI imports that language runtimes need (clocks, random,
-/// stdio, ...: every grant is empty) and Turnpike's host interfaces.
+/// stdio, ...: every grant is empty), `wasi:http` (incoming for functions,
+/// outgoing limited to the allow-list) and Turnpike's host interfaces.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     log::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
     config::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
     outbound_http::add_to_linker::<HostState, HasSelf<HostState>>(linker, |s| s)?;
@@ -126,17 +207,8 @@ impl outbound_http::Host for HostState {
             .map_err(|e| Error::Failed(format!("`{}` is not a URL: {e}", request.url)))?;
         let scheme = uri.scheme_str().unwrap_or("");
         let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
-        let with_port = match (authority.contains(':'), scheme) {
-            (true, _) => authority.to_owned(),
-            (false, "https") => format!("{authority}:443"),
-            (false, _) => format!("{authority}:80"),
-        };
         if !matches!(scheme, "http" | "https")
-            || !self
-                .settings
-                .outbound_hosts
-                .iter()
-                .any(|h| h.eq_ignore_ascii_case(&with_port) || h.eq_ignore_ascii_case(authority))
+            || !host_allowed(&self.settings, authority, scheme == "https")
         {
             return Err(Error::NotAllowed(format!(
                 "{scheme}://{authority} is not in the plugin's outbound_hosts"

@@ -240,7 +240,7 @@ impl<W: World> Plugin<W> {
         });
     }
 
-    fn error(&self, kind: PluginErrorKind, detail: String) -> PluginError {
+    pub(super) fn error(&self, kind: PluginErrorKind, detail: String) -> PluginError {
         PluginError {
             plugin: self.settings.name.to_string(),
             kind,

@@ -10,12 +10,14 @@
 mod authorizer;
 mod compile;
 mod engine;
+mod function;
 mod host;
 mod instances;
 mod mapper;
 
 pub use authorizer::{Allow, AuthorizeInput, AuthorizerPlugin, Decision, RequestInfo};
 pub use engine::PluginEngine;
+pub use function::FunctionPlugin;
 pub use host::PluginSettings;
 pub use instances::{InstanceMode, Plugin};
 pub use mapper::{HttpRequest, HttpResponse, MapperPlugin, RequestOutcome};
