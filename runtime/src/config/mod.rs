@@ -785,6 +785,15 @@ impl Validator {
                     InstancesConfig::Fresh
                 }
             };
+            if world == PluginWorld::Function
+                && let (InstancesConfig::Reuse { .. }, Some(s)) = (instances, &plugin.instances)
+            {
+                self.problem(
+                    s.span(),
+                    format!("{key}.instances"),
+                    "`function` plugins serve each request on a fresh instance; `reuse` is for authorizers and mappers",
+                );
+            }
             let timeout = self.duration(
                 plugin.timeout,
                 &format!("{key}.timeout"),
