@@ -217,16 +217,7 @@ pub fn request_info(
         path: path.to_owned(),
         route_key: api.route_keys.get(route).cloned().unwrap_or_default(),
         stage: stage.name.clone(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: crate::plugin::header_entries(&parts.headers),
         query: parts
             .uri
             .query()

@@ -37,18 +37,6 @@ fn context(ctx: &RequestContext) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn entries(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
-}
-
 fn header_map(
     mapper: &MapperPlugin,
     entries: &[(String, String)],
@@ -120,7 +108,7 @@ pub async fn map_request(
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
         query: info.query.clone(),
-        headers: entries(&parts.headers),
+        headers: crate::plugin::header_entries(&parts.headers),
         body: bytes.to_vec(),
     };
     let outcome = mapper
@@ -166,7 +154,7 @@ pub async fn map_response(
         .to_bytes();
     let original = HttpResponse {
         status: parts.status.as_u16(),
-        headers: entries(&parts.headers),
+        headers: crate::plugin::header_entries(&parts.headers),
         body: bytes.to_vec(),
     };
     let mapped = mapper

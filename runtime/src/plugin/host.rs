@@ -241,16 +241,7 @@ impl outbound_http::Host for HostState {
                 .to_bytes();
             Ok(outbound_http::Response {
                 status: parts.status.as_u16(),
-                headers: parts
-                    .headers
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.as_str().to_owned(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect(),
+                headers: super::header_entries(&parts.headers),
                 body: body.to_vec(),
             })
         };
