@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the engine's epoch advances: the granularity of plugin deadlines
 /// and of cooperative yields inside long-running plugin calls.
@@ -12,6 +12,83 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Instances (and memories, tables, stacks) the pooling allocator keeps slots for.
 const POOL_INSTANCES: u32 = 1000;
+
+/// Bytes of each pooled linear memory reset in place, with `memset` (and
+/// copies of the initial data), when an instance is freed, instead of being
+/// handed back to the kernel with `madvise` and faulted in again by the next
+/// instance in the slot. Small plugins (e.g. Rust built with a 32 KiB stack:
+/// one 64 KiB page) fit whole; above this, memory is `madvise`d as before.
+const MEMORY_KEEP_RESIDENT: usize = 128 << 10;
+
+/// The same for tables.
+const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+
+/// How instances' memories, tables and stacks are allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Allocator {
+    /// Preallocated slots, reused (the default: much cheaper instantiation).
+    #[default]
+    Pooling,
+    /// An `mmap` per memory, table and stack.
+    OnDemand,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EngineOptions {
+    /// Fuel metering for every plugin (it changes compiled code).
+    pub fuel: bool,
+    /// Instance allocation strategy.
+    pub allocator: Allocator,
+    /// How the pooling allocator resets freed slots (benchmarks compare).
+    #[doc(hidden)]
+    pub reset: SlotReset,
+}
+
+/// How the pooling allocator resets a freed memory or table slot.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct SlotReset {
+    /// `PoolingAllocationConfig::linear_memory_keep_resident`.
+    pub memory_keep_resident: usize,
+    /// `PoolingAllocationConfig::table_keep_resident`.
+    pub table_keep_resident: usize,
+    /// Use `PAGEMAP_SCAN` (Linux 6.7+) to reset only the pages an instance
+    /// dirtied, up to the sizes above anywhere in the slot: costs an `ioctl`
+    /// per slot, pays off for plugins with large memories.
+    pub pagemap_scan: bool,
+}
+
+impl Default for SlotReset {
+    fn default() -> SlotReset {
+        SlotReset {
+            memory_keep_resident: MEMORY_KEEP_RESIDENT,
+            table_keep_resident: TABLE_KEEP_RESIDENT,
+            pagemap_scan: false,
+        }
+    }
+}
+
+impl SlotReset {
+    /// Keeps up to 1 MiB resident and resets only dirtied pages, with
+    /// `PAGEMAP_SCAN`.
+    pub fn pagemap() -> SlotReset {
+        SlotReset {
+            memory_keep_resident: 1 << 20,
+            table_keep_resident: TABLE_KEEP_RESIDENT,
+            pagemap_scan: true,
+        }
+    }
+
+    /// wasmtime's defaults: `madvise` everything, fault it back in on reuse.
+    pub fn madvise() -> SlotReset {
+        SlotReset {
+            memory_keep_resident: 0,
+            table_keep_resident: 0,
+            pagemap_scan: false,
+        }
+    }
+}
 
 /// The engine plus the ticker thread driving its epoch.
 #[derive(Clone)]
@@ -26,17 +103,45 @@ impl PluginEngine {
     /// Builds the engine. `fuel` turns on fuel metering for every plugin (it
     /// changes the compiled code, so it is engine-wide).
     pub fn new(fuel: bool) -> Result<PluginEngine, String> {
+        PluginEngine::with_options(EngineOptions {
+            fuel,
+            ..EngineOptions::default()
+        })
+    }
+
+    /// Builds the engine with explicit options.
+    pub fn with_options(options: EngineOptions) -> Result<PluginEngine, String> {
+        let EngineOptions {
+            fuel,
+            allocator,
+            reset,
+        } = options;
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.consume_fuel(fuel);
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(POOL_INSTANCES);
-        pool.total_core_instances(POOL_INSTANCES * 4);
-        pool.total_memories(POOL_INSTANCES * 2);
-        pool.total_tables(POOL_INSTANCES * 2);
-        pool.total_stacks(POOL_INSTANCES);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        match allocator {
+            Allocator::Pooling => {
+                let mut pool = PoolingAllocationConfig::default();
+                pool.total_component_instances(POOL_INSTANCES);
+                pool.total_core_instances(POOL_INSTANCES * 4);
+                pool.total_memories(POOL_INSTANCES * 2);
+                pool.total_tables(POOL_INSTANCES * 2);
+                pool.total_stacks(POOL_INSTANCES);
+                // A freed slot is reset to its initial contents either way (no
+                // instance sees another's memory); in place is cheaper than
+                // `madvise` plus page faults at the next instantiation.
+                pool.linear_memory_keep_resident(reset.memory_keep_resident);
+                pool.table_keep_resident(reset.table_keep_resident);
+                if reset.pagemap_scan {
+                    pool.pagemap_scan(Enabled::Auto);
+                }
+                config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+            }
+            Allocator::OnDemand => {
+                config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+            }
+        }
         let engine = Engine::new(&config)
             .map_err(|e| format!("cannot create the WebAssembly engine: {e}"))?;
         let weak = engine.weak();

@@ -38,7 +38,10 @@ pub struct HostState {
     pub(super) deadline: Instant,
     pub(super) outbound_calls: u32,
     pub(super) limits: StoreLimits,
-    wasi: WasiCtx,
+    /// Built on the plugin's first WASI call: most invocations make none, and
+    /// building one (RNG seeding, boxed streams and clocks) costs more than
+    /// the rest of the store.
+    wasi: Option<WasiCtx>,
     http: wasmtime_wasi_http::WasiHttpCtx,
     egress: Egress,
     table: ResourceTable,
@@ -124,7 +127,7 @@ impl HostState {
             deadline: Instant::now(),
             outbound_calls: 0,
             limits,
-            wasi: WasiCtx::builder().build(),
+            wasi: None,
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
             egress: Egress {
                 settings: settings.clone(),
@@ -137,7 +140,7 @@ impl HostState {
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self.wasi.get_or_insert_with(|| WasiCtx::builder().build()),
             table: &mut self.table,
         }
     }

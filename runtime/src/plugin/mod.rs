@@ -16,7 +16,7 @@ mod instances;
 mod mapper;
 
 pub use authorizer::{Allow, AuthorizeInput, AuthorizerPlugin, Decision, RequestInfo};
-pub use engine::PluginEngine;
+pub use engine::{Allocator, EngineOptions, PluginEngine, SlotReset};
 pub use function::FunctionPlugin;
 pub use host::PluginSettings;
 pub use instances::{InstanceMode, Plugin};
