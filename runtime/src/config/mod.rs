@@ -1075,7 +1075,7 @@ impl Validator {
                     }
                 }
             }
-            let stages = self.stages(&api, &key, api_span);
+            let stages = self.stages(&api, &key);
             let authorizers = self.authorizers(&api, &key, plugins);
             let routes = self.routes(&api, &key, &stages, limits, &authorizers, plugins);
             out.push(ApiConfig {
@@ -1090,14 +1090,13 @@ impl Validator {
         out
     }
 
-    fn stages(&mut self, api: &RawApi, key: &str, api_span: Range<usize>) -> Vec<StageConfig> {
+    fn stages(&mut self, api: &RawApi, key: &str) -> Vec<StageConfig> {
         if api.stages.is_empty() {
             return vec![StageConfig {
                 name: StageName::Default,
                 variables: BTreeMap::new(),
             }];
         }
-        let _ = api_span;
         let mut out = Vec::new();
         for (stage_name, stage) in &api.stages {
             let stage_key = format!("{key}.stages.{stage_name}");
@@ -1220,8 +1219,7 @@ impl Validator {
         if let Err(conflicts) = Router::build(parsed.iter().map(|(r, _)| &r.key)) {
             for c in conflicts {
                 let (route, span) = &parsed[c.route];
-                let (existing, existing_span) = &parsed[c.existing];
-                let _ = existing_span;
+                let (existing, _) = &parsed[c.existing];
                 self.problem(
                     span.clone(),
                     format!("{key}.routes"),
