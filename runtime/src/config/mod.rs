@@ -90,6 +90,17 @@ pub enum PluginWorld {
     Function,
 }
 
+impl PluginWorld {
+    /// The name used in config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginWorld::Authorizer => "authorizer",
+            PluginWorld::Mapper => "mapper",
+            PluginWorld::Function => "function",
+        }
+    }
+}
+
 /// `instances = "fresh" | "reuse"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstancesConfig {
@@ -850,6 +861,38 @@ impl Validator {
         out
     }
 
+    /// Resolves a reference to a plugin that must be of `world`, reporting
+    /// an unknown name or a plugin of another world at `key`.
+    fn plugin_ref(
+        &mut self,
+        name: &SpannedStr,
+        key: String,
+        plugins: &[PluginConfig],
+        world: PluginWorld,
+    ) -> Option<usize> {
+        let Some(found) = plugins.iter().position(|p| p.name == *name.get_ref()) else {
+            self.problem(
+                name.span(),
+                key,
+                format!("no plugin is named `{}`", name.get_ref()),
+            );
+            return None;
+        };
+        if plugins[found].world != world {
+            self.problem(
+                name.span(),
+                key,
+                format!(
+                    "plugin `{}` is not of the `{}` world",
+                    name.get_ref(),
+                    world.as_str()
+                ),
+            );
+            return None;
+        }
+        Some(found)
+    }
+
     fn authorizers(
         &mut self,
         api: &RawApi,
@@ -876,27 +919,14 @@ impl Validator {
                 self.problem(span, key, "a `wasm` authorizer needs a `plugin`");
                 continue;
             };
-            let Some(plugin) = plugins
-                .iter()
-                .position(|p| p.name == *plugin_name.get_ref())
-            else {
-                self.problem(
-                    plugin_name.span(),
-                    format!("{key}.plugin"),
-                    format!("no plugin is named `{}`", plugin_name.get_ref()),
-                );
+            let Some(plugin) = self.plugin_ref(
+                plugin_name,
+                format!("{key}.plugin"),
+                plugins,
+                PluginWorld::Authorizer,
+            ) else {
                 continue;
             };
-            if plugins[plugin].world != PluginWorld::Authorizer {
-                self.problem(
-                    plugin_name.span(),
-                    format!("{key}.plugin"),
-                    format!(
-                        "plugin `{}` is not of the `authorizer` world",
-                        plugin_name.get_ref()
-                    ),
-                );
-            }
             let payload = match authorizer.payload.as_ref().map(|p| p.get_ref().as_str()) {
                 None | Some("token") => AuthorizerPayload::Token,
                 Some("request") => AuthorizerPayload::Request,
@@ -1184,28 +1214,14 @@ impl Validator {
                     found
                 }
             };
-            let mapper = match &route.mapper {
-                None => None,
-                Some(name) => match plugins.iter().position(|p| p.name == *name.get_ref()) {
-                    Some(found) if plugins[found].world == PluginWorld::Mapper => Some(found),
-                    Some(_) => {
-                        self.problem(
-                            name.span(),
-                            format!("{route_key_path}.mapper"),
-                            format!("plugin `{}` is not of the `mapper` world", name.get_ref()),
-                        );
-                        None
-                    }
-                    None => {
-                        self.problem(
-                            name.span(),
-                            format!("{route_key_path}.mapper"),
-                            format!("no plugin is named `{}`", name.get_ref()),
-                        );
-                        None
-                    }
-                },
-            };
+            let mapper = route.mapper.as_ref().and_then(|name| {
+                self.plugin_ref(
+                    name,
+                    format!("{route_key_path}.mapper"),
+                    plugins,
+                    PluginWorld::Mapper,
+                )
+            });
             parsed.push((
                 RouteConfig {
                     key: route_key,
@@ -1404,27 +1420,13 @@ impl Validator {
                     );
                     return None;
                 };
-                match plugins.iter().position(|p| p.name == *name.get_ref()) {
-                    Some(plugin) if plugins[plugin].world == PluginWorld::Function => {
-                        Some(IntegrationConfig::Function { plugin })
-                    }
-                    Some(_) => {
-                        self.problem(
-                            name.span(),
-                            format!("{key}.plugin"),
-                            format!("plugin `{}` is not of the `function` world", name.get_ref()),
-                        );
-                        None
-                    }
-                    None => {
-                        self.problem(
-                            name.span(),
-                            format!("{key}.plugin"),
-                            format!("no plugin is named `{}`", name.get_ref()),
-                        );
-                        None
-                    }
-                }
+                self.plugin_ref(
+                    name,
+                    format!("{key}.plugin"),
+                    plugins,
+                    PluginWorld::Function,
+                )
+                .map(|plugin| IntegrationConfig::Function { plugin })
             }
             other => {
                 self.problem(
