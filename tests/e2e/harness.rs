@@ -275,3 +275,79 @@ pub fn guest(name: &str) -> String {
     assert!(path.is_file(), "{} was not built", path.display());
     path.display().to_string()
 }
+
+/// Builds a non-Rust guest example (`guest-examples/<dir>/build.sh`, or
+/// `npm ci && npm run build` for JavaScript) once per test run, precompiles
+/// it into the shared [`plugin_cache`] with `turnpike validate` so that the
+/// gateways the tests start load it in milliseconds, and returns the path of
+/// the component. A failed build fails the calling test.
+pub fn polyglot_guest(dir: &'static str, file: &'static str) -> String {
+    static BUILT: Mutex<Vec<(&'static str, Result<String, String>)>> = Mutex::new(Vec::new());
+    // One build at a time: the builds are CPU-heavy and the tools share caches.
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, result)) = built.iter().find(|(d, _)| *d == dir) {
+        return result.clone().unwrap_or_else(|e| panic!("{e}"));
+    }
+    let result = build_polyglot(dir, file);
+    built.push((dir, result.clone()));
+    result.unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn build_polyglot(dir: &str, file: &str) -> Result<String, String> {
+    let example = workspace().join("guest-examples").join(dir);
+    let steps: Vec<Vec<&str>> = if example.join("package.json").is_file() {
+        vec![
+            // `npm install` honours package-lock.json; `npm ci` rejects the
+            // lock here because the registry mirror lists the other
+            // platforms' optional native packages without versions.
+            vec!["npm", "install", "--no-audit", "--no-fund"],
+            vec!["npm", "run", "build"],
+        ]
+    } else {
+        vec![vec!["./build.sh"]]
+    };
+    for step in steps {
+        let out = Command::new(step[0])
+            .args(&step[1..])
+            .current_dir(&example)
+            .output()
+            .map_err(|e| format!("cannot run {step:?} in {}: {e}", example.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "building {dir} failed at {step:?}:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    let component = workspace()
+        .join("guest-examples/target/polyglot")
+        .join(file);
+    let config_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let config = config_dir.path().join("precompile.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ncache_dir = \"{cache}\"\n\n[plugins.p]\ncomponent = \"{component}\"\nworld = \"authorizer\"\n",
+            cache = plugin_cache(),
+            component = component.display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let (code, _, stderr) = run(Command::new(binary())
+        .args(["validate", "--config"])
+        .arg(&config));
+    if code != 0 {
+        return Err(format!("{file} does not load: {stderr}"));
+    }
+    Ok(component.display().to_string())
+}
+
+/// A compiled-plugin cache shared by the tests (large Python and JavaScript
+/// components take seconds to compile; every later load is a file map).
+pub fn plugin_cache() -> String {
+    workspace()
+        .join("target/e2e-plugin-cache")
+        .display()
+        .to_string()
+}

@@ -10,5 +10,6 @@ mod config_errors;
 mod errors;
 mod lifecycle;
 mod plugins;
+mod polyglot;
 mod proxy;
 mod routing;

@@ -9,10 +9,28 @@ use crate::harness::{Gateway, client, guest};
 use crate::upstream::Upstream;
 
 fn token_config(origin: &Upstream, cache_ttl: &str, instances: &str) -> String {
+    token_config_for(
+        &guest("rust_token_authorizer"),
+        "cache",
+        origin,
+        cache_ttl,
+        instances,
+    )
+}
+
+/// The token authorizer `component` on `ANY /private/{proxy+}` (to `origin`),
+/// with a plain `GET /public` beside it; shared with the other languages' tests.
+pub fn token_config_for(
+    component: &str,
+    cache_dir: &str,
+    origin: &Upstream,
+    cache_ttl: &str,
+    instances: &str,
+) -> String {
     format!(
         r#"
 [server]
-cache_dir = "cache"
+cache_dir = "{cache_dir}"
 
 [[listeners]]
 name = "main"
@@ -42,7 +60,6 @@ integration = {{ type = "http_proxy", url = "{origin}/{{proxy}}" }}
 key = "GET /public"
 integration = {{ type = "mock", body = "open" }}
 "#,
-        component = guest("rust_token_authorizer"),
         origin = origin.base()
     )
 }

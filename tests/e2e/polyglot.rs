@@ -1,0 +1,118 @@
+//! The same token authorizer written in Python (componentize-py), JavaScript
+//! (componentize-js) and C (wit-bindgen c + clang + wasm-tools), each built
+//! from source with its own tooling and run through the real binary: allow,
+//! deny, unauthorized, context passed on, the decision cache, and an
+//! exception in the plugin's language giving the same clean 500 as a Rust trap.
+
+use serde_json::Value;
+
+use crate::harness::{Gateway, client, plugin_cache, polyglot_guest};
+use crate::upstream::Upstream;
+
+fn config(component: &str, origin: &Upstream, cache_ttl: &str, instances: &str) -> String {
+    crate::plugins::token_config_for(component, &plugin_cache(), origin, cache_ttl, instances)
+}
+
+async fn get(gw: &Gateway, path: &str, token: Option<&str>) -> (u16, String, Value) {
+    let mut request = client().get(gw.url("main", path));
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let body = response.text().await.expect("body");
+    (status, body, gw.access_log_entry(&id))
+}
+
+/// Everything the issue asks of a language's authorizer, through the binary.
+async fn behaves_like_the_rust_authorizer(component: &str, language: &str) {
+    let origin = Upstream::start();
+    for instances in ["fresh", "reuse"] {
+        let gw = Gateway::start(&config(component, &origin, "0s", instances));
+
+        let (status, body, entry) = get(&gw, "/private/pets", None).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (401, r#"{"message":"Unauthorized"}"#),
+            "{language}"
+        );
+        assert_eq!(entry["authorizerCacheHit"], Value::Null, "{language}");
+
+        let (status, body, _) = get(&gw, "/private/pets", Some("wrong")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (403, r#"{"message":"Forbidden"}"#),
+            "{language} {instances}"
+        );
+
+        let (status, body, entry) = get(&gw, "/private/pets", Some("s3cret")).await;
+        assert_eq!(status, 200, "{language} {instances}: {body}");
+        assert_eq!(entry["principalId"], "alice", "{language}");
+        let seen: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(seen["path"], "/pets");
+        assert_eq!(
+            seen["headers"]["x-turnpike-principal-id"][0], "alice",
+            "{language}"
+        );
+        assert_eq!(
+            seen["headers"]["x-turnpike-context-language"][0], language,
+            "the plugin's context reaches the upstream"
+        );
+
+        // An exception (Python, JavaScript) or abort() (C) is a clean 500
+        // naming the plugin, exactly like a Rust trap; the next request is fine.
+        let (status, body, entry) = get(&gw, "/private/pets", Some("raise")).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (500, r#"{"message":"Internal server error"}"#),
+            "{language} {instances}"
+        );
+        assert_eq!(entry["errorBlame"], "plugin");
+        let message = entry["errorMessage"].as_str().expect("message");
+        assert!(
+            message.contains("plugin `tokens` trapped"),
+            "{language}: {message}"
+        );
+        let (status, _, _) = get(&gw, "/private/pets", Some("other")).await;
+        assert_eq!(status, 200, "{language} {instances} after a failure");
+        assert!(gw.stderr().contains("unknown token"), "{language} log line");
+    }
+
+    // The decision cache: the second request with the same token does not
+    // run the plugin.
+    let gw = Gateway::start(&config(component, &origin, "300s", "fresh"));
+    let (_, _, first) = get(&gw, "/private/a", Some("s3cret")).await;
+    let (status, _, second) = get(&gw, "/private/b", Some("s3cret")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            first["authorizerCacheHit"].clone(),
+            second["authorizerCacheHit"].clone()
+        ),
+        (false.into(), true.into()),
+        "{language}"
+    );
+    assert_eq!(second["principalId"], "alice");
+}
+
+#[tokio::test]
+async fn python_token_authorizer() {
+    let component = polyglot_guest("python-token-authorizer", "python_token_authorizer.wasm");
+    behaves_like_the_rust_authorizer(&component, "python").await;
+}
+
+#[tokio::test]
+async fn javascript_token_authorizer() {
+    let component = polyglot_guest("js-token-authorizer", "js_token_authorizer.wasm");
+    behaves_like_the_rust_authorizer(&component, "javascript").await;
+}
+
+#[tokio::test]
+async fn c_token_authorizer() {
+    let component = polyglot_guest("c-token-authorizer", "c_token_authorizer.wasm");
+    behaves_like_the_rust_authorizer(&component, "c").await;
+}
