@@ -169,6 +169,19 @@ impl Gateway {
         self.stderr.lock().expect("lock").clone()
     }
 
+    /// Sends `request` and returns its status, its body and the access-log
+    /// line the gateway wrote for it (found by the response's request id).
+    pub async fn send_logged(&self, request: reqwest::RequestBuilder) -> (u16, String, Value) {
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let id = response.headers()["x-request-id"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let body = response.text().await.expect("body");
+        (status, body, self.access_log_entry(&id))
+    }
+
     /// The access-log record of a request id, waiting up to 5 s for the
     /// (asynchronously written) line to appear.
     pub fn access_log_entry(&self, request_id: &str) -> Value {

@@ -69,14 +69,7 @@ async fn get(gw: &Gateway, path: &str, headers: &[(&str, &str)]) -> (u16, String
     for (k, v) in headers {
         request = request.header(*k, *v);
     }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let id = response.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    let body = response.text().await.expect("body");
-    (status, body, gw.access_log_entry(&id))
+    gw.send_logged(request).await
 }
 
 #[tokio::test]
@@ -511,24 +504,9 @@ integration = {{ type = "mock", status = 202, body = "plain words" }}
     );
 
     // A mapper error is the plugin's fault: 500, and the gateway carries on.
-    let (status, body, entry) = {
-        let response = http
-            .post(gw.url("main", "/pets"))
-            .body("not json")
-            .send()
-            .await
-            .expect("request");
-        let status = response.status().as_u16();
-        let id = response.headers()["x-request-id"]
-            .to_str()
-            .expect("ascii")
-            .to_owned();
-        (
-            status,
-            response.text().await.expect("body"),
-            gw.access_log_entry(&id),
-        )
-    };
+    let (status, body, entry) = gw
+        .send_logged(http.post(gw.url("main", "/pets")).body("not json"))
+        .await;
     assert_eq!(
         (status, body.as_str()),
         (500, r#"{"message":"Internal server error"}"#)

@@ -18,14 +18,7 @@ async fn get(gw: &Gateway, path: &str, token: Option<&str>) -> (u16, String, Val
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
     }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let id = response.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    let body = response.text().await.expect("body");
-    (status, body, gw.access_log_entry(&id))
+    gw.send_logged(request).await
 }
 
 /// Everything the issue asks of a language's authorizer, through the binary.
