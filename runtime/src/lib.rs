@@ -14,6 +14,7 @@ pub mod observe;
 pub mod pipeline;
 pub mod plugin;
 pub mod router;
+pub mod scaffold;
 pub mod snapshot;
 
 use std::future::Future;

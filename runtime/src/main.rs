@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 use turnpike::Config;
+use turnpike::scaffold::{Language, Project, Role};
 
 /// Turnpike, an API gateway with Amazon API Gateway's model and WebAssembly plugins.
 #[derive(Parser)]
@@ -47,6 +48,31 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Work with plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Write a ready-to-build plugin project: source, unit test, WIT
+    /// contract, README and a gateway.toml that runs it.
+    New {
+        /// What the plugin does.
+        #[arg(value_enum)]
+        role: Role,
+        /// The language to write it in.
+        #[arg(long, value_enum)]
+        lang: Language,
+        /// Package and plugin name [default: my-<role>].
+        #[arg(long)]
+        name: Option<String>,
+        /// Folder to create (must not exist or be empty) [default: ./<name>].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,7 +80,7 @@ fn main() -> ExitCode {
     // `validate` reports through its output and exit code; its log stays quiet
     // unless asked for.
     let default_level = match cli.command {
-        Command::Validate { .. } => "warn",
+        Command::Validate { .. } | Command::Plugin { .. } => "warn",
         Command::Serve { .. } => "info",
     };
     init_tracing(cli.log_level.as_deref(), default_level, cli.log_format);
@@ -73,6 +99,41 @@ fn main() -> ExitCode {
             }
         },
         Command::Serve { config } => serve(&config),
+        Command::Plugin {
+            command:
+                PluginCommand::New {
+                    role,
+                    lang,
+                    name,
+                    dir,
+                },
+        } => new_plugin(role, lang, name, dir),
+    }
+}
+
+fn new_plugin(role: Role, lang: Language, name: Option<String>, dir: Option<PathBuf>) -> ExitCode {
+    let name = name.unwrap_or_else(|| format!("my-{}", role.world()));
+    let written = Project::new(role, lang, &name).and_then(|project| {
+        let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+        project.write(&dir).map(|files| (project, dir, files))
+    });
+    match written {
+        Ok((project, dir, files)) => {
+            for file in files {
+                println!("created {}", dir.join(file).display());
+            }
+            println!("\nnext:\n  cd {}", dir.display());
+            println!("  {}", project.build_command());
+            if let Some(test) = project.test_command() {
+                println!("  {test}");
+            }
+            println!("  turnpike serve --config gateway.toml");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -289,24 +289,35 @@ pub fn guest(name: &str) -> String {
     path.display().to_string()
 }
 
+/// Held while a test builds a plugin with a language's tooling: the builds
+/// are CPU-heavy and the tools share caches (npm, pip, cargo), so they run
+/// one at a time.
+pub fn build_lock() -> std::sync::MutexGuard<'static, ()> {
+    static BUILDS: Mutex<()> = Mutex::new(());
+    BUILDS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Builds a non-Rust guest example (`guest-examples/<dir>/build.sh`, or
-/// `npm ci && npm run build` for JavaScript) once per test run, precompiles
+/// `npm install && npm run build` for JavaScript) once per test run, precompiles
 /// it into the shared [`plugin_cache`] with `turnpike validate` so that the
 /// gateways the tests start load it in milliseconds, and returns the path of
-/// the component. A failed build fails the calling test.
-pub fn polyglot_guest(dir: &'static str, file: &'static str) -> String {
+/// the component, which implements `world`. A failed build fails the
+/// calling test.
+pub fn polyglot_guest(dir: &'static str, file: &'static str, world: &str) -> String {
     static BUILT: Mutex<Vec<(&'static str, Result<String, String>)>> = Mutex::new(Vec::new());
-    // One build at a time: the builds are CPU-heavy and the tools share caches.
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, result)) = built.iter().find(|(d, _)| *d == dir) {
         return result.clone().unwrap_or_else(|e| panic!("{e}"));
     }
-    let result = build_polyglot(dir, file);
+    let result = {
+        let _one_build_at_a_time = build_lock();
+        build_polyglot(dir, file, world)
+    };
     built.push((dir, result.clone()));
     result.unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn build_polyglot(dir: &str, file: &str) -> Result<String, String> {
+fn build_polyglot(dir: &str, file: &str, world: &str) -> Result<String, String> {
     let example = workspace().join("guest-examples").join(dir);
     let steps: Vec<Vec<&str>> = if example.join("package.json").is_file() {
         vec![
@@ -341,7 +352,7 @@ fn build_polyglot(dir: &str, file: &str) -> Result<String, String> {
     std::fs::write(
         &config,
         format!(
-            "[server]\ncache_dir = \"{cache}\"\n\n[plugins.p]\ncomponent = \"{component}\"\nworld = \"authorizer\"\n",
+            "[server]\ncache_dir = \"{cache}\"\n\n[plugins.p]\ncomponent = \"{component}\"\nworld = \"{world}\"\n",
             cache = plugin_cache(),
             component = component.display()
         ),

@@ -13,3 +13,4 @@ mod plugins;
 mod polyglot;
 mod proxy;
 mod routing;
+mod scaffold;

@@ -401,11 +401,25 @@ async fn fuel_bounds_a_loop_exactly() {
 
 #[tokio::test]
 async fn a_mapper_reshapes_requests_and_responses_and_may_answer_itself() {
+    let component = guest("rust_json_mapper");
+    for instances in ["fresh", "reuse"] {
+        behaves_like_the_json_mapper(&component, "cache", instances, "rust").await;
+    }
+}
+
+/// Everything the JSON mapper example does, through the binary; shared with
+/// the other languages' tests, whose mappers behave the same.
+pub async fn behaves_like_the_json_mapper(
+    component: &str,
+    cache_dir: &str,
+    instances: &str,
+    language: &str,
+) {
     let origin = Upstream::start();
     let gw = Gateway::start(&format!(
         r#"
 [server]
-cache_dir = "cache"
+cache_dir = "{cache_dir}"
 
 [[listeners]]
 name = "main"
@@ -414,6 +428,7 @@ address = "127.0.0.1:0"
 [plugins.json-mapper]
 component = "{component}"
 world = "mapper"
+instances = "{instances}"
 
 [[apis]]
 name = "mapped"
@@ -428,7 +443,6 @@ key = "GET /hello"
 mapper = "json-mapper"
 integration = {{ type = "mock", status = 202, body = "plain words" }}
 "#,
-        component = guest("rust_json_mapper"),
         origin = origin.base()
     ));
     let http = client();
@@ -440,7 +454,7 @@ integration = {{ type = "mock", status = 202, body = "plain words" }}
         .send()
         .await
         .expect("request");
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 200, "{language} {instances}");
     assert_eq!(response.headers()["x-response-mapped"], "true");
     let request_id = response.headers()["x-request-id"]
         .to_str()
@@ -463,7 +477,7 @@ integration = {{ type = "mock", status = 202, body = "plain words" }}
             expected_bytes.len().into(),
             crate::upstream::body_hash(&expected_bytes).into()
         ),
-        "{}",
+        "{language}: the origin got other bytes than {}",
         String::from_utf8_lossy(&expected_bytes)
     );
 
@@ -476,7 +490,8 @@ integration = {{ type = "mock", status = 202, body = "plain words" }}
     assert_eq!(response.status(), 202);
     assert_eq!(
         response.json::<Value>().await.expect("json"),
-        serde_json::json!({"status": 202, "data": "plain words"})
+        serde_json::json!({"status": 202, "data": "plain words"}),
+        "{language}"
     );
 
     // The mapper answers by itself: the origin is never called.
@@ -490,10 +505,11 @@ integration = {{ type = "mock", status = 202, body = "plain words" }}
         .send()
         .await
         .expect("request");
-    assert_eq!(response.status(), 418);
+    assert_eq!(response.status(), 418, "{language}");
     assert_eq!(
         response.text().await.expect("body"),
-        "short-circuited by the mapper"
+        "short-circuited by the mapper",
+        "{language}"
     );
     assert_eq!(
         origin
@@ -509,15 +525,19 @@ integration = {{ type = "mock", status = 202, body = "plain words" }}
         .await;
     assert_eq!(
         (status, body.as_str()),
-        (500, r#"{"message":"Internal server error"}"#)
+        (500, r#"{"message":"Internal server error"}"#),
+        "{language}"
     );
     assert_eq!(entry["errorBlame"], "plugin");
+    let message = entry["errorMessage"].as_str().expect("message");
     assert!(
-        entry["errorMessage"]
-            .as_str()
-            .expect("message")
-            .contains("request body is not JSON")
+        message.contains("request body is not JSON"),
+        "{language}: {message}"
     );
+    let (status, _, _) = gw
+        .send_logged(http.post(gw.url("main", "/pets")).body(r#"{"name":"Tom"}"#))
+        .await;
+    assert_eq!(status, 200, "{language} {instances} after an error");
 }
 
 #[tokio::test]

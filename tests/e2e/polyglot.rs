@@ -1,12 +1,14 @@
 //! The same token authorizer written in Python (componentize-py), JavaScript
-//! (componentize-js) and C (wit-bindgen c + clang + wasm-tools), each built
-//! from source with its own tooling and run through the real binary: allow,
-//! deny, unauthorized, context passed on, the decision cache, and an
-//! exception in the plugin's language giving the same clean 500 as a Rust trap.
+//! (componentize-js) and C (wit-bindgen c + clang + wasm-tools), and the same
+//! JSON mapper in Python and JavaScript, each built from source with its own
+//! tooling and run through the real binary: allow, deny, unauthorized,
+//! context passed on, the decision cache, mapping applied, and an exception
+//! in the plugin's language giving the same clean 500 as a Rust trap.
 
 use serde_json::Value;
 
 use crate::harness::{Gateway, client, plugin_cache, polyglot_guest};
+use crate::plugins::behaves_like_the_json_mapper;
 use crate::upstream::Upstream;
 
 fn config(component: &str, origin: &Upstream, cache_ttl: &str, instances: &str) -> String {
@@ -94,18 +96,46 @@ async fn behaves_like_the_rust_authorizer(component: &str, language: &str) {
 
 #[tokio::test]
 async fn python_token_authorizer() {
-    let component = polyglot_guest("python-token-authorizer", "python_token_authorizer.wasm");
+    let component = polyglot_guest(
+        "python-token-authorizer",
+        "python_token_authorizer.wasm",
+        "authorizer",
+    );
     behaves_like_the_rust_authorizer(&component, "python").await;
 }
 
 #[tokio::test]
 async fn javascript_token_authorizer() {
-    let component = polyglot_guest("js-token-authorizer", "js_token_authorizer.wasm");
+    let component = polyglot_guest(
+        "js-token-authorizer",
+        "js_token_authorizer.wasm",
+        "authorizer",
+    );
     behaves_like_the_rust_authorizer(&component, "javascript").await;
 }
 
 #[tokio::test]
 async fn c_token_authorizer() {
-    let component = polyglot_guest("c-token-authorizer", "c_token_authorizer.wasm");
+    let component = polyglot_guest(
+        "c-token-authorizer",
+        "c_token_authorizer.wasm",
+        "authorizer",
+    );
     behaves_like_the_rust_authorizer(&component, "c").await;
+}
+
+#[tokio::test]
+async fn python_json_mapper() {
+    let component = polyglot_guest("python-json-mapper", "python_json_mapper.wasm", "mapper");
+    for instances in ["fresh", "reuse"] {
+        behaves_like_the_json_mapper(&component, &plugin_cache(), instances, "python").await;
+    }
+}
+
+#[tokio::test]
+async fn javascript_json_mapper() {
+    let component = polyglot_guest("js-json-mapper", "js_json_mapper.wasm", "mapper");
+    for instances in ["fresh", "reuse"] {
+        behaves_like_the_json_mapper(&component, &plugin_cache(), instances, "javascript").await;
+    }
 }

@@ -1,0 +1,16 @@
+// Unit tests, run natively: `npm test`.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { mapRequest, mapResponse } from '../mapper.js';
+
+test('requests are marked', () => {
+  const outcome = mapRequest({ method: 'GET', path: '/hello', query: [], headers: [], body: new Uint8Array() });
+  assert.equal(outcome.tag, 'forward');
+  assert.deepEqual(outcome.val.headers, [['x-mapped-by', '__NAME__']]);
+});
+
+test('responses are marked', () => {
+  const response = mapResponse({ status: 200, headers: [['content-type', 'text/plain']], body: new Uint8Array() });
+  assert.deepEqual(response.headers.at(-1), ['x-mapped-by', '__NAME__']);
+});
