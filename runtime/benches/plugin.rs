@@ -4,15 +4,21 @@
 //!   cargo build --release --target wasm32-wasip2 --manifest-path guest-examples/Cargo.toml
 //!   cargo bench -p turnpike --bench plugin
 //!
-//! - `fresh/pooling`: a new store + instance per call (the default mode), with
-//!   the engine's default pooling allocator (freed slots reset in place with
-//!   `memset`, up to 128 KiB);
+//! - `fresh/gateway`: a new store + instance per call (the default mode), with
+//!   the pool configured as the gateway configures it for this guest's size
+//!   (`SlotReset::for_component_size`);
+//! - `fresh/pooling`: the pooling allocator with freed slots reset in place
+//!   with `memset`, up to 128 KiB (the gateway's choice for small guests);
 //! - `fresh/pooling-madvise`: wasmtime's default reset (`madvise`, then page
 //!   faults on the next use of the slot);
 //! - `fresh/pooling-pagemap`: reset in place, only the dirtied pages, found
 //!   with `PAGEMAP_SCAN`;
 //! - `fresh/on-demand`: the on-demand (`mmap` per instance) allocator;
-//! - `reuse/pooling`: one kept instance called again and again, for reference.
+//! - `reuse/gateway`: one kept instance called again and again (`reuse` mode).
+//! - `cold`: what a newly (re)loaded plugin costs before its first answer
+//!   when its compiled artifact is already on disk (compiled at upload or by
+//!   an earlier start): hash the bytes, load the artifact, link, then the
+//!   first fresh invocation. Engine as the gateway picks it for that guest.
 //!
 //! `VARIANTS=pooling,on-demand` runs some of them; `GUESTS=a=x.wasm,b=y.wasm`
 //! compares other builds of the guest.
@@ -44,7 +50,7 @@ fn settings() -> PluginSettings {
         name: "tokens".into(),
         config: vec![("tokens".into(), "other:someone, bench:bench".into())],
         timeout: Duration::from_secs(1),
-        memory_limit: 16 * 1024 * 1024,
+        memory_limit: turnpike::config::DEFAULT_PLUGIN_MEMORY as usize,
         fuel: None,
         outbound_hosts: Vec::new(),
         max_outbound_calls: 4,
@@ -93,6 +99,8 @@ fn engine(allocator: Allocator, reset: SlotReset) -> PluginEngine {
 /// Fresh-instance variants: (name, allocator, how freed slots are reset).
 fn variants() -> Vec<(&'static str, Allocator, SlotReset)> {
     let mut v = vec![
+        // Replaced per guest by the reset the gateway picks for its size.
+        ("gateway", Allocator::Pooling, SlotReset::default()),
         ("pooling", Allocator::Pooling, SlotReset::default()),
         ("pooling-madvise", Allocator::Pooling, SlotReset::madvise()),
         ("pooling-pagemap", Allocator::Pooling, SlotReset::pagemap()),
@@ -127,6 +135,10 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("authorize");
     for (guest, wasm) in guests() {
         for (name, allocator, reset) in variants() {
+            let reset = match name {
+                "gateway" => SlotReset::for_component_size(wasm.len() as u64),
+                _ => reset,
+            };
             let engine = engine(allocator, reset);
             let fresh = plugin(&engine, &wasm, InstanceMode::Fresh);
             // Check the decision once, outside the measurement.
@@ -138,7 +150,7 @@ fn bench(c: &mut Criterion) {
                 b.to_async(&rt)
                     .iter(|| async { fresh.authorize("bench", &input).await.unwrap() })
             });
-            if name == "pooling" {
+            if name == "gateway" {
                 let reuse = InstanceMode::Reuse {
                     max_uses: u32::MAX,
                     max_idle: 1,
@@ -152,6 +164,39 @@ fn bench(c: &mut Criterion) {
         }
     }
     group.finish();
+
+    let mut cold = c.benchmark_group("cold");
+    cold.sample_size(10);
+    let cache = tempfile::tempdir().unwrap();
+    for (guest, wasm) in guests() {
+        let engine = engine(
+            Allocator::Pooling,
+            SlotReset::for_component_size(wasm.len() as u64),
+        );
+        // Precompile into the cache, as an upload or an earlier start would.
+        AuthorizerPlugin::load(
+            &engine,
+            settings(),
+            &wasm,
+            Some(cache.path()),
+            InstanceMode::Fresh,
+        )
+        .unwrap();
+        cold.bench_function(format!("{guest}/first-request"), |b| {
+            b.to_async(&rt).iter(|| async {
+                let loaded = AuthorizerPlugin::load(
+                    &engine,
+                    settings(),
+                    &wasm,
+                    Some(cache.path()),
+                    InstanceMode::Fresh,
+                )
+                .unwrap();
+                loaded.authorize("cold", &input).await.unwrap()
+            })
+        });
+    }
+    cold.finish();
 }
 
 criterion_group! {

@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use crate::config::Config;
 use crate::integrations::UpstreamClient;
 use crate::observe::AccessLog;
-use crate::plugin::PluginEngine;
+use crate::plugin::{EngineOptions, PluginEngine, SlotReset};
 use crate::snapshot::Snapshot;
 
 /// Shared state of a running gateway.
@@ -54,8 +54,12 @@ impl Gateway {
             None
         } else {
             Some(
-                PluginEngine::new(config.plugins.iter().any(|p| p.fuel.is_some()))
-                    .map_err(StartError::Compile)?,
+                PluginEngine::with_options(EngineOptions {
+                    fuel: config.plugins.iter().any(|p| p.fuel.is_some()),
+                    reset: slot_reset_for(config),
+                    ..EngineOptions::default()
+                })
+                .map_err(StartError::Compile)?,
             )
         };
         let snapshot =
@@ -93,5 +97,25 @@ impl Gateway {
     /// The access log.
     pub fn access_log(&self) -> &AccessLog {
         &self.access_log
+    }
+}
+
+/// The pool's reset for the largest configured component (see
+/// [`SlotReset::for_component_size`]).
+fn slot_reset_for(config: &Config) -> SlotReset {
+    let largest = config
+        .plugins
+        .iter()
+        .filter_map(|p| Some((std::fs::metadata(&p.component).ok()?.len(), &p.name)))
+        .max();
+    match largest {
+        Some((size, name)) => {
+            let reset = SlotReset::for_component_size(size);
+            if reset.pagemap_scan {
+                tracing::info!(plugin = %name, "plugin with a language runtime: instance memory reset by dirtied pages");
+            }
+            reset
+        }
+        None => SlotReset::default(),
     }
 }
