@@ -1,11 +1,11 @@
 //! The running gateway: the current snapshot behind an atomic pointer, the
 //! shared upstream client and the access log.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arc_swap::ArcSwap;
 
-use crate::config::Config;
+use crate::config::{AccessLogTarget, Config};
 use crate::integrations::UpstreamClient;
 use crate::observe::AccessLog;
 use crate::plugin::{EngineOptions, PluginEngine, SlotReset};
@@ -14,10 +14,76 @@ use crate::snapshot::Snapshot;
 /// Shared state of a running gateway.
 pub struct Gateway {
     snapshot: ArcSwap<Snapshot>,
-    /// The WebAssembly engine, created only when some plugin is configured.
-    plugin_engine: Option<PluginEngine>,
+    /// The WebAssembly engine, created when the first plugin is configured
+    /// (at start or by a reload).
+    plugin_engine: OnceLock<PluginEngine>,
     upstream: UpstreamClient,
     access_log: AccessLog,
+    /// What a reload may not change: the sockets are bound, the log open.
+    fixed: FixedSettings,
+    /// Serialises reloads; the snapshot swap itself needs no lock.
+    reloading: Mutex<u64>,
+}
+
+/// Settings applied once at start; a reload that changes them is refused.
+struct FixedSettings {
+    listeners: Vec<(String, std::net::SocketAddr)>,
+    access_log: AccessLogTarget,
+    admin: Option<std::net::SocketAddr>,
+    workers: Option<std::num::NonZeroUsize>,
+}
+
+impl FixedSettings {
+    fn of(config: &Config) -> FixedSettings {
+        FixedSettings {
+            listeners: config
+                .listeners
+                .iter()
+                .map(|l| (l.name.clone(), l.address))
+                .collect(),
+            access_log: config.server.access_log.clone(),
+            admin: config.admin.as_ref().map(|a| a.address),
+            workers: config.server.workers,
+        }
+    }
+
+    /// What differs in `config`, as a sentence, if anything.
+    fn changed_in(&self, config: &Config) -> Option<String> {
+        let new = FixedSettings::of(config);
+        let mut changed = Vec::new();
+        if new.listeners != self.listeners {
+            changed.push("[[listeners]]");
+        }
+        if new.access_log != self.access_log {
+            changed.push("server.access_log");
+        }
+        if new.admin != self.admin {
+            changed.push("[admin] address");
+        }
+        if new.workers != self.workers {
+            changed.push("server.workers");
+        }
+        (!changed.is_empty()).then(|| {
+            format!(
+                "{} changed; these apply only at start, restart the gateway for them",
+                changed.join(", ")
+            )
+        })
+    }
+}
+
+/// Why a reload was refused; the running configuration keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The file is not a valid configuration.
+    #[error("{0}")]
+    Invalid(#[from] crate::config::ConfigError),
+    /// The configuration is valid but changes start-only settings.
+    #[error("{0}")]
+    NeedsRestart(String),
+    /// A plugin or route could not be compiled.
+    #[error("{0}")]
+    Compile(String),
 }
 
 /// Why the gateway could not start.
@@ -50,20 +116,9 @@ pub enum StartError {
 impl Gateway {
     /// Compiles `config` and opens the access log.
     pub fn new(config: &Config) -> Result<Gateway, StartError> {
-        let plugin_engine = if config.plugins.is_empty() {
-            None
-        } else {
-            Some(
-                PluginEngine::with_options(EngineOptions {
-                    fuel: config.plugins.iter().any(|p| p.fuel.is_some()),
-                    reset: slot_reset_for(config),
-                    ..EngineOptions::default()
-                })
-                .map_err(StartError::Compile)?,
-            )
-        };
-        let snapshot =
-            Snapshot::build(config, plugin_engine.as_ref()).map_err(StartError::Compile)?;
+        let plugin_engine = OnceLock::new();
+        let snapshot = Snapshot::build(config, engine_for(&plugin_engine, config)?)
+            .map_err(StartError::Compile)?;
         let access_log =
             AccessLog::open(&config.server.access_log).map_err(StartError::AccessLog)?;
         Ok(Gateway {
@@ -71,7 +126,36 @@ impl Gateway {
             plugin_engine,
             upstream: UpstreamClient::new(),
             access_log,
+            fixed: FixedSettings::of(config),
+            reloading: Mutex::new(0),
         })
+    }
+
+    /// Compiles `config` and, if everything compiles, makes it the one new
+    /// requests get; requests in flight finish on the snapshot they started
+    /// with. Anything wrong leaves the running configuration untouched.
+    /// Returns how many reloads succeeded since start.
+    pub fn reload(&self, config: &Config) -> Result<u64, ReloadError> {
+        let mut generation = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(why) = self.fixed.changed_in(config) {
+            return Err(ReloadError::NeedsRestart(why));
+        }
+        let engine = engine_for(&self.plugin_engine, config).map_err(|e| match e {
+            StartError::Compile(message) => ReloadError::Compile(message),
+            other => ReloadError::Compile(other.to_string()),
+        })?;
+        if let Some(engine) = engine
+            && !engine.fuel()
+            && config.plugins.iter().any(|p| p.fuel.is_some())
+        {
+            return Err(ReloadError::NeedsRestart(
+                "a plugin now sets `fuel`, which changes how every plugin is compiled; restart the gateway for it".into(),
+            ));
+        }
+        let snapshot = Snapshot::build(config, engine).map_err(ReloadError::Compile)?;
+        self.swap_snapshot(snapshot);
+        *generation += 1;
+        Ok(*generation)
     }
 
     /// The snapshot current now; a request keeps it for its whole life.
@@ -86,7 +170,7 @@ impl Gateway {
 
     /// The WebAssembly engine, if any plugin is configured.
     pub fn plugin_engine(&self) -> Option<&PluginEngine> {
-        self.plugin_engine.as_ref()
+        self.plugin_engine.get()
     }
 
     /// The upstream client.
@@ -118,4 +202,25 @@ fn slot_reset_for(config: &Config) -> SlotReset {
         }
         None => SlotReset::default(),
     }
+}
+
+/// The engine, created on first need with settings for `config`'s plugins;
+/// `None` while no plugin is configured.
+fn engine_for<'a>(
+    engine: &'a OnceLock<PluginEngine>,
+    config: &Config,
+) -> Result<Option<&'a PluginEngine>, StartError> {
+    if config.plugins.is_empty() {
+        return Ok(engine.get());
+    }
+    if let Some(engine) = engine.get() {
+        return Ok(Some(engine));
+    }
+    let created = PluginEngine::with_options(EngineOptions {
+        fuel: config.plugins.iter().any(|p| p.fuel.is_some()),
+        reset: slot_reset_for(config),
+        ..EngineOptions::default()
+    })
+    .map_err(StartError::Compile)?;
+    Ok(Some(engine.get_or_init(|| created)))
 }

@@ -4,6 +4,7 @@
 //! The binary (`src/main.rs`) only parses the command line; everything else
 //! lives here so that tests and benchmarks use the same code.
 
+pub mod admin;
 pub mod body;
 pub mod config;
 pub mod error;
@@ -30,20 +31,45 @@ pub fn check(config: &Config) -> Result<(), StartError> {
     Gateway::new(config).map(|_| ())
 }
 
+/// Name under which the admin listener is reported to `on_listening`
+/// (listener names cannot contain `@`).
+pub const ADMIN_LISTENER: &str = "@admin";
+
 /// Runs the gateway for `config` until `shutdown` resolves.
 ///
 /// `on_listening` is called once every listener is bound, with each
-/// listener's name and the address it really bound. The calling thread waits
-/// for `shutdown` on a small runtime of its own while worker threads serve.
+/// listener's name and the address it really bound (the admin API as
+/// [`ADMIN_LISTENER`]). The calling thread waits for `shutdown` on a small
+/// runtime of its own while worker threads serve; SIGHUP (and the admin
+/// API's `POST /reload`) re-read `config_path`, if given.
 pub fn run(
     config: Config,
+    config_path: Option<std::path::PathBuf>,
     on_listening: impl FnOnce(&[(String, SocketAddr)]),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let gateway = Arc::new(Gateway::new(&config)?);
     let bound = listeners::bind(&config)?;
-    let addresses: Vec<(String, SocketAddr)> =
+    let mut addresses: Vec<(String, SocketAddr)> =
         bound.iter().map(|l| (l.name.clone(), l.address)).collect();
+    let admin = Arc::new(admin::Admin::new(
+        gateway.clone(),
+        config_path,
+        config.admin.as_ref().and_then(|a| a.token.clone()),
+    ));
+    let admin_listener = match &config.admin {
+        Some(settings) => {
+            let listener = admin::bind(settings.address).map_err(|source| StartError::Bind {
+                listener: ADMIN_LISTENER.into(),
+                address: settings.address,
+                source,
+            })?;
+            let address = listener.local_addr().map_err(StartError::Runtime)?;
+            addresses.push((ADMIN_LISTENER.into(), address));
+            Some(listener)
+        }
+        None => None,
+    };
     let workers = config
         .server
         .workers
@@ -62,17 +88,55 @@ pub fn run(
         .name("turnpike-serve".into())
         .spawn(move || listeners::serve(serving_gateway, bound, &limits, workers, grace, stop_rx))
         .map_err(StartError::Runtime)?;
+    let admin_thread = match admin_listener {
+        Some(listener) => Some(
+            admin::spawn(admin.clone(), listener, stop_tx.subscribe())
+                .map_err(StartError::Runtime)?,
+        ),
+        None => None,
+    };
+    admin.set_ready(true);
     on_listening(&addresses);
     control.block_on(async {
-        shutdown.await;
+        tokio::select! {
+            _ = shutdown => {}
+            _ = reload_on_sighup(&admin) => {}
+        }
         tracing::info!(grace = ?grace, "shutting down: no new connections, finishing requests in flight");
     });
+    admin.set_ready(false);
     let _ = stop_tx.send(true);
     match serving.join() {
         Ok(Ok(())) => tracing::info!("all connections finished"),
         Ok(Err(error)) => tracing::error!(%error, "a worker could not start"),
         Err(_) => tracing::error!("a worker thread panicked"),
     }
+    if let Some(thread) = admin_thread {
+        let _ = thread.join();
+    }
     gateway.access_log().close();
     Ok(())
+}
+
+/// Reloads the configuration file on every SIGHUP; never returns unless the
+/// signal cannot be watched.
+async fn reload_on_sighup(admin: &admin::Admin) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGHUP; reload through the admin API");
+            return std::future::pending().await;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        match admin.reload_from_file() {
+            Ok(generation) => tracing::info!(generation, "configuration reloaded (SIGHUP)"),
+            Err(error) => tracing::error!(
+                %error,
+                "configuration reload refused (SIGHUP); still serving the previous one"
+            ),
+        }
+    }
+    std::future::pending().await
 }

@@ -145,7 +145,12 @@ fn serve(path: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = turnpike::run(config, report_listening, shutdown_signal());
+    let result = turnpike::run(
+        config,
+        Some(path.to_path_buf()),
+        report_listening,
+        shutdown_signal(),
+    );
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -139,6 +139,26 @@ impl Gateway {
         self.child.id()
     }
 
+    /// Replaces the configuration file the gateway was started from (for
+    /// reloads).
+    pub fn rewrite_config(&self, config: &str) {
+        std::fs::write(self.config_path(), config).expect("rewrite config");
+    }
+
+    /// The configuration file the gateway was started from.
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("turnpike.toml")
+    }
+
+    /// Sends a signal, e.g. `"HUP"`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let status = Command::new("kill")

@@ -5,6 +5,7 @@
 mod harness;
 mod upstream;
 
+mod admin;
 mod cli;
 mod config_errors;
 mod errors;

@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -45,6 +46,32 @@ pub struct Config {
     pub apis: Vec<ApiConfig>,
     /// WebAssembly plugins, by name.
     pub plugins: Vec<PluginConfig>,
+    /// The admin API, if `[admin]` is present.
+    pub admin: Option<AdminConfig>,
+}
+
+/// Default address of the admin API: loopback only.
+pub const DEFAULT_ADMIN_ADDRESS: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9901);
+
+/// `[admin]`.
+#[derive(Clone)]
+pub struct AdminConfig {
+    /// Address of the admin listener.
+    pub address: SocketAddr,
+    /// The bearer token every admin call but the health checks must carry;
+    /// `None` (allowed on loopback only) leaves the API open.
+    pub token: Option<Arc<str>>,
+}
+
+impl fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the token itself: configurations end up in debug logs.
+        f.debug_struct("AdminConfig")
+            .field("address", &self.address)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Default wall-clock budget of one plugin invocation.
@@ -525,13 +552,91 @@ impl Validator {
         let listeners = self.listeners(raw.listeners);
         let plugins = self.plugins(raw.plugins);
         let apis = self.apis(raw.apis, &listeners, &limits, &plugins);
+        let admin = raw.admin.map(|admin| self.admin(admin.into_inner()));
         Config {
             server,
             limits,
             listeners,
             apis,
             plugins,
+            admin,
         }
+    }
+
+    fn admin(&mut self, raw: raw::RawAdmin) -> AdminConfig {
+        let address = match &raw.address {
+            None => DEFAULT_ADMIN_ADDRESS,
+            Some(a) => a.get_ref().parse::<SocketAddr>().unwrap_or_else(|_| {
+                self.problem(
+                    a.span(),
+                    "admin.address",
+                    format!(
+                        "`{}` is not an IP address with a port, e.g. \"127.0.0.1:9901\"",
+                        a.get_ref()
+                    ),
+                );
+                DEFAULT_ADMIN_ADDRESS
+            }),
+        };
+        let token_problems = self.problems.len();
+        let token = match (raw.token_file, raw.token_env) {
+            (Some(_), Some(env)) => {
+                self.problem(
+                    env.span(),
+                    "admin.token_env",
+                    "set either token_file or token_env, not both",
+                );
+                None
+            }
+            (Some(file), None) => {
+                let path = self.base_dir.join(file.get_ref());
+                match std::fs::read_to_string(&path) {
+                    Ok(text) if !text.trim().is_empty() => Some(text.trim().into()),
+                    Ok(_) => {
+                        self.problem(
+                            file.span(),
+                            "admin.token_file",
+                            format!("{} is empty", path.display()),
+                        );
+                        None
+                    }
+                    Err(e) => {
+                        self.problem(
+                            file.span(),
+                            "admin.token_file",
+                            format!("cannot read {}: {e}", path.display()),
+                        );
+                        None
+                    }
+                }
+            }
+            (None, Some(env)) => match std::env::var(env.get_ref()) {
+                Ok(value) if !value.trim().is_empty() => Some(value.trim().into()),
+                _ => {
+                    self.problem(
+                        env.span(),
+                        "admin.token_env",
+                        format!(
+                            "the environment variable `{}` is not set or empty",
+                            env.get_ref()
+                        ),
+                    );
+                    None
+                }
+            },
+            (None, None) => None,
+        };
+        if token.is_none() && !address.ip().is_loopback() && self.problems.len() == token_problems {
+            let span = raw.address.as_ref().map(|a| a.span());
+            self.problems.push((
+                span,
+                "admin.address".into(),
+                format!(
+                    "the admin API on {address}, which is not a loopback address, needs a token: set token_file or token_env"
+                ),
+            ));
+        }
+        AdminConfig { address, token }
     }
 
     fn duration(&mut self, value: Option<SpannedStr>, key: &str, default: Duration) -> Duration {

@@ -26,6 +26,16 @@ pub struct RawConfig {
     pub apis: Vec<Spanned<RawApi>>,
     #[serde(default)]
     pub plugins: BTreeMap<String, Spanned<RawPlugin>>,
+    pub admin: Option<Spanned<RawAdmin>>,
+}
+
+/// `[admin]`: the control-plane listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    pub address: Option<SpannedStr>,
+    pub token_file: Option<SpannedStr>,
+    pub token_env: Option<SpannedStr>,
 }
 
 /// `[plugins.NAME]`: a WebAssembly component and its budgets and grants.

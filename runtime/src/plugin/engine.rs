@@ -116,6 +116,7 @@ pub struct PluginEngine {
     /// A fingerprint of everything in the engine's configuration that makes
     /// compiled artifacts incompatible, for the on-disk cache key.
     fingerprint: Arc<str>,
+    fuel: bool,
 }
 
 impl PluginEngine {
@@ -178,12 +179,18 @@ impl PluginEngine {
         Ok(PluginEngine {
             engine,
             fingerprint: fingerprint.into(),
+            fuel,
         })
     }
 
     /// The wasmtime engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Whether plugins are compiled with fuel metering.
+    pub fn fuel(&self) -> bool {
+        self.fuel
     }
 
     /// Cache key part that changes whenever compiled code would.
