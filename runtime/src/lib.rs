@@ -88,10 +88,12 @@ pub fn run(
         .name("turnpike-serve".into())
         .spawn(move || listeners::serve(serving_gateway, bound, &limits, workers, grace, stop_rx))
         .map_err(StartError::Runtime)?;
+    // The admin API outlives the drain, so that readiness answers 503 (and
+    // health 200) until the last request has finished.
+    let (admin_stop_tx, admin_stop_rx) = tokio::sync::watch::channel(false);
     let admin_thread = match admin_listener {
         Some(listener) => Some(
-            admin::spawn(admin.clone(), listener, stop_tx.subscribe())
-                .map_err(StartError::Runtime)?,
+            admin::spawn(admin.clone(), listener, admin_stop_rx).map_err(StartError::Runtime)?,
         ),
         None => None,
     };
@@ -111,6 +113,7 @@ pub fn run(
         Ok(Err(error)) => tracing::error!(%error, "a worker could not start"),
         Err(_) => tracing::error!("a worker thread panicked"),
     }
+    let _ = admin_stop_tx.send(true);
     if let Some(thread) = admin_thread {
         let _ = thread.join();
     }

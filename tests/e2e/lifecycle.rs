@@ -12,6 +12,9 @@ fn config(origin: &Upstream, grace: &str) -> String {
 [server]
 shutdown_grace = "{grace}"
 
+[admin]
+address = "127.0.0.1:0"
+
 [[listeners]]
 name = "main"
 address = "127.0.0.1:0"
@@ -78,6 +81,17 @@ async fn sigterm_lets_an_in_flight_request_finish() {
     assert!(
         !in_flight.is_finished(),
         "the in-flight request ended before its origin answered"
+    );
+    // During the drain a load balancer sees the gateway as not ready.
+    let readiness = client()
+        .get(gw.url(turnpike::ADMIN_LISTENER, "/readyz"))
+        .send()
+        .await
+        .expect("readiness request");
+    assert_eq!(readiness.status(), 503);
+    assert!(
+        !in_flight.is_finished(),
+        "the readiness check ran after the drain"
     );
 
     let (status, body) = in_flight.await.expect("task");
