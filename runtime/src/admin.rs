@@ -8,6 +8,11 @@
 //! - `POST /reload`: re-reads the configuration file, validates and compiles
 //!   it, and swaps it in; on any problem answers 400 with the reasons and the
 //!   running configuration keeps serving.
+//! - `PUT /plugins/NAME`: uploads a new version of a configured plugin
+//!   (the body is the component), compiles and checks it, activates it
+//!   atomically and records it durably in `server.data_dir`.
+//! - `GET /plugins`: every configured plugin with its active and stored
+//!   versions; `DELETE /plugins/NAME/versions/SHA256` removes an inactive one.
 //!
 //! Every call but the health checks needs `Authorization: Bearer <token>`
 //! when a token is configured.
@@ -28,8 +33,14 @@ use hyper_util::server::conn::auto;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::config::Config;
+use std::sync::Mutex;
+
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Config, DEFAULT_MAX_UPLOAD_BYTES};
 use crate::gateway::{Gateway, ReloadError};
+use crate::store::{PluginStore, StoredVersion};
 
 /// Everything the admin handlers need.
 pub struct Admin {
@@ -37,22 +48,40 @@ pub struct Admin {
     /// The file `POST /reload` (and SIGHUP) re-reads.
     config_path: Option<PathBuf>,
     token: Option<Arc<str>>,
+    max_upload_bytes: u64,
+    /// The configuration being served, uploads applied. Held while a reload
+    /// or an upload compiles, so that they apply one after the other.
+    current: Mutex<Config>,
     ready: AtomicBool,
 }
 
+/// Why an upload was refused.
+enum UploadError {
+    /// The component does not compile, link or implement the world: 400.
+    Rejected(String),
+    /// Writing the data directory failed: 500.
+    Storage(String),
+}
+
 impl Admin {
-    /// The admin state for `gateway`, reloading from `config_path`.
-    pub fn new(
-        gateway: Arc<Gateway>,
-        config_path: Option<PathBuf>,
-        token: Option<Arc<str>>,
-    ) -> Admin {
+    /// The admin state for `gateway`, serving `config`, reloading from
+    /// `config_path`.
+    pub fn new(gateway: Arc<Gateway>, config_path: Option<PathBuf>, config: Config) -> Admin {
         Admin {
             gateway,
             config_path,
-            token,
+            token: config.admin.as_ref().and_then(|a| a.token.clone()),
+            max_upload_bytes: config
+                .admin
+                .as_ref()
+                .map_or(DEFAULT_MAX_UPLOAD_BYTES, |a| a.max_upload_bytes),
+            current: Mutex::new(config),
             ready: AtomicBool::new(false),
         }
+    }
+
+    fn current(&self) -> std::sync::MutexGuard<'_, Config> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Marks the gateway ready (listeners accepting) or not (draining).
@@ -68,8 +97,175 @@ impl Admin {
                 "the gateway was not started from a file".into(),
             ));
         };
-        let config = Config::from_file(path)?;
-        self.gateway.reload(&config)
+        let mut current = self.current();
+        let config = crate::load_config(path).map_err(ReloadError::Invalid)?;
+        let generation = self.gateway.reload(&config)?;
+        *current = config;
+        Ok(generation)
+    }
+
+    /// Stores, compiles and activates a new version of plugin `name`.
+    fn upload(&self, name: &str, bytes: &[u8]) -> Result<StoredVersion, UploadError> {
+        let mut current = self.current();
+        let Some(data_dir) = current.server.data_dir.clone() else {
+            return Err(UploadError::Storage(
+                "no server.data_dir is configured".into(),
+            ));
+        };
+        let store = PluginStore::new(&data_dir);
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let mut next = current.clone();
+        let Some(plugin) = next.plugins.iter_mut().find(|p| p.name == name) else {
+            return Err(UploadError::Rejected(format!(
+                "no plugin `{name}` is configured"
+            )));
+        };
+        let stored_now = store
+            .put_component(name, &sha256, bytes)
+            .map_err(|e| UploadError::Storage(format!("cannot store the component: {e}")))?;
+        plugin.component = store.component_path(name, &sha256);
+        let world = plugin.world.as_str().to_owned();
+        if let Err(error) = self.gateway.reload(&next) {
+            if stored_now {
+                store.remove_component(name, &sha256);
+            }
+            return Err(UploadError::Rejected(error.to_string()));
+        }
+        let version = StoredVersion {
+            sha256,
+            size: bytes.len() as u64,
+            world,
+            uploaded_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        };
+        // Serving already; if the pointer cannot be written, a restart
+        // would come back on the previous version: say so loudly.
+        store.activate(name, &version).map_err(|e| {
+            UploadError::Storage(format!(
+                "activated, but cannot record it in {}: {e}; a restart would serve the previous version",
+                data_dir.display()
+            ))
+        })?;
+        *current = next;
+        Ok(version)
+    }
+
+    fn list_plugins(&self) -> Value {
+        let current = self.current();
+        let store = current.server.data_dir.as_deref().map(PluginStore::new);
+        let plugins: Vec<Value> = current
+            .plugins
+            .iter()
+            .map(|plugin| {
+                let active = store
+                    .as_ref()
+                    .and_then(|s| s.active(&plugin.name).ok().flatten());
+                let versions = store
+                    .as_ref()
+                    .map(|s| s.versions(&plugin.name))
+                    .unwrap_or_default();
+                json!({
+                    "name": plugin.name,
+                    "world": plugin.world.as_str(),
+                    "component": plugin.component.display().to_string(),
+                    "active": active,
+                    "versions": versions,
+                })
+            })
+            .collect();
+        json!({ "plugins": plugins })
+    }
+
+    fn remove_version(&self, name: &str, sha256: &str) -> Response<Full<Bytes>> {
+        let current = self.current();
+        // Both end up in file names: only a configured plugin and a hex digest.
+        let known = current.plugins.iter().any(|p| p.name == name);
+        let digest = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        let (Some(data_dir), true, true) = (current.server.data_dir.as_deref(), known, digest)
+        else {
+            return respond(StatusCode::NOT_FOUND, json!({"message": "Not Found"}));
+        };
+        let store = PluginStore::new(data_dir);
+        if store.active(name).ok().flatten().as_deref() == Some(sha256) {
+            return respond(
+                StatusCode::CONFLICT,
+                json!({"message": format!("version {sha256} of `{name}` is active; activate another one first")}),
+            );
+        }
+        if !store.versions(name).iter().any(|v| v.sha256 == sha256) {
+            return respond(StatusCode::NOT_FOUND, json!({"message": "Not Found"}));
+        }
+        store.forget(name, sha256);
+        respond(StatusCode::OK, json!({"removed": sha256}))
+    }
+
+    async fn handle_upload(self: Arc<Self>, name: String, body: Incoming) -> Response<Full<Bytes>> {
+        {
+            let current = self.current();
+            if !current.plugins.iter().any(|p| p.name == name) {
+                return respond(
+                    StatusCode::NOT_FOUND,
+                    json!({"message": format!("no plugin `{name}` is configured; declare it in [plugins.{name}] (world, budgets, grants) first")}),
+                );
+            }
+            if current.server.data_dir.is_none() {
+                return respond(
+                    StatusCode::CONFLICT,
+                    json!({"message": "uploads need server.data_dir, where versions are kept"}),
+                );
+            }
+        }
+        let limit = usize::try_from(self.max_upload_bytes).unwrap_or(usize::MAX);
+        let bytes = match Limited::new(body, limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) if error.is::<LengthLimitError>() => {
+                return respond(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    json!({"message": format!("the component is larger than admin.max_upload_size ({} bytes)", self.max_upload_bytes)}),
+                );
+            }
+            Err(error) => {
+                return respond(
+                    StatusCode::BAD_REQUEST,
+                    json!({"message": format!("cannot read the upload: {error}")}),
+                );
+            }
+        };
+        if bytes.is_empty() {
+            return respond(
+                StatusCode::BAD_REQUEST,
+                json!({"message": "the request body must be the component's bytes"}),
+            );
+        }
+        let admin = self.clone();
+        let task_name = name.clone();
+        let outcome = tokio::task::spawn_blocking(move || admin.upload(&task_name, &bytes)).await;
+        match outcome {
+            Ok(Ok(version)) => {
+                tracing::info!(plugin = %name, sha256 = %version.sha256, "plugin version activated (admin API)");
+                respond(
+                    StatusCode::OK,
+                    json!({"name": name, "active": true, "version": version}),
+                )
+            }
+            Ok(Err(UploadError::Rejected(reason))) => {
+                tracing::warn!(plugin = %name, %reason, "plugin upload refused; the running version keeps serving");
+                respond(
+                    StatusCode::BAD_REQUEST,
+                    json!({"message": "component rejected; the running version keeps serving", "reason": reason}),
+                )
+            }
+            Ok(Err(UploadError::Storage(reason))) => {
+                tracing::error!(plugin = %name, %reason, "plugin upload failed");
+                respond(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"message": reason}),
+                )
+            }
+            Err(_) => respond(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"message": "Internal server error"}),
+            ),
+        }
     }
 
     fn authorized(&self, request: &Request<Incoming>) -> bool {
@@ -146,7 +342,28 @@ impl Admin {
                     ),
                 }
             }
-            _ => respond(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+            "/plugins" if method != Method::GET => method_not_allowed("GET"),
+            "/plugins" => respond(StatusCode::OK, self.list_plugins()),
+            _ => match path
+                .strip_prefix("/plugins/")
+                .map(|rest| rest.split('/').collect::<Vec<_>>())
+            {
+                Some(parts) if parts.len() == 1 && !parts[0].is_empty() => {
+                    if method != Method::PUT {
+                        return method_not_allowed("PUT");
+                    }
+                    let name = parts[0].to_owned();
+                    let body = request.into_body();
+                    self.handle_upload(name, body).await
+                }
+                Some(parts) if parts.len() == 3 && parts[1] == "versions" => {
+                    if method != Method::DELETE {
+                        return method_not_allowed("DELETE");
+                    }
+                    self.remove_version(parts[0], parts[2])
+                }
+                _ => respond(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+            },
         }
     }
 }

@@ -31,6 +31,7 @@ struct FixedSettings {
     access_log: AccessLogTarget,
     admin: Option<std::net::SocketAddr>,
     workers: Option<std::num::NonZeroUsize>,
+    data_dir: Option<std::path::PathBuf>,
 }
 
 impl FixedSettings {
@@ -44,6 +45,7 @@ impl FixedSettings {
             access_log: config.server.access_log.clone(),
             admin: config.admin.as_ref().map(|a| a.address),
             workers: config.server.workers,
+            data_dir: config.server.data_dir.clone(),
         }
     }
 
@@ -63,6 +65,9 @@ impl FixedSettings {
         if new.workers != self.workers {
             changed.push("server.workers");
         }
+        if new.data_dir != self.data_dir {
+            changed.push("server.data_dir");
+        }
         (!changed.is_empty()).then(|| {
             format!(
                 "{} changed; these apply only at start, restart the gateway for them",
@@ -77,7 +82,7 @@ impl FixedSettings {
 pub enum ReloadError {
     /// The file is not a valid configuration.
     #[error("{0}")]
-    Invalid(#[from] crate::config::ConfigError),
+    Invalid(String),
     /// The configuration is valid but changes start-only settings.
     #[error("{0}")]
     NeedsRestart(String),

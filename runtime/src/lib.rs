@@ -5,6 +5,7 @@
 //! lives here so that tests and benchmarks use the same code.
 
 pub mod admin;
+pub mod admin_client;
 pub mod body;
 pub mod config;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod plugin;
 pub mod router;
 pub mod scaffold;
 pub mod snapshot;
+pub mod store;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -29,6 +31,17 @@ pub use gateway::{Gateway, StartError};
 /// is already valid; this compiles and links its plugins.
 pub fn check(config: &Config) -> Result<(), StartError> {
     Gateway::new(config).map(|_| ())
+}
+
+/// Reads and validates a configuration file, then points its plugins at
+/// the versions activated through the admin API (`server.data_dir`), so that
+/// a restart serves exactly what was served before.
+pub fn load_config(path: &std::path::Path) -> Result<Config, String> {
+    let mut config = Config::from_file(path).map_err(|e| e.to_string())?;
+    if let Some(data_dir) = &config.server.data_dir {
+        store::PluginStore::new(data_dir).apply_active(&mut config)?;
+    }
+    Ok(config)
 }
 
 /// Name under which the admin listener is reported to `on_listening`
@@ -55,7 +68,7 @@ pub fn run(
     let admin = Arc::new(admin::Admin::new(
         gateway.clone(),
         config_path,
-        config.admin.as_ref().and_then(|a| a.token.clone()),
+        config.clone(),
     ));
     let admin_listener = match &config.admin {
         Some(settings) => {

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 use turnpike::Config;
+use turnpike::admin_client::{AdminTarget, call};
 use turnpike::scaffold::{Language, Project, Role};
 
 /// Turnpike, an API gateway with Amazon API Gateway's model and WebAssembly plugins.
@@ -73,6 +74,62 @@ enum PluginCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Upload a component as the new active version of a configured plugin.
+    Push {
+        /// The plugin's name in the configuration.
+        name: String,
+        /// The component (.wasm) file.
+        file: PathBuf,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// List the configured plugins with their active and stored versions.
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Remove an inactive stored version of a plugin.
+    Rm {
+        /// The plugin's name.
+        name: String,
+        /// The version's sha256.
+        sha256: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+/// Where the admin API is.
+#[derive(clap::Args)]
+struct AdminArgs {
+    /// Base URL of the admin API.
+    #[arg(long, env = "TURNPIKE_ADMIN", default_value = "http://127.0.0.1:9901")]
+    admin: String,
+    /// Bearer token of the admin API.
+    #[arg(long, env = "TURNPIKE_ADMIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// File holding the bearer token (instead of --token).
+    #[arg(long, conflicts_with = "token")]
+    token_file: Option<PathBuf>,
+}
+
+impl AdminArgs {
+    fn target(&self) -> Result<AdminTarget, String> {
+        let token = match (&self.token, &self.token_file) {
+            (Some(token), _) => Some(token.clone()),
+            (None, Some(file)) => Some(
+                std::fs::read_to_string(file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+                    .trim()
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        };
+        Ok(AdminTarget {
+            url: self.admin.clone(),
+            token,
+        })
+    }
 }
 
 fn main() -> ExitCode {
@@ -108,6 +165,88 @@ fn main() -> ExitCode {
                     dir,
                 },
         } => new_plugin(role, lang, name, dir),
+        Command::Plugin {
+            command: PluginCommand::Push { name, file, admin },
+        } => admin_command(&admin, |target| {
+            let bytes =
+                std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let answer = call(
+                target,
+                http::Method::PUT,
+                &format!("/plugins/{name}"),
+                bytes,
+            )?;
+            Ok((answer, |body: &serde_json::Value| {
+                format!(
+                    "activated {} version {} ({} bytes, world {})",
+                    body["name"].as_str().unwrap_or_default(),
+                    body["version"]["sha256"].as_str().unwrap_or_default(),
+                    body["version"]["size"],
+                    body["version"]["world"].as_str().unwrap_or_default()
+                )
+            }))
+        }),
+        Command::Plugin {
+            command: PluginCommand::List { admin },
+        } => admin_command(&admin, |target| {
+            let answer = call(target, http::Method::GET, "/plugins", Vec::new())?;
+            Ok((answer, |body: &serde_json::Value| {
+                serde_json::to_string_pretty(body).unwrap_or_default()
+            }))
+        }),
+        Command::Plugin {
+            command:
+                PluginCommand::Rm {
+                    name,
+                    sha256,
+                    admin,
+                },
+        } => admin_command(&admin, |target| {
+            let path = format!("/plugins/{name}/versions/{sha256}");
+            let answer = call(target, http::Method::DELETE, &path, Vec::new())?;
+            Ok((answer, |body: &serde_json::Value| {
+                format!("removed {}", body["removed"].as_str().unwrap_or_default())
+            }))
+        }),
+    }
+}
+
+/// A summary of a successful admin answer.
+type Summary = fn(&serde_json::Value) -> String;
+
+/// Runs one admin call: prints the summary on success, the API's message
+/// (and its reasons) on failure.
+fn admin_command(
+    admin: &AdminArgs,
+    run: impl FnOnce(&AdminTarget) -> Result<((u16, serde_json::Value), Summary), String>,
+) -> ExitCode {
+    match admin.target().and_then(|target| run(&target)) {
+        Ok(((status, body), summary)) if (200..300).contains(&status) => {
+            println!("{}", summary(&body));
+            ExitCode::SUCCESS
+        }
+        Ok(((status, body), _)) => {
+            eprintln!(
+                "admin API answered {status}: {}",
+                body["message"].as_str().unwrap_or_default()
+            );
+            for detail in [&body["reason"], &body["problems"]] {
+                match detail {
+                    serde_json::Value::String(s) => eprintln!("  {s}"),
+                    serde_json::Value::Array(items) => {
+                        for item in items {
+                            eprintln!("  {}", item.as_str().unwrap_or_default());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            ExitCode::FAILURE
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -138,7 +277,7 @@ fn new_plugin(role: Role, lang: Language, name: Option<String>, dir: Option<Path
 }
 
 fn serve(path: &std::path::Path) -> ExitCode {
-    let config = match Config::from_file(path) {
+    let config = match turnpike::load_config(path) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");

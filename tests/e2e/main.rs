@@ -15,3 +15,4 @@ mod polyglot;
 mod proxy;
 mod routing;
 mod scaffold;
+mod uploads;

@@ -62,7 +62,12 @@ pub struct AdminConfig {
     /// The bearer token every admin call but the health checks must carry;
     /// `None` (allowed on loopback only) leaves the API open.
     pub token: Option<Arc<str>>,
+    /// Largest plugin upload accepted.
+    pub max_upload_bytes: u64,
 }
+
+/// Default largest plugin upload: room for a Python component (about 20 MB).
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 * 1024 * 1024;
 
 impl fmt::Debug for AdminConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -70,6 +75,7 @@ impl fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("address", &self.address)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("max_upload_bytes", &self.max_upload_bytes)
             .finish()
     }
 }
@@ -243,6 +249,9 @@ pub struct ServerSettings {
     pub request_id_header: HeaderName,
     /// Where compiled plugins are cached; `None` turns the cache off.
     pub cache_dir: Option<PathBuf>,
+    /// Durable state written through the admin API (uploaded plugins and
+    /// which version of each is active); `None`: uploads are refused.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Destination of the access log.
@@ -636,7 +645,18 @@ impl Validator {
                 ),
             ));
         }
-        AdminConfig { address, token }
+        let max_upload_bytes = match raw.max_upload_size {
+            None => DEFAULT_MAX_UPLOAD_BYTES,
+            Some(size) => units::parse_size(size.get_ref()).unwrap_or_else(|why| {
+                self.problem(size.span(), "admin.max_upload_size", why);
+                DEFAULT_MAX_UPLOAD_BYTES
+            }),
+        };
+        AdminConfig {
+            address,
+            token,
+            max_upload_bytes,
+        }
     }
 
     fn duration(&mut self, value: Option<SpannedStr>, key: &str, default: Duration) -> Duration {
@@ -712,12 +732,14 @@ impl Validator {
             Some(dir) => Some(self.base_dir.join(dir.get_ref())),
             None => default_cache_dir(),
         };
+        let data_dir = raw.data_dir.map(|dir| self.base_dir.join(dir.get_ref()));
         ServerSettings {
             shutdown_grace,
             access_log,
             workers,
             request_id_header,
             cache_dir,
+            data_dir,
         }
     }
 

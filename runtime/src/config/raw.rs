@@ -36,6 +36,7 @@ pub struct RawAdmin {
     pub address: Option<SpannedStr>,
     pub token_file: Option<SpannedStr>,
     pub token_env: Option<SpannedStr>,
+    pub max_upload_size: Option<Spanned<SizeValue>>,
 }
 
 /// `[plugins.NAME]`: a WebAssembly component and its budgets and grants.
@@ -79,6 +80,7 @@ pub struct RawServer {
     pub workers: Option<Spanned<i64>>,
     pub request_id_header: Option<SpannedStr>,
     pub cache_dir: Option<SpannedStr>,
+    pub data_dir: Option<SpannedStr>,
 }
 
 /// `[limits]`: request limits, defaulting to Amazon API Gateway's.
