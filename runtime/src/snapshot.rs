@@ -9,7 +9,8 @@ use http::HeaderName;
 
 use crate::config::IntegrationConfig;
 use crate::config::{
-    AuthorizerConfig, Config, InstancesConfig, Limits, PluginConfig, PluginWorld, StageName,
+    AuthorizerConfig, Config, InstancesConfig, Limits, PluginConfig, PluginWorld, SourcePolicy,
+    StageName,
 };
 use crate::integrations::{Function, Integration};
 use crate::pipeline::authorize::DecisionCache;
@@ -57,6 +58,10 @@ pub struct CompiledApi {
     pub route_mappers: Vec<Option<Arc<MapperPlugin>>>,
     /// Authorizers with their plugins and decision caches.
     pub authorizers: Vec<CompiledAuthorizer>,
+    /// The API's resource policy.
+    pub policy: Option<SourcePolicy>,
+    /// Each route's resource policy, indexed by route id.
+    pub route_policies: Vec<Option<SourcePolicy>>,
 }
 
 /// An authorizer ready to run.
@@ -87,6 +92,8 @@ pub struct CompiledStage {
     pub integrations: Vec<Integration>,
     /// The stage's variables, for plugins and identity sources.
     pub variables: BTreeMap<String, String>,
+    /// The stage's resource policy.
+    pub policy: Option<SourcePolicy>,
 }
 
 impl Snapshot {
@@ -162,6 +169,7 @@ impl Snapshot {
                     name: stage.name.as_str().to_owned(),
                     integrations,
                     variables: stage.variables.clone(),
+                    policy: stage.policy.clone(),
                 });
             }
             let authorizers = api
@@ -206,6 +214,8 @@ impl Snapshot {
                 route_authorizers: api.routes.iter().map(|r| r.authorizer).collect(),
                 route_mappers,
                 authorizers,
+                policy: api.policy.clone(),
+                route_policies: api.routes.iter().map(|r| r.policy.clone()).collect(),
             });
         }
         Ok(Snapshot {

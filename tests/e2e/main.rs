@@ -11,6 +11,7 @@ mod config_errors;
 mod errors;
 mod lifecycle;
 mod plugins;
+mod policies;
 mod polyglot;
 mod proxy;
 mod routing;

@@ -302,6 +302,42 @@ pub struct ApiConfig {
     pub routes: Vec<RouteConfig>,
     /// Authorizers routes may name.
     pub authorizers: Vec<AuthorizerConfig>,
+    /// Who may call any route of the API.
+    pub policy: Option<SourcePolicy>,
+}
+
+/// A resource policy by source address (`policy` of an API, stage or
+/// route): a request from an address in `deny` is refused; if `allow` is not
+/// empty, so is a request from any address outside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourcePolicy {
+    /// Networks that may call (empty: any).
+    pub allow: Vec<ipnet::IpNet>,
+    /// Networks that may not call, whatever `allow` says.
+    pub deny: Vec<ipnet::IpNet>,
+}
+
+/// Why a [`SourcePolicy`] refused an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyRefusal {
+    /// The address is in `deny_source`.
+    Denied,
+    /// `allow_source` is set and the address is not in it.
+    NotAllowed,
+}
+
+impl SourcePolicy {
+    /// Whether `ip` may call; IPv4-mapped IPv6 addresses count as IPv4.
+    pub fn check(&self, ip: std::net::IpAddr) -> Result<(), PolicyRefusal> {
+        let ip = ip.to_canonical();
+        if self.deny.iter().any(|net| net.contains(&ip)) {
+            return Err(PolicyRefusal::Denied);
+        }
+        if !self.allow.is_empty() && !self.allow.iter().any(|net| net.contains(&ip)) {
+            return Err(PolicyRefusal::NotAllowed);
+        }
+        Ok(())
+    }
 }
 
 /// A stage of an API.
@@ -311,6 +347,8 @@ pub struct StageConfig {
     pub name: StageName,
     /// Stage variables.
     pub variables: BTreeMap<String, String>,
+    /// Who may call the API through this stage.
+    pub policy: Option<SourcePolicy>,
 }
 
 /// A stage's name.
@@ -343,6 +381,8 @@ pub struct RouteConfig {
     pub authorizer: Option<usize>,
     /// Index into [`Config::plugins`] of the route's mapper.
     pub mapper: Option<usize>,
+    /// Who may call this route.
+    pub policy: Option<SourcePolicy>,
 }
 
 /// What serves a route.
@@ -1235,6 +1275,10 @@ impl Validator {
             let stages = self.stages(&api, &key);
             let authorizers = self.authorizers(&api, &key, plugins);
             let routes = self.routes(&api, &key, &stages, limits, &authorizers, plugins);
+            let policy = api
+                .policy
+                .as_ref()
+                .map(|p| self.policy(p, &format!("{key}.policy")));
             out.push(ApiConfig {
                 name,
                 listeners: listener_ids,
@@ -1242,9 +1286,41 @@ impl Validator {
                 stages,
                 routes,
                 authorizers,
+                policy,
             });
         }
         out
+    }
+
+    fn policy(&mut self, raw: &raw::RawPolicy, key: &str) -> SourcePolicy {
+        let mut networks = |list: &[SpannedStr], which: &str| -> Vec<ipnet::IpNet> {
+            list.iter()
+                .enumerate()
+                .filter_map(|(i, entry)| {
+                    let text = entry.get_ref().trim();
+                    let parsed = text.parse::<ipnet::IpNet>().or_else(|_| {
+                        text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)
+                    });
+                    match parsed {
+                        Ok(net) => Some(net.trunc()),
+                        Err(_) => {
+                            self.problem(
+                                entry.span(),
+                                format!("{key}.{which}[{i}]"),
+                                format!(
+                                    "`{text}` is not an IP address or CIDR block, e.g. \"10.0.0.0/8\", \"192.0.2.7\" or \"2001:db8::/32\""
+                                ),
+                            );
+                            None
+                        }
+                    }
+                })
+                .collect()
+        };
+        SourcePolicy {
+            allow: networks(&raw.allow_source, "allow_source"),
+            deny: networks(&raw.deny_source, "deny_source"),
+        }
     }
 
     fn stages(&mut self, api: &RawApi, key: &str) -> Vec<StageConfig> {
@@ -1252,6 +1328,7 @@ impl Validator {
             return vec![StageConfig {
                 name: StageName::Default,
                 variables: BTreeMap::new(),
+                policy: None,
             }];
         }
         let mut out = Vec::new();
@@ -1289,7 +1366,16 @@ impl Validator {
                 }
                 variables.insert(var.clone(), value.get_ref().clone());
             }
-            out.push(StageConfig { name, variables });
+            let policy = stage
+                .get_ref()
+                .policy
+                .as_ref()
+                .map(|p| self.policy(p, &format!("{stage_key}.policy")));
+            out.push(StageConfig {
+                name,
+                variables,
+                policy,
+            });
         }
         out
     }
@@ -1349,12 +1435,17 @@ impl Validator {
                     PluginWorld::Mapper,
                 )
             });
+            let policy = route
+                .policy
+                .as_ref()
+                .map(|p| self.policy(p, &format!("{route_key_path}.policy")));
             parsed.push((
                 RouteConfig {
                     key: route_key,
                     integration,
                     authorizer,
                     mapper,
+                    policy,
                 },
                 route.key.span(),
             ));

@@ -114,6 +114,17 @@ pub struct RawApi {
     pub routes: Vec<Spanned<RawRoute>>,
     #[serde(default)]
     pub authorizers: BTreeMap<String, Spanned<RawAuthorizer>>,
+    pub policy: Option<RawPolicy>,
+}
+
+/// `policy` of an API, stage or route: who may call it, by source address.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    #[serde(default)]
+    pub allow_source: Vec<SpannedStr>,
+    #[serde(default)]
+    pub deny_source: Vec<SpannedStr>,
 }
 
 /// `[apis.stages.NAME]`.
@@ -122,6 +133,7 @@ pub struct RawApi {
 pub struct RawStage {
     #[serde(default)]
     pub variables: BTreeMap<String, SpannedStr>,
+    pub policy: Option<RawPolicy>,
 }
 
 /// `[[apis.routes]]`.
@@ -131,6 +143,7 @@ pub struct RawRoute {
     pub key: SpannedStr,
     pub authorizer: Option<SpannedStr>,
     pub mapper: Option<SpannedStr>,
+    pub policy: Option<RawPolicy>,
     pub integration: Spanned<RawIntegration>,
 }
 

@@ -13,6 +13,7 @@
 pub mod authorize;
 pub mod limits;
 pub mod mapping;
+pub mod policy;
 pub mod route;
 
 use std::net::SocketAddr;
@@ -233,6 +234,7 @@ async fn run_phases(
 
     let api = &snapshot.apis[hit.api];
     let stage = &api.stages[hit.stage];
+    policy::check(api, stage, hit.route, conn.client.ip())?;
     ctx.authorized = authorize::run(api, stage, hit.route, ctx, &parts, &path, &hit.params).await?;
 
     let mapper = api.route_mappers.get(hit.route).and_then(Option::as_ref);
