@@ -9,8 +9,8 @@ use http::HeaderName;
 
 use crate::config::IntegrationConfig;
 use crate::config::{
-    AuthorizerConfig, Config, InstancesConfig, Limits, PluginConfig, PluginWorld, SourcePolicy,
-    StageName,
+    AuthorizerConfig, Config, CorsConfig, InstancesConfig, Limits, PluginConfig, PluginWorld,
+    SourcePolicy, StageName,
 };
 use crate::integrations::{Function, Integration};
 use crate::pipeline::authorize::DecisionCache;
@@ -62,6 +62,8 @@ pub struct CompiledApi {
     pub policy: Option<SourcePolicy>,
     /// Each route's resource policy, indexed by route id.
     pub route_policies: Vec<Option<SourcePolicy>>,
+    /// CORS, answered by the gateway.
+    pub cors: Option<CorsConfig>,
 }
 
 /// An authorizer ready to run.
@@ -216,6 +218,7 @@ impl Snapshot {
                 authorizers,
                 policy: api.policy.clone(),
                 route_policies: api.routes.iter().map(|r| r.policy.clone()).collect(),
+                cors: api.cors.clone(),
             });
         }
         Ok(Snapshot {

@@ -8,6 +8,7 @@ mod upstream;
 mod admin;
 mod cli;
 mod config_errors;
+mod cors;
 mod errors;
 mod lifecycle;
 mod plugins;

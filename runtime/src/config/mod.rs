@@ -304,6 +304,63 @@ pub struct ApiConfig {
     pub authorizers: Vec<AuthorizerConfig>,
     /// Who may call any route of the API.
     pub policy: Option<SourcePolicy>,
+    /// Cross-origin resource sharing, answered by the gateway.
+    pub cors: Option<CorsConfig>,
+}
+
+/// `[apis.cors]`: CORS as API Gateway's HTTP APIs do it. Header values are
+/// prepared once here so that the request path only copies them.
+#[derive(Debug, Clone)]
+pub struct CorsConfig {
+    /// Origins that may call; empty means none.
+    pub allow_origins: Vec<OriginPattern>,
+    /// `Access-Control-Allow-Methods`, or `None` for `*` (echo the request's).
+    pub allow_methods: Option<HeaderValue>,
+    /// Methods allowed, upper case, for preflight checks; empty for `*`.
+    pub methods: Vec<String>,
+    /// `Access-Control-Allow-Headers`, or `None` for `*` (echo the request's).
+    pub allow_headers: Option<HeaderValue>,
+    /// `Access-Control-Expose-Headers`, if any.
+    pub expose_headers: Option<HeaderValue>,
+    /// Whether credentials (cookies, `Authorization`) may be sent.
+    pub allow_credentials: bool,
+    /// `Access-Control-Max-Age`, if set.
+    pub max_age: Option<HeaderValue>,
+}
+
+/// An entry of `allow_origins`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginPattern {
+    /// `*`: any origin.
+    Any,
+    /// One origin, `scheme://host[:port]`, lower case.
+    Exact(String),
+    /// `scheme://*.domain`: any subdomain of `domain` (not `domain` itself),
+    /// stored as (`scheme://`, `.domain`).
+    Subdomains(String, String),
+}
+
+impl CorsConfig {
+    /// Whether `origin` may call; compared case-insensitively.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.allow_origins.iter().any(|pattern| match pattern {
+            OriginPattern::Any => true,
+            OriginPattern::Exact(o) => o.eq_ignore_ascii_case(origin),
+            OriginPattern::Subdomains(scheme, suffix) => {
+                origin.len() > scheme.len() + suffix.len()
+                    && origin[..scheme.len()].eq_ignore_ascii_case(scheme)
+                    && origin
+                        .get(origin.len() - suffix.len()..)
+                        .is_some_and(|s| s.eq_ignore_ascii_case(suffix))
+                    && !origin[scheme.len()..origin.len() - suffix.len()].contains(['/', ':'])
+            }
+        })
+    }
+
+    /// Whether any origin may call (`*`), so the answer can be `*` itself.
+    pub fn any_origin(&self) -> bool {
+        self.allow_origins.contains(&OriginPattern::Any)
+    }
 }
 
 /// A resource policy by source address (`policy` of an API, stage or
@@ -1279,6 +1336,10 @@ impl Validator {
                 .policy
                 .as_ref()
                 .map(|p| self.policy(p, &format!("{key}.policy")));
+            let cors = api
+                .cors
+                .as_ref()
+                .map(|c| self.cors(c, &format!("{key}.cors")));
             out.push(ApiConfig {
                 name,
                 listeners: listener_ids,
@@ -1287,9 +1348,138 @@ impl Validator {
                 routes,
                 authorizers,
                 policy,
+                cors,
             });
         }
         out
+    }
+
+    fn cors(&mut self, raw: &Spanned<raw::RawCors>, key: &str) -> CorsConfig {
+        let span = raw.span();
+        let raw = raw.get_ref();
+        let mut allow_origins = Vec::new();
+        for (i, origin) in raw.allow_origins.iter().enumerate() {
+            let text = origin.get_ref().trim().to_ascii_lowercase();
+            let pattern = if text == "*" {
+                Some(OriginPattern::Any)
+            } else {
+                text.split_once("://").and_then(|(scheme, rest)| {
+                    let well_formed = matches!(scheme, "http" | "https")
+                        && !rest.is_empty()
+                        && !rest.contains(['/', '?', '#', ' ']);
+                    if !well_formed {
+                        None
+                    } else if let Some(domain) = rest.strip_prefix("*.") {
+                        (!domain.is_empty() && !domain.contains('*')).then(|| {
+                            OriginPattern::Subdomains(format!("{scheme}://"), format!(".{domain}"))
+                        })
+                    } else {
+                        (!rest.contains('*')).then(|| OriginPattern::Exact(text.clone()))
+                    }
+                })
+            };
+            match pattern {
+                Some(p) => allow_origins.push(p),
+                None => self.problem(
+                    origin.span(),
+                    format!("{key}.allow_origins[{i}]"),
+                    format!(
+                        "`{}` is not an origin: use \"*\", \"https://app.example.com\" (scheme, host, optional port) or \"https://*.example.com\"",
+                        origin.get_ref()
+                    ),
+                ),
+            }
+        }
+        let mut token_list =
+            |list: &[SpannedStr], which: &str, upper: bool| -> (Option<HeaderValue>, Vec<String>) {
+                if list.iter().any(|v| v.get_ref().trim() == "*") {
+                    return (None, Vec::new());
+                }
+                let mut names = Vec::new();
+                for (i, value) in list.iter().enumerate() {
+                    let name = value.get_ref().trim();
+                    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                        self.problem(
+                            value.span(),
+                            format!("{key}.{which}[{i}]"),
+                            format!("`{name}` is not a method or header name"),
+                        );
+                        continue;
+                    }
+                    names.push(if upper {
+                        name.to_ascii_uppercase()
+                    } else {
+                        name.to_ascii_lowercase()
+                    });
+                }
+                (HeaderValue::from_str(&names.join(", ")).ok(), names)
+            };
+        let (allow_methods, methods) = if raw.allow_methods.is_empty() {
+            // API Gateway's default when methods are left out: every method.
+            (None, Vec::new())
+        } else {
+            token_list(&raw.allow_methods, "allow_methods", true)
+        };
+        let (allow_headers, _) = token_list(&raw.allow_headers, "allow_headers", false);
+        let allow_headers = if raw.allow_headers.is_empty() {
+            Some(HeaderValue::from_static(""))
+        } else {
+            allow_headers
+        };
+        let expose_headers = if raw.expose_headers.is_empty() {
+            None
+        } else {
+            // `None` from the list means `*`: expose every header.
+            let (listed, _) = token_list(&raw.expose_headers, "expose_headers", false);
+            Some(listed.unwrap_or(HeaderValue::from_static("*")))
+        };
+        let allow_credentials = raw.allow_credentials.as_ref().is_some_and(|c| *c.get_ref());
+        if allow_credentials && allow_origins.contains(&OriginPattern::Any) {
+            let at = raw
+                .allow_credentials
+                .as_ref()
+                .map(|c| c.span())
+                .unwrap_or(span.clone());
+            self.problem(
+                at,
+                format!("{key}.allow_credentials"),
+                "browsers refuse credentials with `Access-Control-Allow-Origin: *`; list the origins instead of \"*\"",
+            );
+        }
+        if raw.allow_origins.is_empty() {
+            self.problem(
+                span,
+                format!("{key}.allow_origins"),
+                "list the origins that may call, or \"*\"",
+            );
+        }
+        let max_age = raw
+            .max_age
+            .as_ref()
+            .and_then(|m| match units::parse_duration(m.get_ref()) {
+                Ok(d) if d.as_secs() <= 86_400 => Some(HeaderValue::from(d.as_secs())),
+                Ok(_) => {
+                    self.problem(
+                        m.span(),
+                        format!("{key}.max_age"),
+                        "at most 86400s (a day), as in API Gateway",
+                    );
+                    None
+                }
+                Err(why) => {
+                    self.problem(m.span(), format!("{key}.max_age"), why);
+                    None
+                }
+            });
+        CorsConfig {
+            allow_origins,
+            allow_methods,
+            methods,
+            allow_headers,
+            expose_headers,
+            allow_credentials,
+            max_age,
+        }
     }
 
     fn policy(&mut self, raw: &raw::RawPolicy, key: &str) -> SourcePolicy {

@@ -115,6 +115,23 @@ pub struct RawApi {
     #[serde(default)]
     pub authorizers: BTreeMap<String, Spanned<RawAuthorizer>>,
     pub policy: Option<RawPolicy>,
+    pub cors: Option<Spanned<RawCors>>,
+}
+
+/// `[apis.cors]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCors {
+    #[serde(default)]
+    pub allow_origins: Vec<SpannedStr>,
+    #[serde(default)]
+    pub allow_methods: Vec<SpannedStr>,
+    #[serde(default)]
+    pub allow_headers: Vec<SpannedStr>,
+    #[serde(default)]
+    pub expose_headers: Vec<SpannedStr>,
+    pub allow_credentials: Option<Spanned<bool>>,
+    pub max_age: Option<SpannedStr>,
 }
 
 /// `policy` of an API, stage or route: who may call it, by source address.

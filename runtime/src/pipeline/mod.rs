@@ -11,6 +11,7 @@
 //! 5. observe: the access-log record, also for requests that failed.
 
 pub mod authorize;
+pub mod cors;
 pub mod limits;
 pub mod mapping;
 pub mod policy;
@@ -94,6 +95,8 @@ pub struct RequestContext {
     pub upstream_path: Option<String>,
     /// Query string a request mapper chose (empty: none), replacing the client's.
     pub upstream_query: Option<String>,
+    /// The gateway answered a CORS preflight itself.
+    pub preflight: bool,
 }
 
 impl RequestContext {
@@ -117,6 +120,7 @@ impl RequestContext {
             authorizer_latency: None,
             upstream_path: None,
             upstream_query: None,
+            preflight: false,
         }
     }
 }
@@ -152,6 +156,7 @@ pub async fn handle(
     let uri = request.uri().clone();
     let version = request.version();
 
+    let origin = request.headers().get(http::header::ORIGIN).cloned();
     let (parts, body) = request.into_parts();
     let mut body = Some(crate::body::RequestBody::Streaming(body));
     let outcome = run_phases(gateway, &snapshot, &mut ctx, conn, &uri, parts, &mut body).await;
@@ -165,6 +170,11 @@ pub async fn handle(
     response
         .headers_mut()
         .insert(ctx.request_id_header.clone(), ctx.request_id.clone());
+    if !ctx.preflight
+        && let Some(cors) = ctx.api.and_then(|a| snapshot.apis[a].cors.as_ref())
+    {
+        cors::decorate(cors, origin.as_ref(), &mut response);
+    }
 
     if let Some(error) = &error {
         if error.blame() == crate::error::Blame::Downstream {
@@ -221,13 +231,16 @@ async fn run_phases(
     } else {
         None
     };
-    let hit = route::resolve(
-        snapshot,
-        conn.listener,
-        host.as_deref(),
-        &parts.method,
-        &path,
-    )?;
+    // The API is known before the route: a preflight is answered for any
+    // path of an API with CORS, and errors of such an API carry CORS headers.
+    ctx.api = snapshot.api_for(conn.listener, host.as_deref());
+    if let Some(cors) = ctx.api.and_then(|a| snapshot.apis[a].cors.as_ref())
+        && cors::is_preflight(&parts.method, &parts.headers)
+    {
+        ctx.preflight = true;
+        return Ok(cors::preflight(cors, &parts.headers));
+    }
+    let hit = route::resolve(snapshot, ctx.api, &parts.method, &path)?;
     ctx.api = Some(hit.api);
     ctx.stage = Some(hit.stage);
     ctx.route = Some(hit.route);

@@ -23,11 +23,11 @@ pub struct RouteHit<'p> {
     pub params: ParamValues<'p>,
 }
 
-/// Resolves API, stage and route.
+/// Resolves stage and route within the API found for the listener and host
+/// (`Snapshot::api_for`); no API is a 404.
 pub fn resolve<'s, 'p>(
     snapshot: &'s Snapshot,
-    listener: usize,
-    host: Option<&str>,
+    api: Option<usize>,
     method: &Method,
     path: &'p str,
 ) -> Result<RouteHit<'p>, GatewayError>
@@ -35,7 +35,7 @@ where
     's: 'p,
 {
     let not_found = || GatewayError::new(ErrorKind::NotFound);
-    let api_index = snapshot.api_for(listener, host).ok_or_else(not_found)?;
+    let api_index = api.ok_or_else(not_found)?;
     let api = &snapshot.apis[api_index];
     let (stage, within) = api.stage_for(path).ok_or_else(not_found)?;
     match api.router().find(method, within) {
