@@ -191,6 +191,13 @@ impl Admin {
                 json!({"message": format!("version {sha256} of `{name}` is active; activate another one first")}),
             );
         }
+        let pinned = format!("{name}@{sha256}");
+        if current.plugins.iter().any(|p| p.name == pinned) {
+            return respond(
+                StatusCode::CONFLICT,
+                json!({"message": format!("version {sha256} of `{name}` is pinned by the configuration (`{pinned}`)")}),
+            );
+        }
         if !store.versions(name).iter().any(|v| v.sha256 == sha256) {
             return respond(StatusCode::NOT_FOUND, json!({"message": "Not Found"}));
         }
@@ -199,6 +206,12 @@ impl Admin {
     }
 
     async fn handle_upload(self: Arc<Self>, name: String, body: Incoming) -> Response<Full<Bytes>> {
+        if let Some((base, _)) = name.split_once('@') {
+            return respond(
+                StatusCode::BAD_REQUEST,
+                json!({"message": format!("`{name}` is a pinned version and never changes; upload to `{base}`")}),
+            );
+        }
         {
             let current = self.current();
             if !current.plugins.iter().any(|p| p.name == name) {

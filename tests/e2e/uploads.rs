@@ -358,3 +358,61 @@ async fn the_cli_pushes_lists_and_removes_versions() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_pinned_version_does_not_move_with_uploads() {
+    let origin = Upstream::start();
+    let setup = setup();
+    let gw = Gateway::start(&config(&setup, &origin));
+    let rust = read(&guest("rust_token_authorizer"));
+    let c = read(&polyglot_guest(
+        "c-token-authorizer",
+        "c_token_authorizer.wasm",
+        "authorizer",
+    ));
+    let (status, body) = upload(&gw, "tokens", rust).await;
+    assert_eq!(status, 200, "{body}");
+    let rust_sha = body["version"]["sha256"].as_str().expect("sha").to_owned();
+    let (status, _) = upload(&gw, "tokens", c.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(served_by(&gw).await, Ok("c"));
+
+    // The authorizer pins the Rust version: a reload serves it although the
+    // C version is the active one, and later uploads do not move it.
+    let pinned = config(&setup, &origin).replace(
+        "plugin = \"tokens\"",
+        &format!("plugin = \"tokens@{rust_sha}\""),
+    );
+    gw.rewrite_config(&pinned);
+    let (status, body) = admin_call(&gw, reqwest::Method::POST, "/reload").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(served_by(&gw).await, Ok("rust"));
+    let (status, _) = upload(&gw, "tokens", c).await;
+    assert_eq!(status, 200);
+    assert_eq!(served_by(&gw).await, Ok("rust"), "the pin holds");
+    let (status, body) = upload(&gw, &format!("tokens@{rust_sha}"), b"x".to_vec()).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = admin_call(
+        &gw,
+        reqwest::Method::DELETE,
+        &format!("/plugins/tokens/versions/{rust_sha}"),
+    )
+    .await;
+    assert_eq!(status, 409, "a pinned version cannot be removed: {body}");
+
+    // A version never uploaded is a configuration error naming the key.
+    let unknown = "0".repeat(64);
+    gw.rewrite_config(&config(&setup, &origin).replace(
+        "plugin = \"tokens\"",
+        &format!("plugin = \"tokens@{unknown}\""),
+    ));
+    let (status, body) = admin_call(&gw, reqwest::Method::POST, "/reload").await;
+    assert_eq!(status, 400, "{body}");
+    let problems = body["problems"].to_string();
+    assert!(
+        problems.contains("apis[0].authorizers.bearer.plugin")
+            && problems.contains("was never uploaded"),
+        "{body}"
+    );
+    assert_eq!(served_by(&gw).await, Ok("rust"));
+}

@@ -656,7 +656,8 @@ impl Validator {
         let server = self.server(raw.server);
         let limits = self.limits(raw.limits);
         let listeners = self.listeners(raw.listeners);
-        let plugins = self.plugins(raw.plugins);
+        let mut plugins = self.plugins(raw.plugins);
+        self.pinned_versions(&raw.apis, &server, &mut plugins);
         let apis = self.apis(raw.apis, &listeners, &limits, &plugins);
         let admin = raw.admin.map(|admin| self.admin(admin.into_inner()));
         Config {
@@ -1087,6 +1088,74 @@ impl Validator {
 
     /// Resolves a reference to a plugin that must be of `world`, reporting
     /// an unknown name or a plugin of another world at `key`.
+    /// Adds a plugin entry `NAME@SHA256` for every reference to a pinned
+    /// version of plugin `NAME`: the same settings, the component stored by
+    /// an upload in `server.data_dir`. Uploads and the active version do not
+    /// move a pinned reference.
+    fn pinned_versions(
+        &mut self,
+        apis: &[Spanned<RawApi>],
+        server: &ServerSettings,
+        plugins: &mut Vec<PluginConfig>,
+    ) {
+        let mut references: Vec<(&SpannedStr, String)> = Vec::new();
+        for (i, api) in apis.iter().enumerate() {
+            let api = api.get_ref();
+            for (name, authorizer) in &api.authorizers {
+                if let Some(plugin) = &authorizer.get_ref().plugin {
+                    references.push((plugin, format!("apis[{i}].authorizers.{name}.plugin")));
+                }
+            }
+            for (j, route) in api.routes.iter().enumerate() {
+                let route = route.get_ref();
+                if let Some(mapper) = &route.mapper {
+                    references.push((mapper, format!("apis[{i}].routes[{j}].mapper")));
+                }
+                if let Some(plugin) = &route.integration.get_ref().plugin {
+                    references.push((plugin, format!("apis[{i}].routes[{j}].integration.plugin")));
+                }
+            }
+        }
+        for (reference, key) in references {
+            let Some((name, sha256)) = reference.get_ref().split_once('@') else {
+                continue;
+            };
+            if plugins.iter().any(|p| p.name == *reference.get_ref()) {
+                continue;
+            }
+            let Some(base) = plugins.iter().find(|p| p.name == name) else {
+                // plugin_ref reports the unknown name.
+                continue;
+            };
+            let digest = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            let stored = server.data_dir.as_ref().map(|dir| {
+                dir.join("plugins")
+                    .join(name)
+                    .join(format!("{}.wasm", sha256.to_ascii_lowercase()))
+            });
+            match stored {
+                Some(path) if digest && path.is_file() => {
+                    let mut pinned = base.clone();
+                    pinned.name = reference.get_ref().clone();
+                    pinned.component = path;
+                    plugins.push(pinned);
+                }
+                _ => {
+                    let why = if !digest {
+                        "a pinned version is `NAME@SHA256` with the 64 hex digits `turnpike plugin list` shows".to_owned()
+                    } else if server.data_dir.is_none() {
+                        "pinned versions live in server.data_dir, which is not set".to_owned()
+                    } else {
+                        format!(
+                            "version {sha256} of plugin `{name}` was never uploaded (it is not in server.data_dir)"
+                        )
+                    };
+                    self.problem(reference.span(), key, why);
+                }
+            }
+        }
+    }
+
     fn plugin_ref(
         &mut self,
         name: &SpannedStr,
