@@ -174,26 +174,20 @@ fn bench(c: &mut Criterion) {
             SlotReset::for_component_size(wasm.len() as u64),
         );
         // Precompile into the cache, as an upload or an earlier start would.
-        AuthorizerPlugin::load(
-            &engine,
-            settings(),
-            &wasm,
-            Some(cache.path()),
-            InstanceMode::Fresh,
-        )
-        .unwrap();
+        let load = || {
+            AuthorizerPlugin::load(
+                &engine,
+                settings(),
+                &wasm,
+                Some(cache.path()),
+                InstanceMode::Fresh,
+            )
+            .unwrap()
+        };
+        load();
         cold.bench_function(format!("{guest}/first-request"), |b| {
-            b.to_async(&rt).iter(|| async {
-                let loaded = AuthorizerPlugin::load(
-                    &engine,
-                    settings(),
-                    &wasm,
-                    Some(cache.path()),
-                    InstanceMode::Fresh,
-                )
-                .unwrap();
-                loaded.authorize("cold", &input).await.unwrap()
-            })
+            b.to_async(&rt)
+                .iter(|| async { load().authorize("cold", &input).await.unwrap() })
         });
     }
     cold.finish();

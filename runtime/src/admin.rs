@@ -20,23 +20,19 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use serde_json::{Value, json};
-use tokio::sync::watch;
-
-use std::sync::Mutex;
-
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 
 use crate::config::{Config, DEFAULT_MAX_UPLOAD_BYTES};
 use crate::gateway::{Gateway, ReloadError};
@@ -179,7 +175,7 @@ impl Admin {
         let current = self.current();
         // Both end up in file names: only a configured plugin and a hex digest.
         let known = current.plugins.iter().any(|p| p.name == name);
-        let digest = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        let digest = crate::store::is_sha256(sha256);
         let (Some(data_dir), true, true) = (current.server.data_dir.as_deref(), known, digest)
         else {
             return respond(StatusCode::NOT_FOUND, json!({"message": "Not Found"}));

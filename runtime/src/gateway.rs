@@ -122,7 +122,8 @@ impl Gateway {
     /// Compiles `config` and opens the access log.
     pub fn new(config: &Config) -> Result<Gateway, StartError> {
         let plugin_engine = OnceLock::new();
-        let snapshot = Snapshot::build(config, engine_for(&plugin_engine, config)?)
+        let snapshot = engine_for(&plugin_engine, config)
+            .and_then(|engine| Snapshot::build(config, engine))
             .map_err(StartError::Compile)?;
         let access_log =
             AccessLog::open(&config.server.access_log).map_err(StartError::AccessLog)?;
@@ -145,10 +146,7 @@ impl Gateway {
         if let Some(why) = self.fixed.changed_in(config) {
             return Err(ReloadError::NeedsRestart(why));
         }
-        let engine = engine_for(&self.plugin_engine, config).map_err(|e| match e {
-            StartError::Compile(message) => ReloadError::Compile(message),
-            other => ReloadError::Compile(other.to_string()),
-        })?;
+        let engine = engine_for(&self.plugin_engine, config).map_err(ReloadError::Compile)?;
         if let Some(engine) = engine
             && !engine.fuel()
             && config.plugins.iter().any(|p| p.fuel.is_some())
@@ -214,7 +212,7 @@ fn slot_reset_for(config: &Config) -> SlotReset {
 fn engine_for<'a>(
     engine: &'a OnceLock<PluginEngine>,
     config: &Config,
-) -> Result<Option<&'a PluginEngine>, StartError> {
+) -> Result<Option<&'a PluginEngine>, String> {
     if config.plugins.is_empty() {
         return Ok(engine.get());
     }
@@ -225,7 +223,6 @@ fn engine_for<'a>(
         fuel: config.plugins.iter().any(|p| p.fuel.is_some()),
         reset: slot_reset_for(config),
         ..EngineOptions::default()
-    })
-    .map_err(StartError::Compile)?;
+    })?;
     Ok(Some(engine.get_or_init(|| created)))
 }

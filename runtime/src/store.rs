@@ -136,6 +136,12 @@ impl PluginStore {
     }
 }
 
+/// Whether `text` is a sha256 digest as the store names versions: 64 hex
+/// digits. Checked before a digest from outside goes into a file name.
+pub fn is_sha256(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Writes `bytes` to `path` so that a crash leaves either the old file or
 /// the complete new one: a unique temporary file in the same folder, flushed
 /// to disk, renamed over `path`, then the folder flushed so the rename is too.

@@ -97,6 +97,15 @@ async fn admin_call(gw: &Gateway, method: reqwest::Method, path: &str) -> (u16, 
     (status, response.json().await.expect("json"))
 }
 
+/// The C token authorizer (built once per run): the "other version".
+fn c_authorizer() -> String {
+    polyglot_guest(
+        "c-token-authorizer",
+        "c_token_authorizer.wasm",
+        "authorizer",
+    )
+}
+
 fn read(path: &str) -> Vec<u8> {
     std::fs::read(path).expect("component")
 }
@@ -104,11 +113,7 @@ fn read(path: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_swaps_under_a_request_loop_fail_no_request() {
     let rust = read(&guest("rust_token_authorizer"));
-    let c = read(&polyglot_guest(
-        "c-token-authorizer",
-        "c_token_authorizer.wasm",
-        "authorizer",
-    ));
+    let c = read(&c_authorizer());
     let origin = Upstream::start();
     let setup = setup();
     let gw = Arc::new(Gateway::start(&config(&setup, &origin)));
@@ -247,11 +252,7 @@ async fn fifty_swaps_under_a_request_loop_fail_no_request() {
 
 #[tokio::test]
 async fn the_activated_version_survives_kill_9() {
-    let c = read(&polyglot_guest(
-        "c-token-authorizer",
-        "c_token_authorizer.wasm",
-        "authorizer",
-    ));
+    let c = read(&c_authorizer());
     let origin = Upstream::start();
     let setup = setup();
     let gw = Gateway::start(&config(&setup, &origin));
@@ -304,11 +305,7 @@ async fn the_cli_pushes_lists_and_removes_versions() {
             .env_remove("TURNPIKE_ADMIN_TOKEN"))
     };
 
-    let c = polyglot_guest(
-        "c-token-authorizer",
-        "c_token_authorizer.wasm",
-        "authorizer",
-    );
+    let c = c_authorizer();
     let (code, out, err) = cli(&["push", "tokens", &c]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("activated tokens version "), "{out}");
@@ -365,11 +362,7 @@ async fn a_pinned_version_does_not_move_with_uploads() {
     let setup = setup();
     let gw = Gateway::start(&config(&setup, &origin));
     let rust = read(&guest("rust_token_authorizer"));
-    let c = read(&polyglot_guest(
-        "c-token-authorizer",
-        "c_token_authorizer.wasm",
-        "authorizer",
-    ));
+    let c = read(&c_authorizer());
     let (status, body) = upload(&gw, "tokens", rust).await;
     assert_eq!(status, 200, "{body}");
     let rust_sha = body["version"]["sha256"].as_str().expect("sha").to_owned();

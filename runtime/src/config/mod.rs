@@ -314,18 +314,32 @@ pub struct ApiConfig {
 pub struct CorsConfig {
     /// Origins that may call; empty means none.
     pub allow_origins: Vec<OriginPattern>,
-    /// `Access-Control-Allow-Methods`, or `None` for `*` (echo the request's).
-    pub allow_methods: Option<HeaderValue>,
-    /// Methods allowed, upper case, for preflight checks; empty for `*`.
-    pub methods: Vec<String>,
-    /// `Access-Control-Allow-Headers`, or `None` for `*` (echo the request's).
-    pub allow_headers: Option<HeaderValue>,
+    /// Methods a preflight may ask for (`Access-Control-Allow-Methods`).
+    pub allow_methods: CorsList,
+    /// Request headers allowed (`Access-Control-Allow-Headers`); `None`
+    /// sends no such header.
+    pub allow_headers: Option<CorsList>,
     /// `Access-Control-Expose-Headers`, if any.
     pub expose_headers: Option<HeaderValue>,
     /// Whether credentials (cookies, `Authorization`) may be sent.
     pub allow_credentials: bool,
     /// `Access-Control-Max-Age`, if set.
     pub max_age: Option<HeaderValue>,
+}
+
+/// `allow_methods` or `allow_headers` of `[apis.cors]`.
+#[derive(Debug, Clone)]
+pub enum CorsList {
+    /// `["*"]`: whatever the preflight asks for is echoed.
+    Any,
+    /// These names (methods upper case, headers lower case), and the same
+    /// joined as the header value to send.
+    Only {
+        /// The names, for matching a preflight's request.
+        names: Vec<String>,
+        /// `names` joined with `, `.
+        value: HeaderValue,
+    },
 }
 
 /// An entry of `allow_origins`.
@@ -1127,7 +1141,7 @@ impl Validator {
                 // plugin_ref reports the unknown name.
                 continue;
             };
-            let digest = sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            let digest = crate::store::is_sha256(sha256);
             let stored = server.data_dir.as_ref().map(|dir| {
                 dir.join("plugins")
                     .join(name)
@@ -1459,49 +1473,47 @@ impl Validator {
                 ),
             }
         }
-        let mut token_list =
-            |list: &[SpannedStr], which: &str, upper: bool| -> (Option<HeaderValue>, Vec<String>) {
-                if list.iter().any(|v| v.get_ref().trim() == "*") {
-                    return (None, Vec::new());
+        let mut token_list = |list: &[SpannedStr], which: &str, upper: bool| -> CorsList {
+            if list.iter().any(|v| v.get_ref().trim() == "*") {
+                return CorsList::Any;
+            }
+            let mut names = Vec::new();
+            for (i, value) in list.iter().enumerate() {
+                let name = value.get_ref().trim();
+                if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                    self.problem(
+                        value.span(),
+                        format!("{key}.{which}[{i}]"),
+                        format!("`{name}` is not a method or header name"),
+                    );
+                    continue;
                 }
-                let mut names = Vec::new();
-                for (i, value) in list.iter().enumerate() {
-                    let name = value.get_ref().trim();
-                    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                        self.problem(
-                            value.span(),
-                            format!("{key}.{which}[{i}]"),
-                            format!("`{name}` is not a method or header name"),
-                        );
-                        continue;
-                    }
-                    names.push(if upper {
-                        name.to_ascii_uppercase()
-                    } else {
-                        name.to_ascii_lowercase()
-                    });
-                }
-                (HeaderValue::from_str(&names.join(", ")).ok(), names)
-            };
-        let (allow_methods, methods) = if raw.allow_methods.is_empty() {
+                names.push(if upper {
+                    name.to_ascii_uppercase()
+                } else {
+                    name.to_ascii_lowercase()
+                });
+            }
+            // Every name was checked to be a header name, so they join
+            // into a valid header value.
+            let value = HeaderValue::from_str(&names.join(", "))
+                .unwrap_or_else(|_| HeaderValue::from_static(""));
+            CorsList::Only { names, value }
+        };
+        let allow_methods = if raw.allow_methods.is_empty() {
             // API Gateway's default when methods are left out: every method.
-            (None, Vec::new())
+            CorsList::Any
         } else {
             token_list(&raw.allow_methods, "allow_methods", true)
         };
-        let (allow_headers, _) = token_list(&raw.allow_headers, "allow_headers", false);
-        let allow_headers = if raw.allow_headers.is_empty() {
-            Some(HeaderValue::from_static(""))
-        } else {
-            allow_headers
-        };
-        let expose_headers = if raw.expose_headers.is_empty() {
-            None
-        } else {
-            // `None` from the list means `*`: expose every header.
-            let (listed, _) = token_list(&raw.expose_headers, "expose_headers", false);
-            Some(listed.unwrap_or(HeaderValue::from_static("*")))
-        };
+        let allow_headers = (!raw.allow_headers.is_empty())
+            .then(|| token_list(&raw.allow_headers, "allow_headers", false));
+        let expose_headers = (!raw.expose_headers.is_empty()).then(|| {
+            match token_list(&raw.expose_headers, "expose_headers", false) {
+                CorsList::Any => HeaderValue::from_static("*"),
+                CorsList::Only { value, .. } => value,
+            }
+        });
         let allow_credentials = raw.allow_credentials.as_ref().is_some_and(|c| *c.get_ref());
         if allow_credentials && allow_origins.contains(&OriginPattern::Any) {
             let at = raw
@@ -1543,7 +1555,6 @@ impl Validator {
         CorsConfig {
             allow_origins,
             allow_methods,
-            methods,
             allow_headers,
             expose_headers,
             allow_credentials,

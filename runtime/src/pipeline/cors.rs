@@ -12,7 +12,7 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
 use crate::body::ResponseBody;
-use crate::config::CorsConfig;
+use crate::config::{CorsConfig, CorsList};
 
 /// Whether a request is a CORS preflight: `OPTIONS` with `Origin` and
 /// `Access-Control-Request-Method`.
@@ -28,46 +28,37 @@ pub fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
 pub fn preflight(cors: &CorsConfig, headers: &HeaderMap) -> Response<ResponseBody> {
     let mut response = Response::new(ResponseBody::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
-    let origin = headers
-        .get(ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .unwrap_or("");
     let requested = headers.get(ACCESS_CONTROL_REQUEST_METHOD);
-    let method_allowed = cors.methods.is_empty()
-        || requested
+    let method_allowed = match &cors.allow_methods {
+        CorsList::Any => true,
+        CorsList::Only { names, .. } => requested
             .and_then(|m| m.to_str().ok())
-            .is_some_and(|m| cors.methods.iter().any(|allowed| allowed == m));
+            .is_some_and(|m| names.iter().any(|allowed| allowed == m)),
+    };
     let out = response.headers_mut();
     if !cors.any_origin() {
         out.append(VARY, HeaderValue::from_static("Origin"));
     }
-    let Some(origin_value) = headers.get(ORIGIN) else {
+    let Some(origin) = headers
+        .get(ORIGIN)
+        .filter(|o| o.to_str().is_ok_and(|o| cors.allows(o)))
+    else {
         return response;
     };
-    if !cors.allows(origin) || !method_allowed {
+    if !method_allowed {
         return response;
     }
-    allow_origin(cors, origin_value, out);
-    match (&cors.allow_methods, requested) {
-        (Some(list), _) => {
-            out.insert(ACCESS_CONTROL_ALLOW_METHODS, list.clone());
-        }
-        (None, Some(method)) => {
-            out.insert(ACCESS_CONTROL_ALLOW_METHODS, method.clone());
-        }
-        (None, None) => {}
+    allow_origin(cors, origin, out);
+    if let Some(value) = answer(&cors.allow_methods, requested) {
+        out.insert(ACCESS_CONTROL_ALLOW_METHODS, value);
     }
-    match (
-        &cors.allow_headers,
-        headers.get(ACCESS_CONTROL_REQUEST_HEADERS),
-    ) {
-        (Some(list), _) if !list.is_empty() => {
-            out.insert(ACCESS_CONTROL_ALLOW_HEADERS, list.clone());
-        }
-        (None, Some(requested)) => {
-            out.insert(ACCESS_CONTROL_ALLOW_HEADERS, requested.clone());
-        }
-        _ => {}
+    let requested_headers = headers.get(ACCESS_CONTROL_REQUEST_HEADERS);
+    if let Some(value) = cors
+        .allow_headers
+        .as_ref()
+        .and_then(|list| answer(list, requested_headers))
+    {
+        out.insert(ACCESS_CONTROL_ALLOW_HEADERS, value);
     }
     if let Some(max_age) = &cors.max_age {
         out.insert(ACCESS_CONTROL_MAX_AGE, max_age.clone());
@@ -103,6 +94,15 @@ pub fn decorate(
     allow_origin(cors, origin, out);
     if let Some(expose) = &cors.expose_headers {
         out.insert(ACCESS_CONTROL_EXPOSE_HEADERS, expose.clone());
+    }
+}
+
+/// What to answer for `list` when the preflight asked for `requested`: the
+/// configured names, or for `*` what was asked.
+fn answer(list: &CorsList, requested: Option<&HeaderValue>) -> Option<HeaderValue> {
+    match list {
+        CorsList::Only { value, .. } => Some(value.clone()),
+        CorsList::Any => requested.cloned(),
     }
 }
 

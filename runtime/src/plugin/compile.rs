@@ -44,7 +44,7 @@ pub fn load_component(
         .precompile_component(bytes)
         .map_err(|e| error(format!("not a valid WebAssembly component: {e:#}")))?;
     if let Some(path) = &cached
-        && let Err(e) = write_atomically(path, &artifact)
+        && let Err(e) = crate::store::write_durably(path, &artifact)
     {
         tracing::warn!(plugin, path = %path.display(), error = %e, "cannot cache the compiled plugin");
     }
@@ -66,16 +66,4 @@ fn deserialize_fresh(engine: &PluginEngine, artifact: &[u8]) -> wasmtime::Result
     // SAFETY: `artifact` was produced by `precompile_component` on this very
     // engine a moment ago.
     unsafe { Component::deserialize(engine.engine(), artifact) }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let temp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut file = std::fs::File::create(&temp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temp, path)
 }
