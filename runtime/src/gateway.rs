@@ -9,6 +9,7 @@ use crate::config::{AccessLogTarget, Config};
 use crate::integrations::UpstreamClient;
 use crate::observe::AccessLog;
 use crate::plugin::{EngineOptions, PluginEngine, SlotReset};
+use crate::release::Releases;
 use crate::snapshot::Snapshot;
 
 /// Shared state of a running gateway.
@@ -23,6 +24,8 @@ pub struct Gateway {
     fixed: FixedSettings,
     /// Serialises reloads; the snapshot swap itself needs no lock.
     reloading: Mutex<u64>,
+    /// Stage pointers and deployments the snapshot was built with.
+    releases: Mutex<Releases>,
 }
 
 /// Settings applied once at start; a reload that changes them is refused.
@@ -122,8 +125,10 @@ impl Gateway {
     /// Compiles `config` and opens the access log.
     pub fn new(config: &Config) -> Result<Gateway, StartError> {
         let plugin_engine = OnceLock::new();
-        let snapshot = engine_for(&plugin_engine, config)
-            .and_then(|engine| Snapshot::build(config, engine))
+        let releases =
+            Releases::load(config.server.data_dir.as_deref()).map_err(StartError::Compile)?;
+        let snapshot = engine_for(&plugin_engine, config, &releases)
+            .and_then(|engine| Snapshot::build_with(config, &releases, engine))
             .map_err(StartError::Compile)?;
         let access_log =
             AccessLog::open(&config.server.access_log).map_err(StartError::AccessLog)?;
@@ -134,6 +139,7 @@ impl Gateway {
             access_log,
             fixed: FixedSettings::of(config),
             reloading: Mutex::new(0),
+            releases: Mutex::new(releases),
         })
     }
 
@@ -143,22 +149,45 @@ impl Gateway {
     /// Returns how many reloads succeeded since start.
     pub fn reload(&self, config: &Config) -> Result<u64, ReloadError> {
         let mut generation = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let releases = self.releases();
+        let snapshot = self.compile(config, &releases)?;
+        self.swap_snapshot(snapshot);
+        *generation += 1;
+        Ok(*generation)
+    }
+
+    /// Compiles `config` with the stage pointers of `releases`, without
+    /// serving it yet (see [`Gateway::install`]).
+    pub fn compile(&self, config: &Config, releases: &Releases) -> Result<Snapshot, ReloadError> {
         if let Some(why) = self.fixed.changed_in(config) {
             return Err(ReloadError::NeedsRestart(why));
         }
-        let engine = engine_for(&self.plugin_engine, config).map_err(ReloadError::Compile)?;
+        let engine =
+            engine_for(&self.plugin_engine, config, releases).map_err(ReloadError::Compile)?;
         if let Some(engine) = engine
             && !engine.fuel()
-            && config.plugins.iter().any(|p| p.fuel.is_some())
+            && all_plugins(config, releases).any(|p| p.fuel.is_some())
         {
             return Err(ReloadError::NeedsRestart(
                 "a plugin now sets `fuel`, which changes how every plugin is compiled; restart the gateway for it".into(),
             ));
         }
-        let snapshot = Snapshot::build(config, engine).map_err(ReloadError::Compile)?;
+        Snapshot::build_with(config, releases, engine).map_err(ReloadError::Compile)
+    }
+
+    /// Serves `snapshot`, compiled from `releases`, from now on.
+    pub fn install(&self, snapshot: Snapshot, releases: Releases) {
+        let mut current = self.releases.lock().unwrap_or_else(|e| e.into_inner());
         self.swap_snapshot(snapshot);
-        *generation += 1;
-        Ok(*generation)
+        *current = releases;
+    }
+
+    /// The stage pointers and deployments being served.
+    pub fn releases(&self) -> Releases {
+        self.releases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The snapshot current now; a request keeps it for its whole life.
@@ -187,12 +216,18 @@ impl Gateway {
     }
 }
 
+/// Every plugin the file and the stages' deployments configure.
+fn all_plugins<'a>(
+    config: &'a Config,
+    releases: &'a Releases,
+) -> impl Iterator<Item = &'a crate::config::PluginConfig> {
+    config.plugins.iter().chain(releases.deployed_plugins())
+}
+
 /// The pool's reset for the largest configured component (see
 /// [`SlotReset::for_component_size`]).
-fn slot_reset_for(config: &Config) -> SlotReset {
-    let largest = config
-        .plugins
-        .iter()
+fn slot_reset_for(config: &Config, releases: &Releases) -> SlotReset {
+    let largest = all_plugins(config, releases)
         .filter_map(|p| Some((std::fs::metadata(&p.component).ok()?.len(), &p.name)))
         .max();
     match largest {
@@ -212,16 +247,17 @@ fn slot_reset_for(config: &Config) -> SlotReset {
 fn engine_for<'a>(
     engine: &'a OnceLock<PluginEngine>,
     config: &Config,
+    releases: &Releases,
 ) -> Result<Option<&'a PluginEngine>, String> {
-    if config.plugins.is_empty() {
+    if all_plugins(config, releases).next().is_none() {
         return Ok(engine.get());
     }
     if let Some(engine) = engine.get() {
         return Ok(Some(engine));
     }
     let created = PluginEngine::with_options(EngineOptions {
-        fuel: config.plugins.iter().any(|p| p.fuel.is_some()),
-        reset: slot_reset_for(config),
+        fuel: all_plugins(config, releases).any(|p| p.fuel.is_some()),
+        reset: slot_reset_for(config, releases),
         ..EngineOptions::default()
     })?;
     Ok(Some(engine.get_or_init(|| created)))

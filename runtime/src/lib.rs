@@ -15,6 +15,7 @@ pub mod listeners;
 pub mod observe;
 pub mod pipeline;
 pub mod plugin;
+pub mod release;
 pub mod router;
 pub mod scaffold;
 pub mod snapshot;

@@ -54,6 +54,141 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Snapshot an API as the gateway's configuration file defines it now
+    /// (with the active plugin versions) into a deployment; with --stage,
+    /// the stage serves it at once.
+    Deploy {
+        /// The API's name.
+        api: String,
+        /// Stage to serve the deployment on.
+        #[arg(long)]
+        stage: Option<String>,
+        /// A note kept with the deployment.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Serve this stored deployment on --stage instead of creating one.
+        #[arg(long, requires = "stage")]
+        deployment: Option<String>,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Put a stage back on what it served before the last change (or on
+    /// --to, a deployment it served earlier); drops its canary.
+    Rollback {
+        /// The API's name.
+        api: String,
+        /// The stage.
+        #[arg(long)]
+        stage: String,
+        /// A deployment the stage served earlier.
+        #[arg(long)]
+        to: Option<String>,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Send a share of a stage's requests to a second deployment.
+    Canary {
+        #[command(subcommand)]
+        command: CanaryCommand,
+    },
+    /// List an API's deployments.
+    Deployments {
+        /// The API's name.
+        api: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// List every API's stages and what each serves.
+    Stages {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum CanaryCommand {
+    /// Set (or change) the canary of a stage.
+    Set {
+        /// The API's name.
+        api: String,
+        /// The stage.
+        #[arg(long)]
+        stage: String,
+        /// Share of the stage's requests the canary serves, 0 to 100.
+        #[arg(long)]
+        percent: f64,
+        /// A stored deployment [default: a new one, snapshotting the configuration file now].
+        #[arg(long)]
+        deployment: Option<String>,
+        /// Stage variable the canary overrides, NAME=VALUE (repeatable).
+        #[arg(long = "var", value_parser = parse_variable)]
+        variables: Vec<(String, String)>,
+        /// A note kept with a new deployment.
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Make the canary's deployment (and variable overrides) the stage's own.
+    Promote {
+        /// The API's name.
+        api: String,
+        /// The stage.
+        #[arg(long)]
+        stage: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Remove the canary; the stage's deployment serves every request.
+    Rm {
+        /// The API's name.
+        api: String,
+        /// The stage.
+        #[arg(long)]
+        stage: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+fn parse_variable(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
+/// Quotes a name for a URL path segment.
+fn segment(name: &str) -> String {
+    percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// One line about a stage after a change.
+fn stage_summary(body: &serde_json::Value) -> String {
+    let stage = if body["stage"].is_object() {
+        &body["stage"]
+    } else {
+        body
+    };
+    let serving = stage["deployment"]
+        .as_str()
+        .unwrap_or("the configuration file");
+    let mut line = format!(
+        "stage {} of {} serves {serving}",
+        stage["stage"].as_str().unwrap_or_default(),
+        stage["api"].as_str().unwrap_or_default()
+    );
+    if let Some(canary) = stage["canary"].as_object() {
+        line.push_str(&format!(
+            "; canary {} takes {}% of requests",
+            canary["deployment"].as_str().unwrap_or_default(),
+            canary["percent"].as_f64().unwrap_or_default()
+        ));
+    }
+    line
+}
+
+fn pretty(body: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(body).unwrap_or_default()
 }
 
 #[derive(Subcommand)]
@@ -137,8 +272,8 @@ fn main() -> ExitCode {
     // `validate` reports through its output and exit code; its log stays quiet
     // unless asked for.
     let default_level = match cli.command {
-        Command::Validate { .. } | Command::Plugin { .. } => "warn",
         Command::Serve { .. } => "info",
+        _ => "warn",
     };
     init_tracing(cli.log_level.as_deref(), default_level, cli.log_format);
     match cli.command {
@@ -207,6 +342,118 @@ fn main() -> ExitCode {
             Ok((answer, |body: &serde_json::Value| {
                 format!("removed {}", body["removed"].as_str().unwrap_or_default())
             }))
+        }),
+        Command::Deploy {
+            api,
+            stage,
+            description,
+            deployment,
+            admin,
+        } => admin_command(&admin, |target| match (deployment, stage) {
+            (Some(id), Some(stage)) => {
+                let path = format!("/apis/{}/stages/{}", segment(&api), segment(&stage));
+                let body = serde_json::json!({ "deployment": id }).to_string();
+                Ok((
+                    call(target, http::Method::PUT, &path, body.into_bytes())?,
+                    stage_summary,
+                ))
+            }
+            (_, stage) => {
+                let path = format!("/apis/{}/deployments", segment(&api));
+                let body = serde_json::json!({ "stage": stage, "description": description });
+                let answer = call(
+                    target,
+                    http::Method::POST,
+                    &path,
+                    body.to_string().into_bytes(),
+                )?;
+                Ok((answer, |body: &serde_json::Value| {
+                    let mut line = format!(
+                        "created deployment {} of {}",
+                        body["id"].as_str().unwrap_or_default(),
+                        body["api"].as_str().unwrap_or_default()
+                    );
+                    if body["stage"].is_object() {
+                        line.push_str(&format!("\n{}", stage_summary(body)));
+                    }
+                    line
+                }))
+            }
+        }),
+        Command::Rollback {
+            api,
+            stage,
+            to,
+            admin,
+        } => admin_command(&admin, |target| {
+            let path = format!(
+                "/apis/{}/stages/{}/rollback",
+                segment(&api),
+                segment(&stage)
+            );
+            let body = serde_json::json!({ "deployment": to }).to_string();
+            Ok((
+                call(target, http::Method::POST, &path, body.into_bytes())?,
+                stage_summary,
+            ))
+        }),
+        Command::Canary { command } => match command {
+            CanaryCommand::Set {
+                api,
+                stage,
+                percent,
+                deployment,
+                variables,
+                description,
+                admin,
+            } => admin_command(&admin, |target| {
+                let path = format!("/apis/{}/stages/{}/canary", segment(&api), segment(&stage));
+                let variables: serde_json::Map<String, serde_json::Value> = variables
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect();
+                let body = serde_json::json!({
+                    "percent": percent,
+                    "deployment": deployment,
+                    "variables": variables,
+                    "description": description,
+                });
+                let answer = call(
+                    target,
+                    http::Method::PUT,
+                    &path,
+                    body.to_string().into_bytes(),
+                )?;
+                Ok((answer, stage_summary))
+            }),
+            CanaryCommand::Promote { api, stage, admin } => admin_command(&admin, |target| {
+                let path = format!(
+                    "/apis/{}/stages/{}/canary/promote",
+                    segment(&api),
+                    segment(&stage)
+                );
+                Ok((
+                    call(target, http::Method::POST, &path, Vec::new())?,
+                    stage_summary,
+                ))
+            }),
+            CanaryCommand::Rm { api, stage, admin } => admin_command(&admin, |target| {
+                let path = format!("/apis/{}/stages/{}/canary", segment(&api), segment(&stage));
+                Ok((
+                    call(target, http::Method::DELETE, &path, Vec::new())?,
+                    stage_summary,
+                ))
+            }),
+        },
+        Command::Deployments { api, admin } => admin_command(&admin, |target| {
+            let path = format!("/apis/{}/deployments", segment(&api));
+            Ok((call(target, http::Method::GET, &path, Vec::new())?, pretty))
+        }),
+        Command::Stages { admin } => admin_command(&admin, |target| {
+            Ok((
+                call(target, http::Method::GET, "/apis", Vec::new())?,
+                pretty,
+            ))
         }),
     }
 }

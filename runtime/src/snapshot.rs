@@ -9,14 +9,15 @@ use http::HeaderName;
 
 use crate::config::IntegrationConfig;
 use crate::config::{
-    AuthorizerConfig, Config, CorsConfig, InstancesConfig, Limits, PluginConfig, PluginWorld,
-    SourcePolicy, StageName,
+    ApiConfig, AuthorizerConfig, Config, CorsConfig, InstancesConfig, Limits, PluginConfig,
+    PluginWorld, SourcePolicy, StageConfig, StageName,
 };
 use crate::integrations::{Function, Integration};
 use crate::pipeline::authorize::DecisionCache;
 use crate::plugin::{
     AuthorizerPlugin, FunctionPlugin, InstanceMode, MapperPlugin, PluginEngine, PluginSettings,
 };
+use crate::release::Releases;
 use crate::router::{RouteKey, Router};
 
 /// Everything a request needs to be served, compiled once.
@@ -27,8 +28,8 @@ pub struct Snapshot {
     /// Header carrying the request id.
     pub request_id_header: HeaderName,
     hosts: Vec<HostTable>,
-    /// Compiled APIs, in config order.
-    pub apis: Vec<CompiledApi>,
+    /// APIs with their stages, in config order.
+    pub apis: Vec<ApiEntry>,
 }
 
 /// Which API a listener serves for a `Host`.
@@ -38,7 +39,72 @@ struct HostTable {
     any: Option<usize>,
 }
 
-/// An API ready to serve.
+/// An API as served: its stages, each serving a compiled definition.
+#[derive(Debug)]
+pub struct ApiEntry {
+    /// The API's name.
+    pub name: String,
+    default_stage: Option<usize>,
+    named_stages: HashMap<String, usize>,
+    /// The stages, in config order.
+    pub stages: Vec<StageEntry>,
+    /// CORS as the configuration file defines it, for answers given before
+    /// a stage is known (a path no stage serves).
+    pub cors: Option<CorsConfig>,
+}
+
+/// A stage: what it serves, and its canary.
+#[derive(Debug)]
+pub struct StageEntry {
+    /// The stage's name.
+    pub name: String,
+    /// What the stage serves.
+    pub main: Version,
+    /// A second version serving a share of the requests.
+    pub canary: Option<Canary>,
+}
+
+/// A canary on a stage.
+#[derive(Debug)]
+pub struct Canary {
+    /// Share of the stage's requests, 0 to 100.
+    pub percent: f64,
+    /// What the canary serves.
+    pub version: Version,
+}
+
+impl StageEntry {
+    /// The version serving one request: the canary for its share of
+    /// requests, chosen once per request. Returns whether it is the canary.
+    pub fn pick(&self) -> (&Version, bool) {
+        match &self.canary {
+            Some(canary) if fastrand::f64() * 100.0 < canary.percent => (&canary.version, true),
+            _ => (&self.main, false),
+        }
+    }
+
+    /// The version a request was given by [`StageEntry::pick`].
+    pub fn version(&self, canary: bool) -> &Version {
+        match &self.canary {
+            Some(c) if canary => &c.version,
+            _ => &self.main,
+        }
+    }
+}
+
+/// One API definition served on one stage.
+#[derive(Debug)]
+pub struct Version {
+    /// The deployment (`None`: the configuration file).
+    pub deployment: Option<String>,
+    /// Routes, authorizers, mappers, policy and CORS.
+    pub api: Arc<CompiledApi>,
+    /// Integrations with the stage's variables filled in.
+    pub stage: CompiledStage,
+}
+
+/// An API definition ready to serve: routes, authorizers, mappers, policy
+/// and CORS. Shared by the stages serving the same definition.
 #[derive(Debug)]
 pub struct CompiledApi {
     /// The API's name.
@@ -46,10 +112,6 @@ pub struct CompiledApi {
     router: Router,
     /// Route keys as text, for logs; indexed by route id.
     pub route_keys: Vec<String>,
-    default_stage: Option<usize>,
-    named_stages: HashMap<String, usize>,
-    /// Stages with their integrations.
-    pub stages: Vec<CompiledStage>,
     /// Path parameter names per route, for plugins.
     pub param_names: Vec<Vec<String>>,
     /// The authorizer of each route, if any (index into `authorizers`).
@@ -98,11 +160,33 @@ pub struct CompiledStage {
     pub policy: Option<SourcePolicy>,
 }
 
+/// A configuration (the file's or a deployment's) with its plugins loaded.
+struct Loaded<'c> {
+    config: &'c Config,
+    plugins: Vec<LoadedPlugin>,
+}
+
 impl Snapshot {
-    /// Compiles a validated configuration; `engine` runs its plugins (needed
-    /// only if it has any).
+    /// Compiles a validated configuration with no deployments; `engine`
+    /// runs its plugins (needed only if it has any).
     pub fn build(config: &Config, engine: Option<&PluginEngine>) -> Result<Snapshot, String> {
-        let plugins = load_plugins(config, engine)?;
+        Snapshot::build_with(config, &Releases::default(), engine)
+    }
+
+    /// Compiles a validated configuration; stages with a deployment pointer
+    /// in `releases` serve their deployment (and canary) instead of the
+    /// file's definition.
+    pub fn build_with(
+        config: &Config,
+        releases: &Releases,
+        engine: Option<&PluginEngine>,
+    ) -> Result<Snapshot, String> {
+        let cache_dir = config.server.cache_dir.as_deref();
+        let live = Loaded {
+            config,
+            plugins: load_plugins(config, engine, cache_dir)?,
+        };
+        let mut deployed: HashMap<String, (Loaded<'_>, Arc<CompiledApi>)> = HashMap::new();
         let mut hosts: Vec<HostTable> = config
             .listeners
             .iter()
@@ -119,13 +203,7 @@ impl Snapshot {
                     table.exact.insert(host.clone(), api_index);
                 }
             }
-            let router = Router::build(api.routes.iter().map(|r| &r.key)).map_err(|conflicts| {
-                conflicts
-                    .iter()
-                    .map(|c| c.reason.clone())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })?;
+            let definition = Arc::new(compile_definition(&live, api)?);
             let mut stages = Vec::with_capacity(api.stages.len());
             let mut default_stage = None;
             let mut named_stages = HashMap::new();
@@ -136,88 +214,74 @@ impl Snapshot {
                         named_stages.insert(n.clone(), stage_index);
                     }
                 }
-                let integrations = api
-                    .routes
-                    .iter()
-                    .map(|route| {
-                        let names: Vec<&str> = match &route.key {
-                            RouteKey::Route { path, .. } => path.param_names().collect(),
-                            RouteKey::Default => Vec::new(),
-                        };
-                        let compiled = match &route.integration {
-                            IntegrationConfig::Function { plugin } => {
-                                let function = plugins[*plugin].function().ok_or_else(|| {
-                                    format!(
-                                        "plugin `{}` is not a function",
-                                        config.plugins[*plugin].name
-                                    )
-                                })?;
-                                Function::compile(function, stage, &route.key.to_string(), &names)
-                                    .map(Integration::Function)
-                            }
-                            other => Integration::compile(other, stage, &names),
-                        };
-                        compiled.map_err(|e| {
+                let state = releases.stage(&api.name, stage.name.as_str());
+                let mut version = |deployment: Option<&str>,
+                                   overrides: &BTreeMap<String, String>|
+                 -> Result<Version, String> {
+                    let mut stage = stage.clone();
+                    stage
+                        .variables
+                        .extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    let Some(id) = deployment else {
+                        return Ok(Version {
+                            deployment: None,
+                            stage: compile_stage(&live, api, &stage)?,
+                            api: definition.clone(),
+                        });
+                    };
+                    if !deployed.contains_key(id) {
+                        let d = releases.loaded(id).ok_or_else(|| {
                             format!(
-                                "API `{}`, stage `{}`, route `{}`: {e}",
-                                api.name,
+                                "stage `{}` of API `{}`: deployment {id} is not loaded",
                                 stage.name.as_str(),
-                                route.key
+                                api.name
                             )
-                        })
+                        })?;
+                        let loaded = Loaded {
+                            config: &d.config,
+                            plugins: load_plugins(&d.config, engine, cache_dir)?,
+                        };
+                        let compiled = Arc::new(
+                            compile_definition(&loaded, &d.config.apis[0])
+                                .map_err(|e| format!("deployment {id}: {e}"))?,
+                        );
+                        deployed.insert(id.to_owned(), (loaded, compiled));
+                    }
+                    let (loaded, compiled) = &deployed[id];
+                    Ok(Version {
+                        deployment: Some(id.to_owned()),
+                        stage: compile_stage(loaded, &loaded.config.apis[0], &stage)
+                            .map_err(|e| format!("deployment {id}: {e}"))?,
+                        api: compiled.clone(),
                     })
-                    .collect::<Result<Vec<_>, _>>()?;
-                stages.push(CompiledStage {
+                };
+                let no_overrides = BTreeMap::new();
+                let main = match state {
+                    Some(s) => version(s.deployment.as_deref(), &s.variables)?,
+                    None => version(None, &no_overrides)?,
+                };
+                let canary = match state.and_then(|s| s.canary.as_ref().map(|c| (s, c))) {
+                    Some((s, c)) => {
+                        let mut variables = s.variables.clone();
+                        variables.extend(c.variables.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        Some(Canary {
+                            percent: c.percent,
+                            version: version(Some(&c.deployment), &variables)?,
+                        })
+                    }
+                    None => None,
+                };
+                stages.push(StageEntry {
                     name: stage.name.as_str().to_owned(),
-                    integrations,
-                    variables: stage.variables.clone(),
-                    policy: stage.policy.clone(),
+                    main,
+                    canary,
                 });
             }
-            let authorizers = api
-                .authorizers
-                .iter()
-                .map(|a| {
-                    let plugin = plugins[a.plugin].authorizer().ok_or_else(|| {
-                        format!(
-                            "plugin `{}` is not an authorizer",
-                            config.plugins[a.plugin].name
-                        )
-                    })?;
-                    Ok(CompiledAuthorizer {
-                        config: a.clone(),
-                        plugin,
-                        cache: (!a.cache_ttl.is_zero()).then(|| DecisionCache::new(a.cache_ttl)),
-                    })
-                })
-                .collect::<Result<Vec<_>, String>>()?;
-            let route_mappers = api
-                .routes
-                .iter()
-                .map(|r| r.mapper.and_then(|m| plugins[m].mapper()))
-                .collect();
-            apis.push(CompiledApi {
+            apis.push(ApiEntry {
                 name: api.name.clone(),
-                router,
-                route_keys: api.routes.iter().map(|r| r.key.to_string()).collect(),
                 default_stage,
                 named_stages,
                 stages,
-                param_names: api
-                    .routes
-                    .iter()
-                    .map(|r| match &r.key {
-                        RouteKey::Route { path, .. } => {
-                            path.param_names().map(str::to_owned).collect()
-                        }
-                        RouteKey::Default => Vec::new(),
-                    })
-                    .collect(),
-                route_authorizers: api.routes.iter().map(|r| r.authorizer).collect(),
-                route_mappers,
-                authorizers,
-                policy: api.policy.clone(),
-                route_policies: api.routes.iter().map(|r| r.policy.clone()).collect(),
                 cors: api.cors.clone(),
             });
         }
@@ -277,6 +341,7 @@ impl LoadedPlugin {
 fn load_plugins(
     config: &Config,
     engine: Option<&PluginEngine>,
+    cache_dir: Option<&std::path::Path>,
 ) -> Result<Vec<LoadedPlugin>, String> {
     if config.plugins.is_empty() {
         return Ok(Vec::new());
@@ -285,7 +350,7 @@ fn load_plugins(
     config
         .plugins
         .iter()
-        .map(|plugin| load_plugin(plugin, engine, config.server.cache_dir.as_deref()))
+        .map(|plugin| load_plugin(plugin, engine, cache_dir))
         .collect()
 }
 
@@ -355,12 +420,112 @@ fn load_plugin(
     Ok(loaded)
 }
 
+/// Compiles the parts of `api` that do not depend on the stage.
+fn compile_definition(loaded: &Loaded<'_>, api: &ApiConfig) -> Result<CompiledApi, String> {
+    let config = loaded.config;
+    let plugins = &loaded.plugins;
+    let router = Router::build(api.routes.iter().map(|r| &r.key)).map_err(|conflicts| {
+        conflicts
+            .iter()
+            .map(|c| c.reason.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let authorizers = api
+        .authorizers
+        .iter()
+        .map(|a| {
+            let plugin = plugins[a.plugin].authorizer().ok_or_else(|| {
+                format!(
+                    "plugin `{}` is not an authorizer",
+                    config.plugins[a.plugin].name
+                )
+            })?;
+            Ok(CompiledAuthorizer {
+                config: a.clone(),
+                plugin,
+                cache: (!a.cache_ttl.is_zero()).then(|| DecisionCache::new(a.cache_ttl)),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(CompiledApi {
+        name: api.name.clone(),
+        router,
+        route_keys: api.routes.iter().map(|r| r.key.to_string()).collect(),
+        param_names: api
+            .routes
+            .iter()
+            .map(|r| match &r.key {
+                RouteKey::Route { path, .. } => path.param_names().map(str::to_owned).collect(),
+                RouteKey::Default => Vec::new(),
+            })
+            .collect(),
+        route_authorizers: api.routes.iter().map(|r| r.authorizer).collect(),
+        route_mappers: api
+            .routes
+            .iter()
+            .map(|r| r.mapper.and_then(|m| plugins[m].mapper()))
+            .collect(),
+        authorizers,
+        policy: api.policy.clone(),
+        route_policies: api.routes.iter().map(|r| r.policy.clone()).collect(),
+        cors: api.cors.clone(),
+    })
+}
+
+/// Compiles `api`'s integrations for `stage` (its variables filled in).
+fn compile_stage(
+    loaded: &Loaded<'_>,
+    api: &ApiConfig,
+    stage: &StageConfig,
+) -> Result<CompiledStage, String> {
+    let integrations = api
+        .routes
+        .iter()
+        .map(|route| {
+            let names: Vec<&str> = match &route.key {
+                RouteKey::Route { path, .. } => path.param_names().collect(),
+                RouteKey::Default => Vec::new(),
+            };
+            let compiled = match &route.integration {
+                IntegrationConfig::Function { plugin } => {
+                    let function = loaded.plugins[*plugin].function().ok_or_else(|| {
+                        format!(
+                            "plugin `{}` is not a function",
+                            loaded.config.plugins[*plugin].name
+                        )
+                    })?;
+                    Function::compile(function, stage, &route.key.to_string(), &names)
+                        .map(Integration::Function)
+                }
+                other => Integration::compile(other, stage, &names),
+            };
+            compiled.map_err(|e| {
+                format!(
+                    "API `{}`, stage `{}`, route `{}`: {e}",
+                    api.name,
+                    stage.name.as_str(),
+                    route.key
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CompiledStage {
+        name: stage.name.as_str().to_owned(),
+        integrations,
+        variables: stage.variables.clone(),
+        policy: stage.policy.clone(),
+    })
+}
+
 impl CompiledApi {
     /// The router.
     pub fn router(&self) -> &Router {
         &self.router
     }
+}
 
+impl ApiEntry {
     /// Splits a stage prefix off `path`: returns the stage and the path within it.
     pub fn stage_for<'p>(&self, path: &'p str) -> Option<(usize, &'p str)> {
         if !self.named_stages.is_empty() {

@@ -79,10 +79,29 @@ impl PluginStore {
 
     /// Records a version's metadata and makes it the active one.
     pub fn activate(&self, plugin: &str, version: &StoredVersion) -> std::io::Result<()> {
+        self.write_metadata(plugin, version)?;
+        write_durably(&self.dir(plugin).join("active"), version.sha256.as_bytes())
+    }
+
+    /// Records a version's metadata without activating it (a deployment
+    /// captured it), unless it is recorded already.
+    pub fn record(&self, plugin: &str, version: &StoredVersion) -> std::io::Result<()> {
+        if self
+            .dir(plugin)
+            .join(format!("{}.json", version.sha256))
+            .is_file()
+        {
+            return Ok(());
+        }
+        self.write_metadata(plugin, version)
+    }
+
+    fn write_metadata(&self, plugin: &str, version: &StoredVersion) -> std::io::Result<()> {
         let metadata = serde_json::to_vec_pretty(version).map_err(std::io::Error::other)?;
-        let dir = self.dir(plugin);
-        write_durably(&dir.join(format!("{}.json", version.sha256)), &metadata)?;
-        write_durably(&dir.join("active"), version.sha256.as_bytes())
+        write_durably(
+            &self.dir(plugin).join(format!("{}.json", version.sha256)),
+            &metadata,
+        )
     }
 
     /// The active version's sha256, if a version was ever activated.

@@ -15,6 +15,7 @@ mod plugins;
 mod policies;
 mod polyglot;
 mod proxy;
+mod releases;
 mod routing;
 mod scaffold;
 mod uploads;

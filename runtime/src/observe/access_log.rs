@@ -33,6 +33,11 @@ pub struct AccessLogEntry<'a> {
     pub api: Option<&'a str>,
     /// Matched stage, if any.
     pub stage: Option<&'a str>,
+    /// The deployment that served the request (none: the configuration file's definition).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<&'a str>,
+    /// Whether the stage's canary served the request (known once a stage matched).
+    pub is_canary_request: Option<bool>,
     /// Matched route key, if any.
     pub route_key: Option<&'a str>,
     /// Milliseconds from request arrival until response headers were ready.

@@ -78,6 +78,8 @@ pub struct RequestContext {
     pub api: Option<usize>,
     /// Matched stage.
     pub stage: Option<usize>,
+    /// Whether the stage's canary serves the request.
+    pub canary: bool,
     /// Matched route.
     pub route: Option<usize>,
     /// Time spent waiting for the integration.
@@ -112,6 +114,7 @@ impl RequestContext {
             max_body_bytes: snapshot.limits.max_body_bytes,
             api: None,
             stage: None,
+            canary: false,
             route: None,
             integration_latency: None,
             integration_status: None,
@@ -170,8 +173,17 @@ pub async fn handle(
     response
         .headers_mut()
         .insert(ctx.request_id_header.clone(), ctx.request_id.clone());
+    let api = ctx.api.and_then(|a| snapshot.apis.get(a));
+    let served = api
+        .zip(ctx.stage)
+        .and_then(|(a, s)| a.stages.get(s))
+        .map(|s| s.version(ctx.canary));
+    let cors = match served {
+        Some(v) => v.api.cors.as_ref(),
+        None => api.and_then(|a| a.cors.as_ref()),
+    };
     if !ctx.preflight
-        && let Some(cors) = ctx.api.and_then(|a| snapshot.apis[a].cors.as_ref())
+        && let Some(cors) = cors
     {
         cors::decorate(cors, origin.as_ref(), &mut response);
     }
@@ -185,9 +197,9 @@ pub async fn handle(
     }
     let log = gateway.access_log();
     if log.enabled() {
-        let api = ctx.api.and_then(|a| snapshot.apis.get(a));
-        let stage = api.zip(ctx.stage).and_then(|(a, s)| a.stages.get(s));
-        let route_key = api.zip(ctx.route).and_then(|(a, r)| a.route_keys.get(r));
+        let route_key = served
+            .zip(ctx.route)
+            .and_then(|(v, r)| v.api.route_keys.get(r));
         log.record(&AccessLogEntry {
             request_id: ctx.request_id.to_str().unwrap_or_default(),
             request_time: humantime::format_rfc3339_millis(ctx.received_wall).to_string(),
@@ -197,7 +209,9 @@ pub async fn handle(
             protocol: version_name(version),
             status: response.status().as_u16(),
             api: api.map(|a| a.name.as_str()),
-            stage: stage.map(|s| s.name.as_str()),
+            stage: served.map(|v| v.stage.name.as_str()),
+            deployment_id: served.and_then(|v| v.deployment.as_deref()),
+            is_canary_request: served.map(|_| ctx.canary),
             route_key: route_key.map(String::as_str),
             response_latency: millis(ctx.received_at.elapsed()),
             integration_latency: ctx.integration_latency.map(millis),
@@ -234,19 +248,32 @@ async fn run_phases(
     // The API is known before the route: a preflight is answered for any
     // path of an API with CORS, and errors of such an API carry CORS headers.
     ctx.api = snapshot.api_for(conn.listener, host.as_deref());
-    if let Some(cors) = ctx.api.and_then(|a| snapshot.apis[a].cors.as_ref())
+    let not_found = || GatewayError::new(crate::error::ErrorKind::NotFound);
+    let entry = ctx.api.map(|a| &snapshot.apis[a]).ok_or_else(not_found)?;
+    let Some((stage_index, within)) = entry.stage_for(&path) else {
+        if let Some(cors) = &entry.cors
+            && cors::is_preflight(&parts.method, &parts.headers)
+        {
+            ctx.preflight = true;
+            return Ok(cors::preflight(cors, &parts.headers));
+        }
+        return Err(not_found());
+    };
+    // One choice per request: every phase below sees the same version.
+    let (version, canary) = entry.stages[stage_index].pick();
+    ctx.stage = Some(stage_index);
+    ctx.canary = canary;
+    let api = &*version.api;
+    let stage = &version.stage;
+    if let Some(cors) = &api.cors
         && cors::is_preflight(&parts.method, &parts.headers)
     {
         ctx.preflight = true;
         return Ok(cors::preflight(cors, &parts.headers));
     }
-    let hit = route::resolve(snapshot, ctx.api, &parts.method, &path)?;
-    ctx.api = Some(hit.api);
-    ctx.stage = Some(hit.stage);
+    let hit = route::resolve(api, &parts.method, within)?;
     ctx.route = Some(hit.route);
 
-    let api = &snapshot.apis[hit.api];
-    let stage = &api.stages[hit.stage];
     policy::check(api, stage, hit.route, conn.client.ip())?;
     ctx.authorized = authorize::run(api, stage, hit.route, ctx, &parts, &path, &hit.params).await?;
 

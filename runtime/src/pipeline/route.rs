@@ -8,43 +8,27 @@ use http::request::Parts;
 
 use crate::error::{ErrorKind, GatewayError};
 use crate::router::{ParamValues, RouteId, RouteMatch};
-use crate::snapshot::Snapshot;
+use crate::snapshot::CompiledApi;
 
-/// Where a request goes.
+/// Where a request goes within its stage.
 #[derive(Debug)]
 pub struct RouteHit<'p> {
-    /// Index of the API in the snapshot.
-    pub api: usize,
-    /// Index of the stage in the API.
-    pub stage: usize,
     /// The route.
     pub route: RouteId,
     /// Path parameter values, in the order of the route key.
     pub params: ParamValues<'p>,
 }
 
-/// Resolves stage and route within the API found for the listener and host
-/// (`Snapshot::api_for`); no API is a 404.
-pub fn resolve<'s, 'p>(
-    snapshot: &'s Snapshot,
-    api: Option<usize>,
+/// Finds the route for `within` (the path with the stage prefix removed)
+/// in the definition the request's stage serves.
+pub fn resolve<'p>(
+    api: &'p CompiledApi,
     method: &Method,
-    path: &'p str,
-) -> Result<RouteHit<'p>, GatewayError>
-where
-    's: 'p,
-{
+    within: &'p str,
+) -> Result<RouteHit<'p>, GatewayError> {
     let not_found = || GatewayError::new(ErrorKind::NotFound);
-    let api_index = api.ok_or_else(not_found)?;
-    let api = &snapshot.apis[api_index];
-    let (stage, within) = api.stage_for(path).ok_or_else(not_found)?;
     match api.router().find(method, within) {
-        RouteMatch::Found { route, params } => Ok(RouteHit {
-            api: api_index,
-            stage,
-            route,
-            params,
-        }),
+        RouteMatch::Found { route, params } => Ok(RouteHit { route, params }),
         RouteMatch::MethodNotAllowed { allow } => {
             Err(GatewayError::new(ErrorKind::MethodNotAllowed(
                 http::HeaderValue::from_str(allow)

@@ -13,6 +13,8 @@
 //!   atomically and records it durably in `server.data_dir`.
 //! - `GET /plugins`: every configured plugin with its active and stored
 //!   versions; `DELETE /plugins/NAME/versions/SHA256` removes an inactive one.
+//! - `/apis/...`: deployments, stages, canaries and rollbacks (see
+//!   [`release`]).
 //!
 //! Every call but the health checks needs `Authorization: Bearer <token>`
 //! when a token is configured.
@@ -33,6 +35,8 @@ use hyper_util::server::conn::auto;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
+
+mod release;
 
 use crate::config::{Config, DEFAULT_MAX_UPLOAD_BYTES};
 use crate::gateway::{Gateway, ReloadError};
@@ -194,6 +198,18 @@ impl Admin {
                 json!({"message": format!("version {sha256} of `{name}` is pinned by the configuration (`{pinned}`)")}),
             );
         }
+        if self
+            .gateway
+            .releases()
+            .pinned_digests(name)
+            .iter()
+            .any(|d| d == sha256)
+        {
+            return respond(
+                StatusCode::CONFLICT,
+                json!({"message": format!("version {sha256} of `{name}` is part of a deployment")}),
+            );
+        }
         if !store.versions(name).iter().any(|v| v.sha256 == sha256) {
             return respond(StatusCode::NOT_FOUND, json!({"message": "Not Found"}));
         }
@@ -350,6 +366,29 @@ impl Admin {
                         json!({"message": "Internal server error"}),
                     ),
                 }
+            }
+            "/apis" => release::handle(self.clone(), method, path, Bytes::new()).await,
+            _ if path.starts_with("/apis/") => {
+                let (method, path) = (method.clone(), path.to_owned());
+                let body = match Limited::new(request.into_body(), release::MAX_RELEASE_BODY)
+                    .collect()
+                    .await
+                {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(error) if error.is::<LengthLimitError>() => {
+                        return respond(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            json!({"message": format!("the request body is larger than {} bytes", release::MAX_RELEASE_BODY)}),
+                        );
+                    }
+                    Err(error) => {
+                        return respond(
+                            StatusCode::BAD_REQUEST,
+                            json!({"message": format!("cannot read the request body: {error}")}),
+                        );
+                    }
+                };
+                release::handle(self.clone(), &method, &path, body).await
             }
             "/plugins" if method != Method::GET => method_not_allowed("GET"),
             "/plugins" => respond(StatusCode::OK, self.list_plugins()),
