@@ -64,6 +64,12 @@ pub enum ErrorKind {
     UpstreamUnreachable,
     /// The upstream did not answer within the integration timeout.
     UpstreamTimeout,
+    /// A rate limit (usage plan, stage or route throttle) refused the
+    /// request; carries the seconds after which a retry may succeed.
+    TooManyRequests(u64),
+    /// The API key's usage-plan quota for the period is used up; carries the
+    /// seconds until the period ends.
+    LimitExceeded(u64),
     /// A bug or resource failure inside the gateway.
     Internal,
 }
@@ -103,7 +109,9 @@ impl GatewayError {
             | ErrorKind::HeadersTooLarge
             | ErrorKind::BadRequest
             | ErrorKind::Unauthorized
-            | ErrorKind::Forbidden => Blame::Downstream,
+            | ErrorKind::Forbidden
+            | ErrorKind::TooManyRequests(_)
+            | ErrorKind::LimitExceeded(_) => Blame::Downstream,
             ErrorKind::PluginFailed => Blame::Plugin,
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamTimeout => Blame::Upstream,
             ErrorKind::Internal => Blame::Internal,
@@ -131,6 +139,9 @@ impl GatewayError {
             ErrorKind::PluginFailed => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorKind::TooManyRequests(_) | ErrorKind::LimitExceeded(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -148,6 +159,8 @@ impl GatewayError {
             ErrorKind::PluginFailed => "Internal server error",
             ErrorKind::UpstreamUnreachable => "Bad Gateway",
             ErrorKind::UpstreamTimeout => "Endpoint request timed out",
+            ErrorKind::TooManyRequests(_) => "Too Many Requests",
+            ErrorKind::LimitExceeded(_) => "Limit Exceeded",
             ErrorKind::Internal => "Internal server error",
         }
     }
@@ -161,8 +174,16 @@ impl GatewayError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let ErrorKind::MethodNotAllowed(allow) = &self.kind {
-            response.headers_mut().insert(header::ALLOW, allow.clone());
+        match &self.kind {
+            ErrorKind::MethodNotAllowed(allow) => {
+                response.headers_mut().insert(header::ALLOW, allow.clone());
+            }
+            ErrorKind::TooManyRequests(seconds) | ErrorKind::LimitExceeded(seconds) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+            }
+            _ => {}
         }
         response
     }

@@ -7,6 +7,7 @@ use arc_swap::ArcSwap;
 
 use crate::config::{AccessLogTarget, Config};
 use crate::integrations::UpstreamClient;
+use crate::limits::Registry;
 use crate::observe::AccessLog;
 use crate::plugin::{EngineOptions, PluginEngine, SlotReset};
 use crate::release::Releases;
@@ -26,6 +27,8 @@ pub struct Gateway {
     reloading: Mutex<u64>,
     /// Stage pointers and deployments the snapshot was built with.
     releases: Mutex<Releases>,
+    /// Rate-limit buckets and quotas, kept across rebuilds.
+    limits: Registry,
 }
 
 /// Settings applied once at start; a reload that changes them is refused.
@@ -127,8 +130,9 @@ impl Gateway {
         let plugin_engine = OnceLock::new();
         let releases =
             Releases::load(config.server.data_dir.as_deref()).map_err(StartError::Compile)?;
+        let limits = Registry::new(config.server.data_dir.as_deref());
         let snapshot = engine_for(&plugin_engine, config, &releases)
-            .and_then(|engine| Snapshot::build_with(config, &releases, engine))
+            .and_then(|engine| Snapshot::build_with(config, &releases, &limits, engine))
             .map_err(StartError::Compile)?;
         let access_log =
             AccessLog::open(&config.server.access_log).map_err(StartError::AccessLog)?;
@@ -140,6 +144,7 @@ impl Gateway {
             fixed: FixedSettings::of(config),
             reloading: Mutex::new(0),
             releases: Mutex::new(releases),
+            limits,
         })
     }
 
@@ -172,7 +177,7 @@ impl Gateway {
                 "a plugin now sets `fuel`, which changes how every plugin is compiled; restart the gateway for it".into(),
             ));
         }
-        Snapshot::build_with(config, releases, engine).map_err(ReloadError::Compile)
+        Snapshot::build_with(config, releases, &self.limits, engine).map_err(ReloadError::Compile)
     }
 
     /// Serves `snapshot`, compiled from `releases`, from now on.

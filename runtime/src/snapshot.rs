@@ -9,10 +9,11 @@ use http::HeaderName;
 
 use crate::config::IntegrationConfig;
 use crate::config::{
-    ApiConfig, AuthorizerConfig, Config, CorsConfig, InstancesConfig, Limits, PluginConfig,
-    PluginWorld, SourcePolicy, StageConfig, StageName,
+    ApiConfig, ApiKeySource, AuthorizerConfig, Config, CorsConfig, InstancesConfig, Limits,
+    PluginConfig, PluginWorld, SourcePolicy, StageConfig, StageName,
 };
 use crate::integrations::{Function, Integration};
+use crate::limits::{Bucket, Quota, Registry};
 use crate::pipeline::authorize::DecisionCache;
 use crate::plugin::{
     AuthorizerPlugin, FunctionPlugin, InstanceMode, MapperPlugin, PluginEngine, PluginSettings,
@@ -30,6 +31,21 @@ pub struct Snapshot {
     hosts: Vec<HostTable>,
     /// APIs with their stages, in config order.
     pub apis: Vec<ApiEntry>,
+    /// Enabled API keys: value → index into the configuration's keys.
+    pub api_keys: HashMap<Box<[u8]>, usize>,
+}
+
+/// A key's limits in the usage plan that covers a stage.
+#[derive(Debug)]
+pub struct PlanLimits {
+    /// The plan's name.
+    pub plan: String,
+    /// The key's name.
+    pub key: String,
+    /// Rate and burst of this key.
+    pub bucket: Option<Arc<Bucket>>,
+    /// Requests of this key per period.
+    pub quota: Option<Arc<Quota>>,
 }
 
 /// Which API a listener serves for a `Host`.
@@ -126,6 +142,10 @@ pub struct CompiledApi {
     pub route_policies: Vec<Option<SourcePolicy>>,
     /// CORS, answered by the gateway.
     pub cors: Option<CorsConfig>,
+    /// Whether each route needs an API key, indexed by route id.
+    pub route_key_required: Vec<bool>,
+    /// Where the key is found.
+    pub api_key_source: ApiKeySource,
 }
 
 /// An authorizer ready to run.
@@ -158,6 +178,11 @@ pub struct CompiledStage {
     pub variables: BTreeMap<String, String>,
     /// The stage's resource policy.
     pub policy: Option<SourcePolicy>,
+    /// Throttle per route (the route's, else the stage's), all callers.
+    pub throttles: Vec<Option<Arc<Bucket>>>,
+    /// Usage-plan limits by API key index, for the keys of plans covering
+    /// this stage.
+    pub plans: HashMap<usize, Arc<PlanLimits>>,
 }
 
 /// A configuration (the file's or a deployment's) with its plugins loaded.
@@ -170,7 +195,8 @@ impl Snapshot {
     /// Compiles a validated configuration with no deployments; `engine`
     /// runs its plugins (needed only if it has any).
     pub fn build(config: &Config, engine: Option<&PluginEngine>) -> Result<Snapshot, String> {
-        Snapshot::build_with(config, &Releases::default(), engine)
+        let limits = Registry::new(None);
+        Snapshot::build_with(config, &Releases::default(), &limits, engine)
     }
 
     /// Compiles a validated configuration; stages with a deployment pointer
@@ -179,6 +205,7 @@ impl Snapshot {
     pub fn build_with(
         config: &Config,
         releases: &Releases,
+        limits: &Registry,
         engine: Option<&PluginEngine>,
     ) -> Result<Snapshot, String> {
         let cache_dir = config.server.cache_dir.as_deref();
@@ -215,6 +242,8 @@ impl Snapshot {
                     }
                 }
                 let state = releases.stage(&api.name, stage.name.as_str());
+                let plans = Arc::new(plan_limits(config, &api.name, stage.name.as_str(), limits)?);
+                let plans = &plans;
                 let mut version = |deployment: Option<&str>,
                                    overrides: &BTreeMap<String, String>|
                  -> Result<Version, String> {
@@ -225,7 +254,7 @@ impl Snapshot {
                     let Some(id) = deployment else {
                         return Ok(Version {
                             deployment: None,
-                            stage: compile_stage(&live, api, &stage)?,
+                            stage: compile_stage(&live, api, &stage, &api.name, plans, limits)?,
                             api: definition.clone(),
                         });
                     };
@@ -250,8 +279,15 @@ impl Snapshot {
                     let (loaded, compiled) = &deployed[id];
                     Ok(Version {
                         deployment: Some(id.to_owned()),
-                        stage: compile_stage(loaded, &loaded.config.apis[0], &stage)
-                            .map_err(|e| format!("deployment {id}: {e}"))?,
+                        stage: compile_stage(
+                            loaded,
+                            &loaded.config.apis[0],
+                            &stage,
+                            &api.name,
+                            plans,
+                            limits,
+                        )
+                        .map_err(|e| format!("deployment {id}: {e}"))?,
                         api: compiled.clone(),
                     })
                 };
@@ -290,6 +326,13 @@ impl Snapshot {
             request_id_header: config.server.request_id_header.clone(),
             hosts,
             apis,
+            api_keys: config
+                .api_keys
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| k.enabled)
+                .map(|(i, k)| (k.value.as_bytes().into(), i))
+                .collect(),
         })
     }
 
@@ -470,15 +513,72 @@ fn compile_definition(loaded: &Loaded<'_>, api: &ApiConfig) -> Result<CompiledAp
         policy: api.policy.clone(),
         route_policies: api.routes.iter().map(|r| r.policy.clone()).collect(),
         cors: api.cors.clone(),
+        route_key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
+        api_key_source: api.api_key_source,
     })
 }
 
-/// Compiles `api`'s integrations for `stage` (its variables filled in).
+/// The limits of every key of the usage plans covering `api`/`stage`.
+fn plan_limits(
+    config: &Config,
+    api: &str,
+    stage: &str,
+    limits: &Registry,
+) -> Result<HashMap<usize, Arc<PlanLimits>>, String> {
+    let mut out = HashMap::new();
+    for plan in &config.usage_plans {
+        if !plan.stages.iter().any(|(a, s)| a == api && s == stage) {
+            continue;
+        }
+        for &key in &plan.api_keys {
+            let key_name = &config.api_keys[key].name;
+            let bucket = plan
+                .throttle
+                .map(|t| limits.bucket(format!("plan:{}:{key_name}", plan.name), t));
+            let quota = plan
+                .quota
+                .map(|q| limits.quota(&plan.name, key_name, q))
+                .transpose()
+                .map_err(|e| format!("usage plan `{}`: {e}", plan.name))?;
+            out.insert(
+                key,
+                Arc::new(PlanLimits {
+                    plan: plan.name.clone(),
+                    key: key_name.clone(),
+                    bucket,
+                    quota,
+                }),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Compiles `api`'s integrations for `stage` (its variables filled in),
+/// with the stage's throttles and the usage plans covering it (`plans`, of
+/// API `api_name`).
 fn compile_stage(
     loaded: &Loaded<'_>,
     api: &ApiConfig,
     stage: &StageConfig,
+    api_name: &str,
+    plans: &Arc<HashMap<usize, Arc<PlanLimits>>>,
+    limits: &Registry,
 ) -> Result<CompiledStage, String> {
+    let throttles = api
+        .routes
+        .iter()
+        .map(|route| {
+            route.throttle.or(stage.throttle).map(|t| {
+                // One bucket per route of the stage, shared by the stage's
+                // main version and its canary.
+                limits.bucket(
+                    format!("route:{api_name}:{}:{}", stage.name.as_str(), route.key),
+                    t,
+                )
+            })
+        })
+        .collect();
     let integrations = api
         .routes
         .iter()
@@ -515,6 +615,8 @@ fn compile_stage(
         integrations,
         variables: stage.variables.clone(),
         policy: stage.policy.clone(),
+        throttles,
+        plans: (**plans).clone(),
     })
 }
 

@@ -19,3 +19,4 @@ mod releases;
 mod routing;
 mod scaffold;
 mod uploads;
+mod usage;

@@ -29,7 +29,9 @@ fn header(request: &IncomingRequest, name: &str) -> Option<String> {
 
 fn read_body(request: IncomingRequest) -> Vec<u8> {
     let mut bytes = Vec::new();
-    let Ok(body) = request.consume() else { return bytes };
+    let Ok(body) = request.consume() else {
+        return bytes;
+    };
     if let Ok(stream) = body.stream() {
         while let Ok(chunk) = stream.blocking_read(64 * 1024) {
             bytes.extend_from_slice(&chunk);
@@ -46,7 +48,9 @@ fn respond(out: ResponseOutparam, status: u16, headers: &[(&str, &str)], body: &
     }
     let response = OutgoingResponse::new(fields);
     let _ = response.set_status_code(status);
-    let Ok(outgoing) = response.body() else { return };
+    let Ok(outgoing) = response.body() else {
+        return;
+    };
     ResponseOutparam::set(out, Ok(response));
     if let Ok(stream) = outgoing.write() {
         let bytes = body.to_string().into_bytes();
@@ -63,7 +67,9 @@ impl wasip2::exports::http::incoming_handler::Guest for Items {
         let stage = header(&request, "x-turnpike-stage").unwrap_or_default();
         match request.method() {
             Method::Get => match header(&request, "x-turnpike-path-id") {
-                Some(id) if id == "missing" => respond(out, 404, &[], &json!({"message": "no such item"})),
+                Some(id) if id == "missing" => {
+                    respond(out, 404, &[], &json!({"message": "no such item"}))
+                }
                 Some(id) => {
                     let item = json!({
                         "id": id,

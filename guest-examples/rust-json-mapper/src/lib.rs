@@ -20,7 +20,11 @@ use turnpike_sdk::{Entry, RequestInfo};
 pub struct JsonMapper;
 
 impl Mapper for JsonMapper {
-    fn map_request(info: RequestInfo, _context: Vec<Entry>, mut request: HttpRequest) -> Result<RequestOutcome, String> {
+    fn map_request(
+        info: RequestInfo,
+        _context: Vec<Entry>,
+        mut request: HttpRequest,
+    ) -> Result<RequestOutcome, String> {
         if request.header("x-mapper-respond") == Some("teapot") {
             return Ok(RequestOutcome::Respond(HttpResponse::new(
                 418,
@@ -29,7 +33,8 @@ impl Mapper for JsonMapper {
             )));
         }
         if !request.body.is_empty() {
-            let input: Value = serde_json::from_slice(&request.body).map_err(|e| format!("request body is not JSON: {e}"))?;
+            let input: Value = serde_json::from_slice(&request.body)
+                .map_err(|e| format!("request body is not JSON: {e}"))?;
             let reshaped = json!({
                 "pet": { "name": input["name"], "species": input["kind"] },
                 "requestId": info.request_id,
@@ -43,10 +48,16 @@ impl Mapper for JsonMapper {
         Ok(RequestOutcome::Forward(request))
     }
 
-    fn map_response(_info: RequestInfo, _context: Vec<Entry>, response: HttpResponse) -> Result<HttpResponse, String> {
-        let data = serde_json::from_slice::<Value>(&response.body)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&response.body).into_owned()));
-        let body = serde_json::to_vec(&json!({ "status": response.status, "data": data })).map_err(|e| e.to_string())?;
+    fn map_response(
+        _info: RequestInfo,
+        _context: Vec<Entry>,
+        response: HttpResponse,
+    ) -> Result<HttpResponse, String> {
+        let data = serde_json::from_slice::<Value>(&response.body).unwrap_or_else(|_| {
+            Value::String(String::from_utf8_lossy(&response.body).into_owned())
+        });
+        let body = serde_json::to_vec(&json!({ "status": response.status, "data": data }))
+            .map_err(|e| e.to_string())?;
         let mut mapped = HttpResponse::new(response.status, "application/json", body);
         mapped.set_header("x-response-mapped", "true");
         Ok(mapped)
@@ -70,7 +81,9 @@ mod tests {
             headers: vec![("x-internal-secret".into(), "1".into())],
             body: br#"{"name":"Rex","kind":"dog"}"#.to_vec(),
         };
-        let Ok(RequestOutcome::Forward(mapped)) = JsonMapper::map_request(info.clone(), vec![], request) else {
+        let Ok(RequestOutcome::Forward(mapped)) =
+            JsonMapper::map_request(info.clone(), vec![], request)
+        else {
             panic!("expected forward");
         };
         let body: Value = serde_json::from_slice(&mapped.body).expect("json");
@@ -78,7 +91,9 @@ mod tests {
         assert_eq!(mapped.header("x-internal-secret"), None);
         assert_eq!(mapped.header("x-mapped-by"), Some("json-mapper"));
 
-        let response = JsonMapper::map_response(info, vec![], HttpResponse::new(200, "text/plain", "ok")).expect("mapped");
+        let response =
+            JsonMapper::map_response(info, vec![], HttpResponse::new(200, "text/plain", "ok"))
+                .expect("mapped");
         let body: Value = serde_json::from_slice(&response.body).expect("json");
         assert_eq!(body, json!({"status": 200, "data": "ok"}));
     }

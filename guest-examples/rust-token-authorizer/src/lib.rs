@@ -19,7 +19,10 @@ impl Authorizer for TokenList {
         };
         let tokens = config::get("tokens").ok_or("the `tokens` setting is missing")?;
         for pair in tokens.split(',') {
-            let (known, principal) = pair.trim().split_once(':').unwrap_or((pair.trim(), "anonymous"));
+            let (known, principal) = pair
+                .trim()
+                .split_once(':')
+                .unwrap_or((pair.trim(), "anonymous"));
             if !known.is_empty() && known == token {
                 return Ok(Decision::Allow(
                     Allow::principal(principal).with_context("tokenSource", "static-list"),
@@ -53,7 +56,13 @@ mod tests {
             Ok(Decision::Allow(allow)) => assert_eq!(allow.principal_id, "alice"),
             other => panic!("expected allow, got {other:?}"),
         }
-        assert!(matches!(TokenList::authorize(request(Some("Bearer nope"))), Ok(Decision::Deny)));
-        assert!(matches!(TokenList::authorize(request(None)), Ok(Decision::Unauthorized)));
+        assert!(matches!(
+            TokenList::authorize(request(Some("Bearer nope"))),
+            Ok(Decision::Deny)
+        ));
+        assert!(matches!(
+            TokenList::authorize(request(None)),
+            Ok(Decision::Unauthorized)
+        ));
     }
 }

@@ -48,6 +48,84 @@ pub struct Config {
     pub plugins: Vec<PluginConfig>,
     /// The admin API, if `[admin]` is present.
     pub admin: Option<AdminConfig>,
+    /// API keys, by name.
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// Usage plans, by name.
+    pub usage_plans: Vec<UsagePlanConfig>,
+}
+
+/// `[api_keys.NAME]`.
+#[derive(Clone)]
+pub struct ApiKeyConfig {
+    /// The key's name (never its value) in logs and usage files.
+    pub name: String,
+    /// What clients send in `x-api-key`.
+    pub value: String,
+    /// A disabled key is refused like an unknown one.
+    pub enabled: bool,
+}
+
+impl std::fmt::Debug for ApiKeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyConfig")
+            .field("name", &self.name)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[usage_plans.NAME]`: keys, the API stages they may call, and limits.
+#[derive(Debug, Clone)]
+pub struct UsagePlanConfig {
+    /// The plan's name.
+    pub name: String,
+    /// Indexes into [`Config::api_keys`].
+    pub api_keys: Vec<usize>,
+    /// (API name, stage name) pairs the plan covers.
+    pub stages: Vec<(String, String)>,
+    /// Rate and burst per key.
+    pub throttle: Option<ThrottleConfig>,
+    /// Requests per key per period.
+    pub quota: Option<QuotaConfig>,
+}
+
+/// `throttle = { rate, burst }`: a token bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThrottleConfig {
+    /// Requests per second, steady state.
+    pub rate: f64,
+    /// Requests admitted at once.
+    pub burst: u32,
+}
+
+/// `quota = { limit, period }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaConfig {
+    /// Requests per period.
+    pub limit: u64,
+    /// The period, in UTC.
+    pub period: QuotaPeriod,
+}
+
+/// A quota period, as API Gateway's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaPeriod {
+    /// From midnight UTC.
+    Day,
+    /// From Monday midnight UTC.
+    Week,
+    /// From the first of the month, midnight UTC.
+    Month,
+}
+
+/// Where a route that requires an API key finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApiKeySource {
+    /// The `x-api-key` header.
+    #[default]
+    Header,
+    /// The usage identifier the route's authorizer returns.
+    Authorizer,
 }
 
 /// Default address of the admin API: loopback only.
@@ -306,6 +384,8 @@ pub struct ApiConfig {
     pub policy: Option<SourcePolicy>,
     /// Cross-origin resource sharing, answered by the gateway.
     pub cors: Option<CorsConfig>,
+    /// Where routes that require an API key find it.
+    pub api_key_source: ApiKeySource,
 }
 
 /// `[apis.cors]`: CORS as API Gateway's HTTP APIs do it. Header values are
@@ -420,6 +500,8 @@ pub struct StageConfig {
     pub variables: BTreeMap<String, String>,
     /// Who may call the API through this stage.
     pub policy: Option<SourcePolicy>,
+    /// Default throttle of every route on this stage, all callers together.
+    pub throttle: Option<ThrottleConfig>,
 }
 
 /// A stage's name.
@@ -454,6 +536,11 @@ pub struct RouteConfig {
     pub mapper: Option<usize>,
     /// Who may call this route.
     pub policy: Option<SourcePolicy>,
+    /// Whether callers need an API key in a usage plan of the stage.
+    pub api_key_required: bool,
+    /// Throttle of this route on every stage, all callers together
+    /// (overrides the stage's).
+    pub throttle: Option<ThrottleConfig>,
 }
 
 /// What serves a route.
@@ -674,6 +761,8 @@ impl Validator {
         self.pinned_versions(&raw.apis, &server, &mut plugins);
         let apis = self.apis(raw.apis, &listeners, &limits, &plugins);
         let admin = raw.admin.map(|admin| self.admin(admin.into_inner()));
+        let api_keys = self.api_keys(&raw.api_keys);
+        let usage_plans = self.usage_plans(&raw.usage_plans, &api_keys, &apis);
         Config {
             server,
             limits,
@@ -681,7 +770,179 @@ impl Validator {
             apis,
             plugins,
             admin,
+            api_keys,
+            usage_plans,
         }
+    }
+
+    fn api_keys(&mut self, raw: &BTreeMap<String, Spanned<raw::RawApiKey>>) -> Vec<ApiKeyConfig> {
+        let mut out: Vec<ApiKeyConfig> = Vec::new();
+        for (name, key) in raw {
+            let path = format!("api_keys.{name}");
+            if !is_identifier(name) {
+                self.problem(
+                    key.span(),
+                    path.clone(),
+                    format!("`{name}` is not a valid name (letters, digits, `_` and `-`)"),
+                );
+            }
+            let key = key.get_ref();
+            let value = key.value.get_ref();
+            if !(20..=128).contains(&value.len()) || !value.bytes().all(|b| b.is_ascii_graphic()) {
+                self.problem(
+                    key.value.span(),
+                    format!("{path}.value"),
+                    "an API key is 20 to 128 printable ASCII characters without spaces",
+                );
+            } else if let Some(other) = out.iter().find(|k| k.value == *value) {
+                self.problem(
+                    key.value.span(),
+                    format!("{path}.value"),
+                    format!("API key `{}` has the same value", other.name),
+                );
+            }
+            out.push(ApiKeyConfig {
+                name: name.clone(),
+                value: value.clone(),
+                enabled: key.enabled.unwrap_or(true),
+            });
+        }
+        out
+    }
+
+    fn throttle(&mut self, raw: &Spanned<raw::RawThrottle>, key: &str) -> ThrottleConfig {
+        let throttle = raw.get_ref();
+        let rate = throttle.rate.get_ref().as_f64();
+        if !(rate.is_finite() && rate > 0.0) {
+            self.problem(
+                throttle.rate.span(),
+                format!("{key}.rate"),
+                "the rate is requests per second, more than 0",
+            );
+        }
+        let burst = *throttle.burst.get_ref();
+        if !(1..=i64::from(u32::MAX)).contains(&burst) {
+            self.problem(
+                throttle.burst.span(),
+                format!("{key}.burst"),
+                "the burst is the number of requests admitted at once, from 1 to 4294967295",
+            );
+        }
+        ThrottleConfig {
+            rate: if rate.is_finite() && rate > 0.0 {
+                rate
+            } else {
+                1.0
+            },
+            burst: u32::try_from(burst).unwrap_or(1).max(1),
+        }
+    }
+
+    fn usage_plans(
+        &mut self,
+        raw: &BTreeMap<String, Spanned<raw::RawUsagePlan>>,
+        keys: &[ApiKeyConfig],
+        apis: &[ApiConfig],
+    ) -> Vec<UsagePlanConfig> {
+        let mut out: Vec<UsagePlanConfig> = Vec::new();
+        // (api, stage, key) -> plan: API Gateway lets a key be in one plan per stage.
+        let mut bound: HashMap<(String, String, usize), String> = HashMap::new();
+        for (name, plan) in raw {
+            let path = format!("usage_plans.{name}");
+            if !is_identifier(name) {
+                self.problem(
+                    plan.span(),
+                    path.clone(),
+                    format!("`{name}` is not a valid name (letters, digits, `_` and `-`)"),
+                );
+            }
+            let plan = plan.get_ref();
+            let mut key_ids = Vec::new();
+            for (i, key) in plan.api_keys.iter().enumerate() {
+                match keys.iter().position(|k| k.name == *key.get_ref()) {
+                    Some(id) => key_ids.push(id),
+                    None => self.problem(
+                        key.span(),
+                        format!("{path}.api_keys[{i}]"),
+                        format!("no [api_keys.{}] is defined", key.get_ref()),
+                    ),
+                }
+            }
+            let mut stages = Vec::new();
+            for (i, entry) in plan.stages.iter().enumerate() {
+                let (api, stage) = (
+                    entry.get_ref().api.get_ref(),
+                    entry.get_ref().stage.get_ref(),
+                );
+                let exists = apis
+                    .iter()
+                    .any(|a| a.name == *api && a.stages.iter().any(|s| s.name.as_str() == stage));
+                if !exists {
+                    self.problem(
+                        entry.span(),
+                        format!("{path}.stages[{i}]"),
+                        format!("API `{api}` has no stage `{stage}`"),
+                    );
+                    continue;
+                }
+                for &k in &key_ids {
+                    if let Some(other) = bound.insert((api.clone(), stage.clone(), k), name.clone())
+                    {
+                        self.problem(
+                            entry.span(),
+                            format!("{path}.stages[{i}]"),
+                            format!(
+                                "API key `{}` is already in usage plan `{other}` for stage `{stage}` of API `{api}`; a key can be in one plan per stage",
+                                keys[k].name
+                            ),
+                        );
+                    }
+                }
+                stages.push((api.clone(), stage.clone()));
+            }
+            let throttle = plan
+                .throttle
+                .as_ref()
+                .map(|t| self.throttle(t, &format!("{path}.throttle")));
+            let quota = plan.quota.as_ref().map(|q| {
+                let raw = q.get_ref();
+                let limit = *raw.limit.get_ref();
+                if limit < 1 {
+                    self.problem(
+                        raw.limit.span(),
+                        format!("{path}.quota.limit"),
+                        "the quota is a number of requests, at least 1",
+                    );
+                }
+                let period = match raw.period.get_ref().to_ascii_lowercase().as_str() {
+                    "day" => QuotaPeriod::Day,
+                    "week" => QuotaPeriod::Week,
+                    "month" => QuotaPeriod::Month,
+                    other => {
+                        self.problem(
+                            raw.period.span(),
+                            format!("{path}.quota.period"),
+                            format!(
+                                "`{other}` is not a quota period: \"day\", \"week\" or \"month\""
+                            ),
+                        );
+                        QuotaPeriod::Day
+                    }
+                };
+                QuotaConfig {
+                    limit: u64::try_from(limit).unwrap_or(1).max(1),
+                    period,
+                }
+            });
+            out.push(UsagePlanConfig {
+                name: name.clone(),
+                api_keys: key_ids,
+                stages,
+                throttle,
+                quota,
+            });
+        }
+        out
     }
 
     fn admin(&mut self, raw: raw::RawAdmin) -> AdminConfig {
@@ -1423,6 +1684,26 @@ impl Validator {
                 .cors
                 .as_ref()
                 .map(|c| self.cors(c, &format!("{key}.cors")));
+            let api_key_source = match api
+                .api_key_source
+                .as_ref()
+                .map(|s| (s, s.get_ref().to_ascii_lowercase()))
+            {
+                None => ApiKeySource::Header,
+                Some((_, s)) if s == "header" => ApiKeySource::Header,
+                Some((_, s)) if s == "authorizer" => ApiKeySource::Authorizer,
+                Some((raw, _)) => {
+                    self.problem(
+                        raw.span(),
+                        format!("{key}.api_key_source"),
+                        format!(
+                            "`{}` is not a key source: \"header\" (x-api-key) or \"authorizer\"",
+                            raw.get_ref()
+                        ),
+                    );
+                    ApiKeySource::Header
+                }
+            };
             out.push(ApiConfig {
                 name,
                 listeners: listener_ids,
@@ -1432,6 +1713,7 @@ impl Validator {
                 authorizers,
                 policy,
                 cors,
+                api_key_source,
             });
         }
         out
@@ -1599,6 +1881,7 @@ impl Validator {
                 name: StageName::Default,
                 variables: BTreeMap::new(),
                 policy: None,
+                throttle: None,
             }];
         }
         let mut out = Vec::new();
@@ -1641,10 +1924,16 @@ impl Validator {
                 .policy
                 .as_ref()
                 .map(|p| self.policy(p, &format!("{stage_key}.policy")));
+            let throttle = stage
+                .get_ref()
+                .throttle
+                .as_ref()
+                .map(|t| self.throttle(t, &format!("{stage_key}.throttle")));
             out.push(StageConfig {
                 name,
                 variables,
                 policy,
+                throttle,
             });
         }
         out
@@ -1709,6 +1998,10 @@ impl Validator {
                 .policy
                 .as_ref()
                 .map(|p| self.policy(p, &format!("{route_key_path}.policy")));
+            let throttle = route
+                .throttle
+                .as_ref()
+                .map(|t| self.throttle(t, &format!("{route_key_path}.throttle")));
             parsed.push((
                 RouteConfig {
                     key: route_key,
@@ -1716,6 +2009,8 @@ impl Validator {
                     authorizer,
                     mapper,
                     policy,
+                    api_key_required: route.api_key_required.unwrap_or(false),
+                    throttle,
                 },
                 route.key.span(),
             ));

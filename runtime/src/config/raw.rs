@@ -27,6 +27,71 @@ pub struct RawConfig {
     #[serde(default)]
     pub plugins: BTreeMap<String, Spanned<RawPlugin>>,
     pub admin: Option<Spanned<RawAdmin>>,
+    #[serde(default)]
+    pub api_keys: BTreeMap<String, Spanned<RawApiKey>>,
+    #[serde(default)]
+    pub usage_plans: BTreeMap<String, Spanned<RawUsagePlan>>,
+}
+
+/// `[api_keys.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiKey {
+    pub value: SpannedStr,
+    pub enabled: Option<bool>,
+}
+
+/// `[usage_plans.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsagePlan {
+    #[serde(default)]
+    pub api_keys: Vec<SpannedStr>,
+    #[serde(default)]
+    pub stages: Vec<Spanned<RawPlanStage>>,
+    pub throttle: Option<Spanned<RawThrottle>>,
+    pub quota: Option<Spanned<RawQuota>>,
+}
+
+/// An API stage a usage plan covers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlanStage {
+    pub api: SpannedStr,
+    pub stage: SpannedStr,
+}
+
+/// A number written as an integer or a float.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum RawNumber {
+    Int(i64),
+    Float(f64),
+}
+
+impl RawNumber {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            RawNumber::Int(i) => i as f64,
+            RawNumber::Float(f) => f,
+        }
+    }
+}
+
+/// `throttle = { rate, burst }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThrottle {
+    pub rate: Spanned<RawNumber>,
+    pub burst: Spanned<i64>,
+}
+
+/// `quota = { limit, period }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuota {
+    pub limit: Spanned<i64>,
+    pub period: SpannedStr,
 }
 
 /// `[admin]`: the control-plane listener.
@@ -116,6 +181,7 @@ pub struct RawApi {
     pub authorizers: BTreeMap<String, Spanned<RawAuthorizer>>,
     pub policy: Option<RawPolicy>,
     pub cors: Option<Spanned<RawCors>>,
+    pub api_key_source: Option<SpannedStr>,
 }
 
 /// `[apis.cors]`.
@@ -151,6 +217,7 @@ pub struct RawStage {
     #[serde(default)]
     pub variables: BTreeMap<String, SpannedStr>,
     pub policy: Option<RawPolicy>,
+    pub throttle: Option<Spanned<RawThrottle>>,
 }
 
 /// `[[apis.routes]]`.
@@ -161,6 +228,8 @@ pub struct RawRoute {
     pub authorizer: Option<SpannedStr>,
     pub mapper: Option<SpannedStr>,
     pub policy: Option<RawPolicy>,
+    pub api_key_required: Option<bool>,
+    pub throttle: Option<Spanned<RawThrottle>>,
     pub integration: Spanned<RawIntegration>,
 }
 

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod mapping;
 pub mod policy;
 pub mod route;
+pub mod usage;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -276,6 +277,14 @@ async fn run_phases(
 
     policy::check(api, stage, hit.route, conn.client.ip())?;
     ctx.authorized = authorize::run(api, stage, hit.route, ctx, &parts, &path, &hit.params).await?;
+    usage::check(
+        snapshot,
+        api,
+        stage,
+        hit.route,
+        &parts,
+        ctx.authorized.as_deref(),
+    )?;
 
     let mapper = api.route_mappers.get(hit.route).and_then(Option::as_ref);
     let info = mapper
