@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod gateway;
 pub mod integrations;
+pub mod jwt;
 pub mod limits;
 pub mod listeners;
 pub mod observe;

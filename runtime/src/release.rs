@@ -452,7 +452,7 @@ impl Releases {
 /// The plugins API `api_index` of `config` uses, each once.
 fn used_plugins(config: &Config, api_index: usize) -> Vec<&PluginConfig> {
     let api = &config.apis[api_index];
-    let mut indexes: Vec<usize> = api.authorizers.iter().map(|a| a.plugin).collect();
+    let mut indexes: Vec<usize> = api.authorizers.iter().filter_map(|a| a.plugin()).collect();
     for route in &api.routes {
         indexes.extend(route.mapper);
         if let IntegrationConfig::Function { plugin } = &route.integration {

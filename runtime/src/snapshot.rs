@@ -9,10 +9,11 @@ use http::HeaderName;
 
 use crate::config::IntegrationConfig;
 use crate::config::{
-    ApiConfig, ApiKeySource, AuthorizerConfig, Config, CorsConfig, InstancesConfig, Limits,
-    PluginConfig, PluginWorld, SourcePolicy, StageConfig, StageName,
+    ApiConfig, ApiKeySource, AuthorizerConfig, AuthorizerKind, Config, CorsConfig, InstancesConfig,
+    Limits, PluginConfig, PluginWorld, SourcePolicy, StageConfig, StageName,
 };
 use crate::integrations::{Function, Integration};
+use crate::jwt::JwtVerifier;
 use crate::limits::{Bucket, Quota, Registry};
 use crate::pipeline::authorize::DecisionCache;
 use crate::plugin::{
@@ -144,6 +145,8 @@ pub struct CompiledApi {
     pub cors: Option<CorsConfig>,
     /// Whether each route needs an API key, indexed by route id.
     pub route_key_required: Vec<bool>,
+    /// Each route's authorization scopes (one must be granted), by route id.
+    pub route_scopes: Vec<Vec<String>>,
     /// Where the key is found.
     pub api_key_source: ApiKeySource,
 }
@@ -152,17 +155,29 @@ pub struct CompiledApi {
 pub struct CompiledAuthorizer {
     /// Its configuration.
     pub config: AuthorizerConfig,
-    /// The plugin deciding.
-    pub plugin: Arc<AuthorizerPlugin>,
+    /// What decides.
+    pub decider: Decider,
     /// Cached decisions, unless the TTL is zero.
     pub cache: Option<DecisionCache>,
 }
 
+/// What decides for an authorizer.
+pub enum Decider {
+    /// A plugin of the `authorizer` world.
+    Wasm(Arc<AuthorizerPlugin>),
+    /// The built-in JWT check.
+    Jwt(Arc<JwtVerifier>),
+}
+
 impl std::fmt::Debug for CompiledAuthorizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let decider = match &self.decider {
+            Decider::Wasm(plugin) => plugin.name().to_owned(),
+            Decider::Jwt(_) => "jwt".to_owned(),
+        };
         f.debug_struct("CompiledAuthorizer")
             .field("name", &self.config.name)
-            .field("plugin", &self.plugin.name())
+            .field("decider", &decider)
             .finish()
     }
 }
@@ -478,15 +493,23 @@ fn compile_definition(loaded: &Loaded<'_>, api: &ApiConfig) -> Result<CompiledAp
         .authorizers
         .iter()
         .map(|a| {
-            let plugin = plugins[a.plugin].authorizer().ok_or_else(|| {
-                format!(
-                    "plugin `{}` is not an authorizer",
-                    config.plugins[a.plugin].name
-                )
-            })?;
+            let decider = match &a.kind {
+                AuthorizerKind::Wasm { plugin } => {
+                    Decider::Wasm(plugins[*plugin].authorizer().ok_or_else(|| {
+                        format!(
+                            "plugin `{}` is not an authorizer",
+                            config.plugins[*plugin].name
+                        )
+                    })?)
+                }
+                AuthorizerKind::Jwt(jwt) => Decider::Jwt(Arc::new(
+                    JwtVerifier::new(jwt.clone())
+                        .map_err(|e| format!("authorizer `{}`: {e}", a.name))?,
+                )),
+            };
             Ok(CompiledAuthorizer {
                 config: a.clone(),
-                plugin,
+                decider,
                 cache: (!a.cache_ttl.is_zero()).then(|| DecisionCache::new(a.cache_ttl)),
             })
         })
@@ -514,6 +537,11 @@ fn compile_definition(loaded: &Loaded<'_>, api: &ApiConfig) -> Result<CompiledAp
         route_policies: api.routes.iter().map(|r| r.policy.clone()).collect(),
         cors: api.cors.clone(),
         route_key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
+        route_scopes: api
+            .routes
+            .iter()
+            .map(|r| r.authorization_scopes.clone())
+            .collect(),
         api_key_source: api.api_key_source,
     })
 }

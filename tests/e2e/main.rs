@@ -10,6 +10,7 @@ mod cli;
 mod config_errors;
 mod cors;
 mod errors;
+mod jwt;
 mod lifecycle;
 mod plugins;
 mod policies;

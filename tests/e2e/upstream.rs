@@ -3,7 +3,8 @@
 //! Every request is answered with a JSON description of what arrived
 //! (method, path, query, headers, body length and hash), except:
 //! `/slow/{ms}` answers after `ms` milliseconds; `/status/{code}` answers
-//! with that status.
+//! with that status; `/doc/{name}` answers a document the test published
+//! ([`Upstream::publish`]), or 404.
 
 use std::collections::hash_map::DefaultHasher;
 use std::convert::Infallible;
@@ -28,7 +29,12 @@ pub struct Stats {
     pub connections: AtomicUsize,
     /// Requests whose handling has started.
     pub started: AtomicUsize,
+    /// Requests for published documents.
+    pub document_fetches: AtomicUsize,
 }
+
+/// Documents served under `/doc/`.
+type Documents = Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>;
 
 /// A running origin; stops with the test process.
 pub struct Upstream {
@@ -36,6 +42,7 @@ pub struct Upstream {
     pub addr: SocketAddr,
     /// Counters.
     pub stats: Arc<Stats>,
+    documents: Documents,
 }
 
 impl Upstream {
@@ -45,6 +52,8 @@ impl Upstream {
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("local addr");
         let stats = Arc::new(Stats::default());
+        let documents = Documents::default();
+        let thread_documents = documents.clone();
         let thread_stats = stats.clone();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -60,10 +69,12 @@ impl Upstream {
                     };
                     thread_stats.connections.fetch_add(1, Ordering::SeqCst);
                     let stats = thread_stats.clone();
+                    let documents = thread_documents.clone();
                     tokio::spawn(async move {
                         let service = service_fn(move |req| {
                             let stats = stats.clone();
-                            async move { Ok::<_, Infallible>(answer(req, &stats).await) }
+                            let documents = documents.clone();
+                            async move { Ok::<_, Infallible>(answer(req, &stats, &documents).await) }
                         });
                         let _ = hyper::server::conn::http1::Builder::new()
                             .serve_connection(TokioIo::new(stream), service)
@@ -72,7 +83,19 @@ impl Upstream {
                 }
             });
         });
-        Upstream { addr, stats }
+        Upstream {
+            addr,
+            stats,
+            documents,
+        }
+    }
+
+    /// Serves `body` as JSON at `/doc/{name}` from now on.
+    pub fn publish(&self, name: &str, body: &str) {
+        self.documents
+            .lock()
+            .expect("documents")
+            .insert(name.to_owned(), body.to_owned());
     }
 
     /// `http://ADDR`.
@@ -88,9 +111,24 @@ pub fn body_hash(body: &[u8]) -> String {
     format!("{:016x}", h.finish())
 }
 
-async fn answer(req: Request<Incoming>, stats: &Stats) -> Response<Full<Bytes>> {
+async fn answer(
+    req: Request<Incoming>,
+    stats: &Stats,
+    documents: &Documents,
+) -> Response<Full<Bytes>> {
     stats.started.fetch_add(1, Ordering::SeqCst);
     let path = req.uri().path().to_owned();
+    if let Some(name) = path.strip_prefix("/doc/") {
+        stats.document_fetches.fetch_add(1, Ordering::SeqCst);
+        let document = documents.lock().expect("documents").get(name).cloned();
+        let mut r = Response::new(Full::new(Bytes::from(document.clone().unwrap_or_default())));
+        if document.is_none() {
+            *r.status_mut() = hyper::StatusCode::NOT_FOUND;
+        }
+        r.headers_mut()
+            .insert("content-type", "application/json".parse().expect("valid"));
+        return r;
+    }
     if let Some(ms) = path
         .strip_prefix("/slow/")
         .and_then(|v| v.parse::<u64>().ok())

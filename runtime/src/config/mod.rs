@@ -231,8 +231,8 @@ pub enum InstancesConfig {
 pub struct AuthorizerConfig {
     /// Name routes refer to.
     pub name: String,
-    /// Index into [`Config::plugins`].
-    pub plugin: usize,
+    /// What decides.
+    pub kind: AuthorizerKind,
     /// What the plugin receives.
     pub payload: AuthorizerPayload,
     /// Where the identity comes from; all must be present, else 401.
@@ -242,6 +242,60 @@ pub struct AuthorizerConfig {
     /// What a plugin failure means.
     pub on_error: OnError,
 }
+
+/// What decides for an authorizer.
+#[derive(Debug, Clone)]
+pub enum AuthorizerKind {
+    /// A plugin of the `authorizer` world; index into [`Config::plugins`].
+    Wasm {
+        /// The plugin.
+        plugin: usize,
+    },
+    /// A JSON Web Token check, built in.
+    Jwt(Arc<JwtConfig>),
+}
+
+impl AuthorizerConfig {
+    /// The plugin deciding, for `wasm` authorizers.
+    pub fn plugin(&self) -> Option<usize> {
+        match self.kind {
+            AuthorizerKind::Wasm { plugin } => Some(plugin),
+            AuthorizerKind::Jwt(_) => None,
+        }
+    }
+}
+
+/// `type = "jwt"`: API Gateway's JWT authorizer.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// The `iss` tokens must carry.
+    pub issuer: String,
+    /// Accepted `aud` (or `client_id`) values; one must match.
+    pub audiences: Vec<String>,
+    /// Where the signing keys are.
+    pub jwks: JwksSource,
+    /// Accepted `alg` values; empty: any the key type allows.
+    pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// Clock skew allowed for `exp` and `nbf`.
+    pub leeway: Duration,
+    /// How long fetched keys are used before they are fetched again.
+    pub jwks_refresh: Duration,
+}
+
+/// A JSON Web Key Set's location.
+#[derive(Debug, Clone)]
+pub enum JwksSource {
+    /// Read when the configuration loads.
+    File(PathBuf),
+    /// Fetched on first use, again after `jwks_refresh`, and when a token
+    /// names a key id the set does not have.
+    Url(http::Uri),
+}
+
+/// Default clock skew allowed for JWT `exp` and `nbf`.
+pub const DEFAULT_JWT_LEEWAY: Duration = Duration::from_secs(60);
+/// Default time fetched JWKS are used before refetching.
+pub const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(3600);
 
 /// API Gateway's authorizer types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -538,6 +592,8 @@ pub struct RouteConfig {
     pub policy: Option<SourcePolicy>,
     /// Whether callers need an API key in a usage plan of the stage.
     pub api_key_required: bool,
+    /// Scopes a JWT authorizer requires; one of them must be in the token.
+    pub authorization_scopes: Vec<String>,
     /// Throttle of this route on every stage, all callers together
     /// (overrides the stage's).
     pub throttle: Option<ThrottleConfig>,
@@ -808,6 +864,110 @@ impl Validator {
             });
         }
         out
+    }
+
+    /// The `jwt` settings of an authorizer; `None` (with problems recorded)
+    /// if they are unusable.
+    fn jwt(
+        &mut self,
+        raw: &raw::RawAuthorizer,
+        span: &Range<usize>,
+        key: &str,
+    ) -> Option<JwtConfig> {
+        if let Some(plugin) = &raw.plugin {
+            self.problem(
+                plugin.span(),
+                format!("{key}.plugin"),
+                "a `jwt` authorizer is built in and takes no `plugin`",
+            );
+        }
+        let Some(issuer) = &raw.issuer else {
+            self.problem(span.clone(), key, "a `jwt` authorizer needs an `issuer`");
+            return None;
+        };
+        let audiences: Vec<String> = raw
+            .audiences
+            .iter()
+            .flatten()
+            .map(|a| a.get_ref().clone())
+            .collect();
+        if audiences.is_empty() {
+            self.problem(
+                span.clone(),
+                format!("{key}.audiences"),
+                "a `jwt` authorizer needs at least one audience",
+            );
+        }
+        let jwks = match (&raw.jwks_uri, &raw.jwks_file) {
+            (Some(uri), None) => match uri.get_ref().parse::<http::Uri>() {
+                Ok(parsed)
+                    if matches!(parsed.scheme_str(), Some("http" | "https"))
+                        && parsed.host().is_some() =>
+                {
+                    JwksSource::Url(parsed)
+                }
+                _ => {
+                    self.problem(
+                        uri.span(),
+                        format!("{key}.jwks_uri"),
+                        format!("`{}` is not an http:// or https:// URL", uri.get_ref()),
+                    );
+                    return None;
+                }
+            },
+            (None, Some(file)) => {
+                let path = self.base_dir.join(file.get_ref());
+                if !path.is_file() {
+                    self.problem(
+                        file.span(),
+                        format!("{key}.jwks_file"),
+                        format!("{} does not exist", path.display()),
+                    );
+                    return None;
+                }
+                JwksSource::File(path)
+            }
+            _ => {
+                self.problem(
+                    span.clone(),
+                    key,
+                    "a `jwt` authorizer needs exactly one of `jwks_uri` and `jwks_file`",
+                );
+                return None;
+            }
+        };
+        let mut algorithms = Vec::new();
+        for (i, alg) in raw.algorithms.iter().flatten().enumerate() {
+            match alg.get_ref().parse::<jsonwebtoken::Algorithm>() {
+                Ok(a) => algorithms.push(a),
+                Err(_) => self.problem(
+                    alg.span(),
+                    format!("{key}.algorithms[{i}]"),
+                    format!(
+                        "`{}` is not a JWT algorithm: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA, HS256, HS384 or HS512",
+                        alg.get_ref()
+                    ),
+                ),
+            }
+        }
+        let leeway = self.duration(
+            raw.leeway.clone(),
+            &format!("{key}.leeway"),
+            DEFAULT_JWT_LEEWAY,
+        );
+        let jwks_refresh = self.duration(
+            raw.jwks_refresh.clone(),
+            &format!("{key}.jwks_refresh"),
+            DEFAULT_JWKS_REFRESH,
+        );
+        Some(JwtConfig {
+            issuer: issuer.get_ref().clone(),
+            audiences,
+            jwks,
+            algorithms,
+            leeway,
+            jwks_refresh,
+        })
     }
 
     fn throttle(&mut self, raw: &Spanned<raw::RawThrottle>, key: &str) -> ThrottleConfig {
@@ -1472,28 +1632,34 @@ impl Validator {
             let span = authorizer.span();
             let authorizer = authorizer.get_ref();
             let key = format!("{key}.authorizers.{name}");
-            if authorizer.kind.get_ref() != "wasm" {
-                self.problem(
-                    authorizer.kind.span(),
-                    format!("{key}.type"),
-                    format!(
-                        "unknown authorizer type `{}` (expected `wasm`)",
-                        authorizer.kind.get_ref()
-                    ),
-                );
-                continue;
-            }
-            let Some(plugin_name) = &authorizer.plugin else {
-                self.problem(span, key, "a `wasm` authorizer needs a `plugin`");
-                continue;
-            };
-            let Some(plugin) = self.plugin_ref(
-                plugin_name,
-                format!("{key}.plugin"),
-                plugins,
-                PluginWorld::Authorizer,
-            ) else {
-                continue;
+            let kind = match authorizer.kind.get_ref().as_str() {
+                "wasm" => {
+                    let Some(plugin_name) = &authorizer.plugin else {
+                        self.problem(span, key, "a `wasm` authorizer needs a `plugin`");
+                        continue;
+                    };
+                    let Some(plugin) = self.plugin_ref(
+                        plugin_name,
+                        format!("{key}.plugin"),
+                        plugins,
+                        PluginWorld::Authorizer,
+                    ) else {
+                        continue;
+                    };
+                    AuthorizerKind::Wasm { plugin }
+                }
+                "jwt" => match self.jwt(authorizer, &span, &key) {
+                    Some(jwt) => AuthorizerKind::Jwt(Arc::new(jwt)),
+                    None => continue,
+                },
+                other => {
+                    self.problem(
+                        authorizer.kind.span(),
+                        format!("{key}.type"),
+                        format!("unknown authorizer type `{other}` (expected `wasm` or `jwt`)"),
+                    );
+                    continue;
+                }
             };
             let payload = match authorizer.payload.as_ref().map(|p| p.get_ref().as_str()) {
                 None | Some("token") => AuthorizerPayload::Token,
@@ -1568,7 +1734,7 @@ impl Validator {
             };
             out.push(AuthorizerConfig {
                 name: name.clone(),
-                plugin,
+                kind,
                 payload,
                 identity_sources,
                 cache_ttl,
@@ -1986,6 +2152,17 @@ impl Validator {
                     found
                 }
             };
+            let jwt =
+                authorizer.is_some_and(|a| matches!(authorizers[a].kind, AuthorizerKind::Jwt(_)));
+            if let Some(first) = route.authorization_scopes.first()
+                && !jwt
+            {
+                self.problem(
+                    first.span(),
+                    format!("{route_key_path}.authorization_scopes"),
+                    "authorization scopes need a `jwt` authorizer on the route",
+                );
+            }
             let mapper = route.mapper.as_ref().and_then(|name| {
                 self.plugin_ref(
                     name,
@@ -2010,6 +2187,11 @@ impl Validator {
                     mapper,
                     policy,
                     api_key_required: route.api_key_required.unwrap_or(false),
+                    authorization_scopes: route
+                        .authorization_scopes
+                        .iter()
+                        .map(|s| s.get_ref().clone())
+                        .collect(),
                     throttle,
                 },
                 route.key.span(),

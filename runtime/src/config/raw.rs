@@ -134,6 +134,14 @@ pub struct RawAuthorizer {
     pub identity_sources: Option<Vec<SpannedStr>>,
     pub cache_ttl: Option<SpannedStr>,
     pub on_error: Option<SpannedStr>,
+    // jwt
+    pub issuer: Option<SpannedStr>,
+    pub audiences: Option<Vec<SpannedStr>>,
+    pub jwks_uri: Option<SpannedStr>,
+    pub jwks_file: Option<SpannedStr>,
+    pub algorithms: Option<Vec<SpannedStr>>,
+    pub leeway: Option<SpannedStr>,
+    pub jwks_refresh: Option<SpannedStr>,
 }
 
 /// `[server]`: process-wide settings.
@@ -229,6 +237,8 @@ pub struct RawRoute {
     pub mapper: Option<SpannedStr>,
     pub policy: Option<RawPolicy>,
     pub api_key_required: Option<bool>,
+    #[serde(default)]
+    pub authorization_scopes: Vec<SpannedStr>,
     pub throttle: Option<Spanned<RawThrottle>>,
     pub integration: Spanned<RawIntegration>,
 }

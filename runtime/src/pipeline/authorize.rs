@@ -1,8 +1,10 @@
-//! Phase: authorization by a `wasm` authorizer, with API Gateway's
+//! Phase: authorization by a `wasm` or `jwt` authorizer, with API Gateway's
 //! semantics. A missing identity source is 401 without calling the plugin;
 //! `deny` is 403; `allow` passes a principal and context on to the
 //! integration. Decisions are cached per authorizer, keyed by the identity
-//! source values, for the configured TTL (or the plugin's override).
+//! source values, for the configured TTL (or the plugin's override; for a
+//! JWT, never past its `exp`). A route's authorization scopes are checked
+//! after every decision, cached or not.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,9 +13,10 @@ use http::request::Parts;
 
 use crate::config::{AuthorizerPayload, IdentitySource, OnError};
 use crate::error::{ErrorKind, GatewayError};
+use crate::jwt::{JwtRefusal, JwtVerifier};
 use crate::pipeline::RequestContext;
 use crate::plugin::{AuthorizeInput, Decision, RequestInfo};
-use crate::snapshot::{CompiledApi, CompiledAuthorizer, CompiledStage};
+use crate::snapshot::{CompiledApi, CompiledAuthorizer, CompiledStage, Decider};
 
 /// What an allowing authorizer said about the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +27,8 @@ pub struct Authorized {
     pub context: Vec<(String, String)>,
     /// API key to account the request to.
     pub usage_identifier: Option<String>,
+    /// OAuth scopes a JWT granted (`scope`, `scp`).
+    pub scopes: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -70,8 +75,33 @@ impl DecisionCache {
     }
 }
 
-/// Runs the route's authorizer, if it has one.
+/// Runs the route's authorizer, if it has one, then checks the route's
+/// authorization scopes.
 pub async fn run(
+    api: &CompiledApi,
+    stage: &CompiledStage,
+    route: usize,
+    ctx: &mut RequestContext,
+    parts: &Parts,
+    path: &str,
+    params: &[&str],
+) -> Result<Option<Arc<Authorized>>, GatewayError> {
+    let authorized = decide(api, stage, route, ctx, parts, path, params).await?;
+    let required = api.route_scopes.get(route).map_or(&[][..], Vec::as_slice);
+    if !required.is_empty()
+        && !authorized
+            .as_ref()
+            .is_some_and(|a| required.iter().any(|r| a.scopes.contains(r)))
+    {
+        return Err(GatewayError::with_source(
+            ErrorKind::Forbidden,
+            "the token has none of the route's authorization scopes",
+        ));
+    }
+    Ok(authorized)
+}
+
+async fn decide(
     api: &CompiledApi,
     stage: &CompiledStage,
     route: usize,
@@ -116,6 +146,14 @@ pub async fn run(
             )),
         };
     }
+    let plugin = match &authorizer.decider {
+        Decider::Wasm(plugin) => plugin,
+        Decider::Jwt(verifier) => {
+            ctx.authorizer_cache_hit = Some(false);
+            let token = identity.first().map_or("", |(_, v)| v.as_str());
+            return verify_jwt(authorizer, verifier, token, cache_key).await;
+        }
+    };
     let input = AuthorizeInput {
         token: match authorizer.config.payload {
             AuthorizerPayload::Token => identity.first().map(|(_, v)| v.clone()),
@@ -128,7 +166,7 @@ pub async fn run(
     let request_id = ctx.request_id.to_str().unwrap_or_default().to_owned();
     let request_id = request_id.as_str();
     let started = Instant::now();
-    let outcome = authorizer.plugin.authorize(request_id, &input).await;
+    let outcome = plugin.authorize(request_id, &input).await;
     ctx.authorizer_latency = Some(started.elapsed());
     match outcome {
         Ok(Decision::Allow(allow)) => {
@@ -137,6 +175,7 @@ pub async fn run(
                 principal_id: allow.principal_id,
                 context: allow.context,
                 usage_identifier: allow.usage_identifier,
+                scopes: Vec::new(),
             });
             remember(authorizer, cache_key, Cached::Allow(allowed.clone()), ttl);
             Ok(Some(allowed))
@@ -163,6 +202,70 @@ pub async fn run(
             }
         },
     }
+}
+
+/// Checks a bearer token; a valid one is remembered until the cache TTL or
+/// its expiry, whichever comes first.
+async fn verify_jwt(
+    authorizer: &CompiledAuthorizer,
+    verifier: &JwtVerifier,
+    value: &str,
+    cache_key: Option<Box<str>>,
+) -> Result<Option<Arc<Authorized>>, GatewayError> {
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => value.trim(),
+    };
+    let verified = verifier.verify(token).await.map_err(|refusal| match refusal {
+        JwtRefusal::Invalid(why) => GatewayError::with_source(ErrorKind::Unauthorized, why),
+        JwtRefusal::Keys(why) => {
+            tracing::error!(authorizer = %authorizer.config.name, error = %why, "JWT authorizer has no keys");
+            GatewayError::with_source(ErrorKind::Internal, why)
+        }
+    })?;
+    let claims = verified.claims;
+    let mut scopes = Vec::new();
+    for claim in ["scope", "scp"] {
+        match claims.get(claim) {
+            Some(serde_json::Value::String(s)) => {
+                scopes.extend(s.split_whitespace().map(str::to_owned));
+            }
+            Some(serde_json::Value::Array(list)) => scopes.extend(
+                list.iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .map(str::to_owned),
+            ),
+            _ => {}
+        }
+    }
+    let allowed = Arc::new(Authorized {
+        principal_id: claims
+            .get("sub")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        context: claims
+            .iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (format!("claims.{name}"), text)
+            })
+            .collect(),
+        usage_identifier: None,
+        scopes,
+    });
+    let left = verified
+        .expires_at
+        .saturating_sub(crate::jwt::now_seconds());
+    let ttl = authorizer
+        .cache
+        .as_ref()
+        .map(|c| c.ttl.min(Duration::from_secs(left)));
+    remember(authorizer, cache_key, Cached::Allow(allowed.clone()), ttl);
+    Ok(Some(allowed))
 }
 
 fn remember(
