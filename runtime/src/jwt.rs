@@ -302,18 +302,20 @@ fn describe(error: &jsonwebtoken::errors::Error) -> String {
     }
 }
 
-/// Whether a verified token carries one of `required` in its `scope`
-/// (space-separated) or `scp` (list or space-separated) claim.
-pub fn has_scope(claims: &Map<String, Value>, required: &[String]) -> bool {
-    let mut granted: Vec<&str> = Vec::new();
+/// The scopes a token grants: its `scope` (space-separated) and `scp`
+/// (list or space-separated) claims.
+pub fn granted_scopes(claims: &Map<String, Value>) -> Vec<String> {
+    let mut granted = Vec::new();
     for claim in ["scope", "scp"] {
         match claims.get(claim) {
-            Some(Value::String(s)) => granted.extend(s.split_whitespace()),
-            Some(Value::Array(list)) => granted.extend(list.iter().filter_map(Value::as_str)),
+            Some(Value::String(s)) => granted.extend(s.split_whitespace().map(str::to_owned)),
+            Some(Value::Array(list)) => {
+                granted.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
             _ => {}
         }
     }
-    required.iter().any(|r| granted.contains(&r.as_str()))
+    granted
 }
 
 /// Seconds since the epoch.
@@ -331,14 +333,16 @@ mod tests {
     fn scopes_come_from_scope_or_scp() {
         let claims =
             |json: &str| -> Map<String, Value> { serde_json::from_str(json).expect("json") };
-        let want = vec!["orders:read".to_owned(), "admin".to_owned()];
-        assert!(has_scope(
-            &claims(r#"{"scope":"profile orders:read"}"#),
-            &want
-        ));
-        assert!(has_scope(&claims(r#"{"scp":["admin"]}"#), &want));
-        assert!(!has_scope(&claims(r#"{"scope":"orders:write"}"#), &want));
-        assert!(!has_scope(&claims(r#"{}"#), &want));
+        assert_eq!(
+            granted_scopes(&claims(r#"{"scope":"profile orders:read"}"#)),
+            ["profile", "orders:read"]
+        );
+        assert_eq!(
+            granted_scopes(&claims(r#"{"scp":["admin"], "scope":"a"}"#)),
+            ["a", "admin"]
+        );
+        assert_eq!(granted_scopes(&claims(r#"{"scp":"x y"}"#)), ["x", "y"]);
+        assert!(granted_scopes(&claims(r#"{"scope":7}"#)).is_empty());
     }
 
     #[test]

@@ -224,20 +224,7 @@ async fn verify_jwt(
         }
     })?;
     let claims = verified.claims;
-    let mut scopes = Vec::new();
-    for claim in ["scope", "scp"] {
-        match claims.get(claim) {
-            Some(serde_json::Value::String(s)) => {
-                scopes.extend(s.split_whitespace().map(str::to_owned));
-            }
-            Some(serde_json::Value::Array(list)) => scopes.extend(
-                list.iter()
-                    .filter_map(serde_json::Value::as_str)
-                    .map(str::to_owned),
-            ),
-            _ => {}
-        }
-    }
+    let scopes = crate::jwt::granted_scopes(&claims);
     let allowed = Arc::new(Authorized {
         principal_id: claims
             .get("sub")
