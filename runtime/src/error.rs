@@ -70,6 +70,9 @@ pub enum ErrorKind {
     /// The API key's usage-plan quota for the period is used up; carries the
     /// seconds until the period ends.
     LimitExceeded(u64),
+    /// A SigV4 signature was missing or did not verify; carries API
+    /// Gateway's message for the case.
+    SignatureRefused(String),
     /// A bug or resource failure inside the gateway.
     Internal,
 }
@@ -111,7 +114,8 @@ impl GatewayError {
             | ErrorKind::Unauthorized
             | ErrorKind::Forbidden
             | ErrorKind::TooManyRequests(_)
-            | ErrorKind::LimitExceeded(_) => Blame::Downstream,
+            | ErrorKind::LimitExceeded(_)
+            | ErrorKind::SignatureRefused(_) => Blame::Downstream,
             ErrorKind::PluginFailed => Blame::Plugin,
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamTimeout => Blame::Upstream,
             ErrorKind::Internal => Blame::Internal,
@@ -135,7 +139,7 @@ impl GatewayError {
             ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::Forbidden | ErrorKind::SignatureRefused(_) => StatusCode::FORBIDDEN,
             ErrorKind::PluginFailed => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -147,8 +151,8 @@ impl GatewayError {
     }
 
     /// The message the client sees, worded as Amazon API Gateway words it.
-    pub fn public_message(&self) -> &'static str {
-        match self.kind {
+    pub fn public_message(&self) -> &str {
+        match &self.kind {
             ErrorKind::NotFound => "Not Found",
             ErrorKind::MethodNotAllowed(_) => "Method Not Allowed",
             ErrorKind::PayloadTooLarge => "Request Entity Too Large",
@@ -161,13 +165,20 @@ impl GatewayError {
             ErrorKind::UpstreamTimeout => "Endpoint request timed out",
             ErrorKind::TooManyRequests(_) => "Too Many Requests",
             ErrorKind::LimitExceeded(_) => "Limit Exceeded",
+            ErrorKind::SignatureRefused(message) => message,
             ErrorKind::Internal => "Internal server error",
         }
     }
 
     /// The response for this error: `{"message": "..."}` as JSON.
     pub fn to_response(&self) -> Response<ResponseBody> {
-        let body = Bytes::from(format!("{{\"message\":\"{}\"}}", self.public_message()));
+        let body = match &self.kind {
+            // The only message not fixed here: quoted by the JSON encoder.
+            ErrorKind::SignatureRefused(message) => {
+                Bytes::from(serde_json::json!({ "message": message }).to_string())
+            }
+            _ => Bytes::from(format!("{{\"message\":\"{}\"}}", self.public_message())),
+        };
         let mut response = Response::new(ResponseBody::full(body));
         *response.status_mut() = self.status();
         response.headers_mut().insert(

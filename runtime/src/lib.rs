@@ -20,6 +20,7 @@ pub mod plugin;
 pub mod release;
 pub mod router;
 pub mod scaffold;
+pub mod sigv4;
 pub mod snapshot;
 pub mod store;
 

@@ -21,6 +21,7 @@ use crate::plugin::{
 };
 use crate::release::Releases;
 use crate::router::{RouteKey, Router};
+use crate::sigv4::SigV4Verifier;
 
 /// Everything a request needs to be served, compiled once.
 #[derive(Debug)]
@@ -167,6 +168,8 @@ pub enum Decider {
     Wasm(Arc<AuthorizerPlugin>),
     /// The built-in JWT check.
     Jwt(Arc<JwtVerifier>),
+    /// The built-in SigV4 check.
+    SigV4(Arc<SigV4Verifier>),
 }
 
 impl std::fmt::Debug for CompiledAuthorizer {
@@ -174,6 +177,7 @@ impl std::fmt::Debug for CompiledAuthorizer {
         let decider = match &self.decider {
             Decider::Wasm(plugin) => plugin.name().to_owned(),
             Decider::Jwt(_) => "jwt".to_owned(),
+            Decider::SigV4(_) => "sigv4".to_owned(),
         };
         f.debug_struct("CompiledAuthorizer")
             .field("name", &self.config.name)
@@ -501,6 +505,9 @@ fn compile_definition(loaded: &Loaded<'_>, api: &ApiConfig) -> Result<CompiledAp
                             config.plugins[*plugin].name
                         )
                     })?)
+                }
+                AuthorizerKind::SigV4(sigv4) => {
+                    Decider::SigV4(Arc::new(SigV4Verifier::new((**sigv4).clone())))
                 }
                 AuthorizerKind::Jwt(jwt) => Decider::Jwt(Arc::new(
                     JwtVerifier::new(jwt.clone())

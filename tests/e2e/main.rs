@@ -19,5 +19,6 @@ mod proxy;
 mod releases;
 mod routing;
 mod scaffold;
+mod sigv4;
 mod uploads;
 mod usage;

@@ -253,14 +253,59 @@ pub enum AuthorizerKind {
     },
     /// A JSON Web Token check, built in.
     Jwt(Arc<JwtConfig>),
+    /// An AWS Signature Version 4 check, built in.
+    SigV4(Arc<SigV4Config>),
 }
+
+/// `type = "sigv4"`: requests signed with AWS Signature Version 4.
+#[derive(Clone)]
+pub struct SigV4Config {
+    /// The region signatures must be scoped to; `None`: any.
+    pub region: Option<String>,
+    /// The service signatures must be scoped to.
+    pub service: String,
+    /// Accepted access keys.
+    pub credentials: Vec<SigV4Credential>,
+}
+
+impl fmt::Debug for SigV4Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the secrets.
+        f.debug_struct("SigV4Config")
+            .field("region", &self.region)
+            .field("service", &self.service)
+            .field(
+                "access_key_ids",
+                &self
+                    .credentials
+                    .iter()
+                    .map(|c| &c.access_key_id)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// An access key a `sigv4` authorizer accepts.
+#[derive(Clone)]
+pub struct SigV4Credential {
+    /// The key id (`AKIA...`).
+    pub access_key_id: String,
+    /// Its secret.
+    pub secret_access_key: String,
+    /// The principal id requests signed with it get.
+    pub principal: String,
+}
+
+/// Default service of SigV4 signatures, as API Gateway's.
+pub const DEFAULT_SIGV4_SERVICE: &str = "execute-api";
 
 impl AuthorizerConfig {
     /// The plugin deciding, for `wasm` authorizers.
     pub fn plugin(&self) -> Option<usize> {
         match self.kind {
             AuthorizerKind::Wasm { plugin } => Some(plugin),
-            AuthorizerKind::Jwt(_) => None,
+            AuthorizerKind::Jwt(_) | AuthorizerKind::SigV4(_) => None,
         }
     }
 }
@@ -970,6 +1015,76 @@ impl Validator {
         })
     }
 
+    /// The `sigv4` settings of an authorizer.
+    fn sigv4(
+        &mut self,
+        raw: &raw::RawAuthorizer,
+        span: &Range<usize>,
+        key: &str,
+    ) -> Option<SigV4Config> {
+        let mut credentials = Vec::new();
+        for (i, credential) in raw.credentials.iter().flatten().enumerate() {
+            let path = format!("{key}.credentials[{i}]");
+            let c = credential.get_ref();
+            let id = c.access_key_id.get_ref();
+            if id.len() < 16 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                self.problem(
+                    c.access_key_id.span(),
+                    format!("{path}.access_key_id"),
+                    "an access key id is at least 16 letters and digits, e.g. AKIAIOSFODNN7EXAMPLE",
+                );
+            }
+            let secret = match (&c.secret_access_key, &c.secret_access_key_env) {
+                (Some(secret), None) => Some(secret.get_ref().clone()),
+                (None, Some(var)) => match std::env::var(var.get_ref()) {
+                    Ok(secret) if !secret.is_empty() => Some(secret),
+                    _ => {
+                        self.problem(
+                            var.span(),
+                            format!("{path}.secret_access_key_env"),
+                            format!("environment variable `{}` is not set", var.get_ref()),
+                        );
+                        None
+                    }
+                },
+                _ => {
+                    self.problem(
+                        credential.span(),
+                        path.clone(),
+                        "set exactly one of `secret_access_key` and `secret_access_key_env`",
+                    );
+                    None
+                }
+            };
+            if let Some(secret) = secret {
+                credentials.push(SigV4Credential {
+                    access_key_id: id.clone(),
+                    secret_access_key: secret,
+                    principal: c
+                        .principal
+                        .as_ref()
+                        .map_or_else(|| id.clone(), |p| p.get_ref().clone()),
+                });
+            }
+        }
+        if raw.credentials.as_ref().is_none_or(Vec::is_empty) {
+            self.problem(
+                span.clone(),
+                format!("{key}.credentials"),
+                "a `sigv4` authorizer needs at least one entry in `credentials`",
+            );
+            return None;
+        }
+        Some(SigV4Config {
+            region: raw.region.as_ref().map(|r| r.get_ref().clone()),
+            service: raw
+                .service
+                .as_ref()
+                .map_or_else(|| DEFAULT_SIGV4_SERVICE.to_owned(), |s| s.get_ref().clone()),
+            credentials,
+        })
+    }
+
     fn throttle(&mut self, raw: &Spanned<raw::RawThrottle>, key: &str) -> ThrottleConfig {
         let throttle = raw.get_ref();
         let rate = throttle.rate.get_ref().as_f64();
@@ -1652,11 +1767,17 @@ impl Validator {
                     Some(jwt) => AuthorizerKind::Jwt(Arc::new(jwt)),
                     None => continue,
                 },
+                "sigv4" => match self.sigv4(authorizer, &span, &key) {
+                    Some(sigv4) => AuthorizerKind::SigV4(Arc::new(sigv4)),
+                    None => continue,
+                },
                 other => {
                     self.problem(
                         authorizer.kind.span(),
                         format!("{key}.type"),
-                        format!("unknown authorizer type `{other}` (expected `wasm` or `jwt`)"),
+                        format!(
+                            "unknown authorizer type `{other}` (expected `wasm`, `jwt` or `sigv4`)"
+                        ),
                     );
                     continue;
                 }

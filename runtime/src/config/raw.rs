@@ -142,6 +142,20 @@ pub struct RawAuthorizer {
     pub algorithms: Option<Vec<SpannedStr>>,
     pub leeway: Option<SpannedStr>,
     pub jwks_refresh: Option<SpannedStr>,
+    // sigv4
+    pub region: Option<SpannedStr>,
+    pub service: Option<SpannedStr>,
+    pub credentials: Option<Vec<Spanned<RawCredential>>>,
+}
+
+/// An access key of a `sigv4` authorizer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCredential {
+    pub access_key_id: SpannedStr,
+    pub secret_access_key: Option<SpannedStr>,
+    pub secret_access_key_env: Option<SpannedStr>,
+    pub principal: Option<SpannedStr>,
 }
 
 /// `[server]`: process-wide settings.

@@ -11,11 +11,13 @@ use std::time::{Duration, Instant};
 
 use http::request::Parts;
 
+use crate::body::RequestBody;
 use crate::config::{AuthorizerPayload, IdentitySource, OnError};
 use crate::error::{ErrorKind, GatewayError};
 use crate::jwt::{JwtRefusal, JwtVerifier};
 use crate::pipeline::RequestContext;
 use crate::plugin::{AuthorizeInput, Decision, RequestInfo};
+use crate::sigv4::SigV4Verifier;
 use crate::snapshot::{CompiledApi, CompiledAuthorizer, CompiledStage, Decider};
 
 /// What an allowing authorizer said about the caller.
@@ -76,16 +78,23 @@ impl DecisionCache {
 }
 
 /// Runs the route's authorizer, if it has one, then checks the route's
-/// authorization scopes.
+/// authorization scopes. A SigV4 authorizer reads the body (it is signed).
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     api: &CompiledApi,
     stage: &CompiledStage,
     route: usize,
     ctx: &mut RequestContext,
     parts: &Parts,
+    body: &mut Option<RequestBody>,
     path: &str,
     params: &[&str],
 ) -> Result<Option<Arc<Authorized>>, GatewayError> {
+    if let Some(index) = api.route_authorizers.get(route).copied().flatten()
+        && let Decider::SigV4(verifier) = &api.authorizers[index].decider
+    {
+        return verify_sigv4(verifier, ctx, parts, body).await.map(Some);
+    }
     let authorized = decide(api, stage, route, ctx, parts, path, params).await?;
     let required = api.route_scopes.get(route).map_or(&[][..], Vec::as_slice);
     if !required.is_empty()
@@ -148,6 +157,8 @@ async fn decide(
     }
     let plugin = match &authorizer.decider {
         Decider::Wasm(plugin) => plugin,
+        // Handled in `run`, before identity sources.
+        Decider::SigV4(_) => return Ok(None),
         Decider::Jwt(verifier) => {
             ctx.authorizer_cache_hit = Some(false);
             let token = identity.first().map_or("", |(_, v)| v.as_str());
@@ -202,6 +213,30 @@ async fn decide(
             }
         },
     }
+}
+
+/// Checks a request's SigV4 signature; never cached (each signature covers
+/// its own time and body).
+async fn verify_sigv4(
+    verifier: &SigV4Verifier,
+    ctx: &mut RequestContext,
+    parts: &Parts,
+    body: &mut Option<RequestBody>,
+) -> Result<Arc<Authorized>, GatewayError> {
+    let bytes = if SigV4Verifier::is_signed(parts) {
+        super::read_body(body, ctx.max_body_bytes).await?
+    } else {
+        bytes::Bytes::new()
+    };
+    let signer = verifier
+        .verify(parts, &bytes)
+        .map_err(|refusal| GatewayError::new(ErrorKind::SignatureRefused(refusal.to_string())))?;
+    Ok(Arc::new(Authorized {
+        principal_id: signer.principal,
+        context: vec![("accessKeyId".to_owned(), signer.access_key_id)],
+        usage_identifier: None,
+        scopes: Vec::new(),
+    }))
 }
 
 /// Checks a bearer token; a valid one is remembered until the cache TTL or

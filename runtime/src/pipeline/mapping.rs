@@ -86,24 +86,7 @@ pub async fn map_request(
     parts: &mut Parts,
     body: &mut Option<RequestBody>,
 ) -> Result<Option<Response<ResponseBody>>, GatewayError> {
-    let bytes = match body.take() {
-        Some(RequestBody::Streaming(incoming)) => {
-            let limit = usize::try_from(ctx.max_body_bytes).unwrap_or(usize::MAX);
-            Limited::new(incoming, limit)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        GatewayError::with_source(ErrorKind::PayloadTooLarge, e)
-                    } else {
-                        GatewayError::with_source(ErrorKind::BadRequest, e)
-                    }
-                })?
-                .to_bytes()
-        }
-        Some(RequestBody::Buffered(bytes)) => bytes,
-        None => Bytes::new(),
-    };
+    let bytes = super::read_body(body, ctx.max_body_bytes).await?;
     let request = HttpRequest {
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),

@@ -276,7 +276,8 @@ async fn run_phases(
     ctx.route = Some(hit.route);
 
     policy::check(api, stage, hit.route, conn.client.ip())?;
-    ctx.authorized = authorize::run(api, stage, hit.route, ctx, &parts, &path, &hit.params).await?;
+    ctx.authorized =
+        authorize::run(api, stage, hit.route, ctx, &parts, body, &path, &hit.params).await?;
     usage::check(
         snapshot,
         api,
@@ -303,6 +304,35 @@ async fn run_phases(
         (Some(mapper), Some(info)) => mapping::map_response(mapper, info, ctx, response).await,
         _ => Ok(response),
     }
+}
+
+/// Reads the whole request body (up to `limit` bytes, else 413) and keeps
+/// it for the phases after, which then see a buffered body.
+pub async fn read_body(
+    body: &mut Option<crate::body::RequestBody>,
+    limit: u64,
+) -> Result<bytes::Bytes, GatewayError> {
+    use http_body_util::BodyExt;
+    let bytes = match body.take() {
+        Some(crate::body::RequestBody::Streaming(incoming)) => {
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            http_body_util::Limited::new(incoming, limit)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        GatewayError::with_source(crate::error::ErrorKind::PayloadTooLarge, e)
+                    } else {
+                        GatewayError::with_source(crate::error::ErrorKind::BadRequest, e)
+                    }
+                })?
+                .to_bytes()
+        }
+        Some(crate::body::RequestBody::Buffered(bytes)) => bytes,
+        None => bytes::Bytes::new(),
+    };
+    *body = Some(crate::body::RequestBody::Buffered(bytes.clone()));
+    Ok(bytes)
 }
 
 fn millis(d: Duration) -> f64 {
