@@ -395,3 +395,30 @@ pub fn plugin_cache() -> String {
         .display()
         .to_string()
 }
+
+/// Runs `tests/tools/SCRIPT` with `input` as JSON on stdin and returns the
+/// JSON it prints. The tools sign tokens and requests with independent,
+/// widely used libraries (PyJWT, botocore), which `scripts/test` installs.
+pub fn python_tool(script: &str, input: &Value) -> Value {
+    use std::io::Write;
+    let mut child = Command::new("python3")
+        .arg(workspace().join("tests/tools").join(script))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.to_string().as_bytes())
+        .expect("write the input");
+    let out = child.wait_with_output().expect("run the tool");
+    assert!(
+        out.status.success(),
+        "{script} failed (its libraries are installed by scripts/test):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the tool prints JSON")
+}

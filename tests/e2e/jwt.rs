@@ -4,12 +4,11 @@
 //! forged signatures, route scopes, claims passed on, and key rotation
 //! followed by `kid`.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Gateway, client, workspace};
+use crate::harness::{Gateway, client, python_tool};
 use crate::upstream::Upstream;
 
 const ISSUER: &str = "https://issuer.example.test/";
@@ -56,27 +55,7 @@ fn tokens() -> Value {
             "rotated": {"kid": "rsa-2", "claims": claims(json!({"sub": "erin"}))},
         },
     });
-    let mut child = Command::new("python3")
-        .arg(workspace().join("tests/tools/jwt_tokens.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(spec.to_string().as_bytes())
-        .expect("spec");
-    let out = child.wait_with_output().expect("jwt_tokens.py");
-    assert!(
-        out.status.success(),
-        "jwt_tokens.py failed (PyJWT is installed by scripts/test):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
+    python_tool("jwt_tokens.py", &spec)
 }
 
 fn config(origin: &Upstream, jwks_file: &str) -> String {

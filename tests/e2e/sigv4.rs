@@ -3,11 +3,9 @@
 //! signed bodies, encoded paths and queries, the five-minute clock rule, and
 //! API Gateway's 403 messages for each refusal.
 
-use std::process::{Command, Stdio};
-
 use serde_json::{Value, json};
 
-use crate::harness::{Gateway, client, workspace};
+use crate::harness::{Gateway, client, python_tool};
 use crate::upstream::{Upstream, body_hash};
 
 const KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
@@ -15,27 +13,8 @@ const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 /// Signs each spec with botocore; returns the URL and headers to send.
 fn sign(specs: &[Value]) -> Vec<(String, Vec<(String, String)>)> {
-    let mut child = Command::new("python3")
-        .arg(workspace().join("tests/tools/sigv4_sign.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(Value::Array(specs.to_vec()).to_string().as_bytes())
-        .expect("specs");
-    let out = child.wait_with_output().expect("sigv4_sign.py");
-    assert!(
-        out.status.success(),
-        "sigv4_sign.py failed (botocore is installed by scripts/test):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let signed: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    let signed = python_tool("sigv4_sign.py", &Value::Array(specs.to_vec()));
+    let signed = signed.as_array().expect("list").clone();
     signed
         .into_iter()
         .map(|s| {
