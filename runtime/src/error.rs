@@ -73,6 +73,8 @@ pub enum ErrorKind {
     /// A SigV4 signature was missing or did not verify; carries API
     /// Gateway's message for the case.
     SignatureRefused(String),
+    /// Request validation failed; carries what failed.
+    InvalidRequest(String),
     /// A bug or resource failure inside the gateway.
     Internal,
 }
@@ -115,7 +117,8 @@ impl GatewayError {
             | ErrorKind::Forbidden
             | ErrorKind::TooManyRequests(_)
             | ErrorKind::LimitExceeded(_)
-            | ErrorKind::SignatureRefused(_) => Blame::Downstream,
+            | ErrorKind::SignatureRefused(_)
+            | ErrorKind::InvalidRequest(_) => Blame::Downstream,
             ErrorKind::PluginFailed => Blame::Plugin,
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamTimeout => Blame::Upstream,
             ErrorKind::Internal => Blame::Internal,
@@ -137,7 +140,7 @@ impl GatewayError {
             ErrorKind::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::BadRequest | ErrorKind::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden | ErrorKind::SignatureRefused(_) => StatusCode::FORBIDDEN,
             ErrorKind::PluginFailed => StatusCode::INTERNAL_SERVER_ERROR,
@@ -165,7 +168,7 @@ impl GatewayError {
             ErrorKind::UpstreamTimeout => "Endpoint request timed out",
             ErrorKind::TooManyRequests(_) => "Too Many Requests",
             ErrorKind::LimitExceeded(_) => "Limit Exceeded",
-            ErrorKind::SignatureRefused(message) => message,
+            ErrorKind::SignatureRefused(message) | ErrorKind::InvalidRequest(message) => message,
             ErrorKind::Internal => "Internal server error",
         }
     }
@@ -173,8 +176,8 @@ impl GatewayError {
     /// The response for this error: `{"message": "..."}` as JSON.
     pub fn to_response(&self) -> Response<ResponseBody> {
         let body = match &self.kind {
-            // The only message not fixed here: quoted by the JSON encoder.
-            ErrorKind::SignatureRefused(message) => {
+            // The messages not fixed here: quoted by the JSON encoder.
+            ErrorKind::SignatureRefused(message) | ErrorKind::InvalidRequest(message) => {
                 Bytes::from(serde_json::json!({ "message": message }).to_string())
             }
             _ => Bytes::from(format!("{{\"message\":\"{}\"}}", self.public_message())),

@@ -10,7 +10,7 @@ use http::HeaderName;
 use crate::config::IntegrationConfig;
 use crate::config::{
     ApiConfig, ApiKeySource, AuthorizerConfig, AuthorizerKind, Config, CorsConfig, InstancesConfig,
-    Limits, PluginConfig, PluginWorld, SourcePolicy, StageConfig, StageName,
+    Limits, PluginConfig, PluginWorld, RequestValidation, SourcePolicy, StageConfig, StageName,
 };
 use crate::integrations::{Function, Integration};
 use crate::jwt::JwtVerifier;
@@ -148,6 +148,8 @@ pub struct CompiledApi {
     pub route_key_required: Vec<bool>,
     /// Each route's authorization scopes (one must be granted), by route id.
     pub route_scopes: Vec<Vec<String>>,
+    /// Each route's request validation, by route id.
+    pub route_validation: Vec<Option<Arc<RequestValidation>>>,
     /// Where the key is found.
     pub api_key_source: ApiKeySource,
 }
@@ -549,6 +551,7 @@ fn compile_definition(loaded: &Loaded<'_>, api: &ApiConfig) -> Result<CompiledAp
             .iter()
             .map(|r| r.authorization_scopes.clone())
             .collect(),
+        route_validation: api.routes.iter().map(|r| r.validation.clone()).collect(),
         api_key_source: api.api_key_source,
     })
 }

@@ -22,3 +22,4 @@ mod scaffold;
 mod sigv4;
 mod uploads;
 mod usage;
+mod validation;

@@ -327,6 +327,27 @@ pub struct JwtConfig {
     pub jwks_refresh: Duration,
 }
 
+/// A route's request validation, as API Gateway's request validators.
+#[derive(Debug, Clone, Default)]
+pub struct RequestValidation {
+    /// Body schemas by media type (lower case, no parameters), `$default`
+    /// for any other.
+    pub models: Vec<(String, Arc<Model>)>,
+    /// Query string parameters that must be present.
+    pub required_query: Vec<String>,
+    /// Headers that must be present.
+    pub required_headers: Vec<HeaderName>,
+}
+
+/// `[apis.models.NAME]`: a JSON Schema.
+#[derive(Debug)]
+pub struct Model {
+    /// The model's name.
+    pub name: String,
+    /// The schema, compiled.
+    pub validator: jsonschema::Validator,
+}
+
 /// A JSON Web Key Set's location.
 #[derive(Debug, Clone)]
 pub enum JwksSource {
@@ -639,6 +660,8 @@ pub struct RouteConfig {
     pub api_key_required: bool,
     /// Scopes a JWT authorizer requires; one of them must be in the token.
     pub authorization_scopes: Vec<String>,
+    /// What requests must carry to reach the integration.
+    pub validation: Option<Arc<RequestValidation>>,
     /// Throttle of this route on every stage, all callers together
     /// (overrides the stage's).
     pub throttle: Option<ThrottleConfig>,
@@ -1962,7 +1985,8 @@ impl Validator {
             }
             let stages = self.stages(&api, &key);
             let authorizers = self.authorizers(&api, &key, plugins);
-            let routes = self.routes(&api, &key, &stages, limits, &authorizers, plugins);
+            let models = self.models(&api, &key);
+            let routes = self.routes(&api, &key, &stages, limits, &authorizers, plugins, &models);
             let policy = api
                 .policy
                 .as_ref()
@@ -2226,6 +2250,100 @@ impl Validator {
         out
     }
 
+    /// The API's models, each schema compiled.
+    fn models(&mut self, api: &RawApi, key: &str) -> Vec<Arc<Model>> {
+        let mut out = Vec::new();
+        for (name, model) in &api.models {
+            let path = format!("{key}.models.{name}");
+            let raw = model.get_ref();
+            let schema: serde_json::Value = match (&raw.schema, &raw.schema_file) {
+                (Some(schema), None) => match serde_json::to_value(schema.get_ref()) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.problem(schema.span(), format!("{path}.schema"), e.to_string());
+                        continue;
+                    }
+                },
+                (None, Some(file)) => {
+                    let file_path = self.base_dir.join(file.get_ref());
+                    let parsed = std::fs::read(&file_path)
+                        .map_err(|e| format!("cannot read {}: {e}", file_path.display()))
+                        .and_then(|bytes| {
+                            serde_json::from_slice(&bytes)
+                                .map_err(|e| format!("{} is not JSON: {e}", file_path.display()))
+                        });
+                    match parsed {
+                        Ok(v) => v,
+                        Err(why) => {
+                            self.problem(file.span(), format!("{path}.schema_file"), why);
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    self.problem(
+                        model.span(),
+                        path,
+                        "a model needs exactly one of `schema` (a table) and `schema_file` (a JSON file)",
+                    );
+                    continue;
+                }
+            };
+            match jsonschema::validator_for(&schema) {
+                Ok(validator) => out.push(Arc::new(Model {
+                    name: name.clone(),
+                    validator,
+                })),
+                Err(e) => self.problem(model.span(), path, format!("not a valid JSON Schema: {e}")),
+            }
+        }
+        out
+    }
+
+    /// A route's validation settings, if it has any.
+    fn validation(
+        &mut self,
+        route: &raw::RawRoute,
+        key: &str,
+        models: &[Arc<Model>],
+    ) -> Option<Arc<RequestValidation>> {
+        let mut validation = RequestValidation::default();
+        if let Some(by_type) = &route.request_models {
+            for (media_type, name) in by_type.get_ref() {
+                match models.iter().find(|m| m.name == *name.get_ref()) {
+                    Some(model) => validation
+                        .models
+                        .push((media_type.to_ascii_lowercase(), model.clone())),
+                    None => self.problem(
+                        name.span(),
+                        format!("{key}.request_models.{media_type}"),
+                        format!("no model `{}` in this API's [apis.models]", name.get_ref()),
+                    ),
+                }
+            }
+        }
+        validation.required_query = route
+            .required_query
+            .iter()
+            .map(|q| q.get_ref().clone())
+            .collect();
+        for (i, header) in route.required_headers.iter().enumerate() {
+            match HeaderName::try_from(header.get_ref().as_str()) {
+                Ok(name) => validation.required_headers.push(name),
+                Err(_) => self.problem(
+                    header.span(),
+                    format!("{key}.required_headers[{i}]"),
+                    format!("`{}` is not a header name", header.get_ref()),
+                ),
+            }
+        }
+        let empty = validation.models.is_empty()
+            && validation.required_query.is_empty()
+            && validation.required_headers.is_empty();
+        (!empty).then(|| Arc::new(validation))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn routes(
         &mut self,
         api: &RawApi,
@@ -2234,6 +2352,7 @@ impl Validator {
         limits: &Limits,
         authorizers: &[AuthorizerConfig],
         plugins: &[PluginConfig],
+        models: &[Arc<Model>],
     ) -> Vec<RouteConfig> {
         let mut parsed: Vec<(RouteConfig, Range<usize>)> = Vec::new();
         for (i, route) in api.routes.iter().enumerate() {
@@ -2313,6 +2432,7 @@ impl Validator {
                         .iter()
                         .map(|s| s.get_ref().clone())
                         .collect(),
+                    validation: self.validation(route, &route_key_path, models),
                     throttle,
                 },
                 route.key.span(),

@@ -204,6 +204,16 @@ pub struct RawApi {
     pub policy: Option<RawPolicy>,
     pub cors: Option<Spanned<RawCors>>,
     pub api_key_source: Option<SpannedStr>,
+    #[serde(default)]
+    pub models: BTreeMap<String, Spanned<RawModel>>,
+}
+
+/// `[apis.models.NAME]`: a JSON Schema for request bodies.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub schema: Option<Spanned<toml::Value>>,
+    pub schema_file: Option<SpannedStr>,
 }
 
 /// `[apis.cors]`.
@@ -253,6 +263,11 @@ pub struct RawRoute {
     pub api_key_required: Option<bool>,
     #[serde(default)]
     pub authorization_scopes: Vec<SpannedStr>,
+    pub request_models: Option<Spanned<BTreeMap<String, SpannedStr>>>,
+    #[serde(default)]
+    pub required_query: Vec<SpannedStr>,
+    #[serde(default)]
+    pub required_headers: Vec<SpannedStr>,
     pub throttle: Option<Spanned<RawThrottle>>,
     pub integration: Spanned<RawIntegration>,
 }

@@ -17,6 +17,7 @@ pub mod mapping;
 pub mod policy;
 pub mod route;
 pub mod usage;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -286,6 +287,9 @@ async fn run_phases(
         &parts,
         ctx.authorized.as_deref(),
     )?;
+    if let Some(validation) = api.route_validation.get(hit.route).and_then(Option::as_ref) {
+        validate::check(validation, &parts, body, ctx.max_body_bytes).await?;
+    }
 
     let mapper = api.route_mappers.get(hit.route).and_then(Option::as_ref);
     let info = mapper
