@@ -38,6 +38,7 @@ struct FixedSettings {
     admin: Option<std::net::SocketAddr>,
     workers: Option<std::num::NonZeroUsize>,
     data_dir: Option<std::path::PathBuf>,
+    usage_store: Option<crate::config::UsageStoreConfig>,
 }
 
 impl FixedSettings {
@@ -52,6 +53,7 @@ impl FixedSettings {
             admin: config.admin.as_ref().map(|a| a.address),
             workers: config.server.workers,
             data_dir: config.server.data_dir.clone(),
+            usage_store: config.usage_store.clone(),
         }
     }
 
@@ -73,6 +75,9 @@ impl FixedSettings {
         }
         if new.data_dir != self.data_dir {
             changed.push("server.data_dir");
+        }
+        if new.usage_store != self.usage_store {
+            changed.push("[usage_store]");
         }
         (!changed.is_empty()).then(|| {
             format!(
@@ -130,7 +135,14 @@ impl Gateway {
         let plugin_engine = OnceLock::new();
         let releases =
             Releases::load(config.server.data_dir.as_deref()).map_err(StartError::Compile)?;
-        let limits = Registry::new(config.server.data_dir.as_deref());
+        let store = config
+            .usage_store
+            .clone()
+            .map(crate::redis_store::RedisStore::new)
+            .transpose()
+            .map_err(StartError::Compile)?
+            .map(Arc::new);
+        let limits = Registry::new(config.server.data_dir.as_deref(), store);
         let snapshot = engine_for(&plugin_engine, config, &releases)
             .and_then(|engine| Snapshot::build_with(config, &releases, &limits, engine))
             .map_err(StartError::Compile)?;

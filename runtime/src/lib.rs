@@ -17,6 +17,7 @@ pub mod listeners;
 pub mod observe;
 pub mod pipeline;
 pub mod plugin;
+pub mod redis_store;
 pub mod release;
 pub mod router;
 pub mod scaffold;

@@ -22,6 +22,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{QuotaConfig, QuotaPeriod, ThrottleConfig};
+use crate::redis_store::RedisStore;
+
+/// Why a bucket did not admit a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No token; seconds until there is one.
+    Limited(u64),
+    /// The shared store cannot say, and the policy is to fail closed.
+    Unavailable(String),
+}
 
 /// Nanoseconds since the first bucket was created: the buckets' clock.
 fn clock_nanos() -> u64 {
@@ -40,6 +50,8 @@ pub struct Bucket {
     tolerance: u64,
     /// The theoretical arrival time of the next request, in [`clock_nanos`].
     arrival: AtomicU64,
+    /// The Redis key of the bucket when it is shared between nodes.
+    shared: Option<(Arc<RedisStore>, String)>,
 }
 
 impl Bucket {
@@ -51,6 +63,32 @@ impl Bucket {
             interval,
             tolerance: interval.saturating_mul(u64::from(settings.burst)),
             arrival: AtomicU64::new(0),
+            shared: None,
+        }
+    }
+
+    /// Admits one request: from this bucket, or from the shared one in Redis.
+    pub async fn admit(&self) -> Result<(), Refusal> {
+        let Some((store, key)) = &self.shared else {
+            return self.take().map_err(Refusal::Limited);
+        };
+        match store
+            .take_token(
+                key,
+                Duration::from_nanos(self.interval),
+                Duration::from_nanos(self.tolerance),
+            )
+            .await
+        {
+            Ok(result) => result.map_err(Refusal::Limited),
+            Err(error) => {
+                store.report(&error);
+                if store.fails_open() {
+                    Ok(())
+                } else {
+                    Err(Refusal::Unavailable(error))
+                }
+            }
         }
     }
 
@@ -166,6 +204,8 @@ pub struct Quota {
     block: u64,
     file: Option<PathBuf>,
     state: Mutex<QuotaState>,
+    /// The Redis key (without period) when the quota is shared between nodes.
+    shared: Option<(Arc<RedisStore>, String)>,
 }
 
 /// Why a quota refused a request.
@@ -203,7 +243,34 @@ impl Quota {
             settings,
             file,
             state: Mutex::new(state),
+            shared: None,
         })
+    }
+
+    /// Counts one request here, or in Redis when the quota is shared.
+    pub async fn admit(&self) -> Result<(), QuotaRefusal> {
+        let Some((store, base)) = &self.shared else {
+            return self.take();
+        };
+        let now = unix_now();
+        let start = period_start(self.settings.period, now);
+        let end = period_end(self.settings.period, start);
+        let left = u64::try_from(end - now).unwrap_or(1).max(1);
+        // The period is in the key: a new period starts a new count, and the
+        // old one expires an hour after its end.
+        let key = format!("{base}:{start}");
+        match store.count(&key, self.settings.limit, left + 3600).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(QuotaRefusal::Exceeded(left)),
+            Err(error) => {
+                store.report(&error);
+                if store.fails_open() {
+                    Ok(())
+                } else {
+                    Err(QuotaRefusal::Storage(error))
+                }
+            }
+        }
     }
 
     /// Counts one request, unless the period's quota is used up.
@@ -255,15 +322,18 @@ impl Quota {
 #[derive(Debug, Default)]
 pub struct Registry {
     data_dir: Option<PathBuf>,
+    store: Option<Arc<RedisStore>>,
     buckets: Mutex<HashMap<String, Arc<Bucket>>>,
     quotas: Mutex<HashMap<(String, String), Arc<Quota>>>,
 }
 
 impl Registry {
-    /// A registry keeping quota files under `data_dir/usage`.
-    pub fn new(data_dir: Option<&Path>) -> Registry {
+    /// A registry keeping quota files under `data_dir/usage`, or every
+    /// bucket and quota in `store` when one is given.
+    pub fn new(data_dir: Option<&Path>, store: Option<Arc<RedisStore>>) -> Registry {
         Registry {
             data_dir: data_dir.map(Path::to_path_buf),
+            store,
             ..Registry::default()
         }
     }
@@ -275,7 +345,11 @@ impl Registry {
         match buckets.get(&id) {
             Some(b) if b.settings == settings => b.clone(),
             _ => {
-                let bucket = Arc::new(Bucket::new(settings));
+                let mut bucket = Bucket::new(settings);
+                if let Some(store) = &self.store {
+                    bucket.shared = Some((store.clone(), store.key(&format!("bucket:{id}"))));
+                }
+                let bucket = Arc::new(bucket);
                 buckets.insert(id, bucket.clone());
                 bucket
             }
@@ -297,11 +371,21 @@ impl Registry {
         {
             return Ok(q.clone());
         }
-        let file = self
-            .data_dir
-            .as_ref()
-            .map(|d| d.join("usage").join(plan).join(format!("{key}.json")));
-        let quota = Arc::new(Quota::open(settings, file)?);
+        let quota = match &self.store {
+            Some(store) => {
+                let mut quota = Quota::open(settings, None)?;
+                quota.shared = Some((store.clone(), store.key(&format!("quota:{plan}:{key}"))));
+                quota
+            }
+            None => {
+                let file = self
+                    .data_dir
+                    .as_ref()
+                    .map(|d| d.join("usage").join(plan).join(format!("{key}.json")));
+                Quota::open(settings, file)?
+            }
+        };
+        let quota = Arc::new(quota);
         quotas.insert(id, quota.clone());
         Ok(quota)
     }

@@ -216,7 +216,7 @@ impl Snapshot {
     /// Compiles a validated configuration with no deployments; `engine`
     /// runs its plugins (needed only if it has any).
     pub fn build(config: &Config, engine: Option<&PluginEngine>) -> Result<Snapshot, String> {
-        let limits = Registry::new(None);
+        let limits = Registry::new(None, None);
         Snapshot::build_with(config, &Releases::default(), &limits, engine)
     }
 

@@ -19,6 +19,7 @@ mod proxy;
 mod releases;
 mod routing;
 mod scaffold;
+mod shared_limits;
 mod sigv4;
 mod uploads;
 mod usage;

@@ -52,7 +52,37 @@ pub struct Config {
     pub api_keys: Vec<ApiKeyConfig>,
     /// Usage plans, by name.
     pub usage_plans: Vec<UsagePlanConfig>,
+    /// Where rate limits and quotas are shared between gateway nodes.
+    pub usage_store: Option<UsageStoreConfig>,
 }
+
+/// `[usage_store]`: Redis holding the rate limits and quotas, shared by
+/// every gateway node that names it.
+#[derive(Clone, PartialEq)]
+pub struct UsageStoreConfig {
+    /// `redis://HOST:PORT/DB`, `rediss://...` or `redis+unix:///PATH`.
+    pub url: String,
+    /// Admit requests when Redis cannot answer (else refuse them).
+    pub fail_open: bool,
+    /// How long a limit check may wait for Redis.
+    pub timeout: Duration,
+    /// Prefix of every key the gateway writes.
+    pub key_prefix: String,
+}
+
+impl fmt::Debug for UsageStoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("UsageStoreConfig")
+            .field("fail_open", &self.fail_open)
+            .field("timeout", &self.timeout)
+            .field("key_prefix", &self.key_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default wait for Redis on a limit check.
+pub const DEFAULT_USAGE_STORE_TIMEOUT: Duration = Duration::from_millis(100);
 
 /// `[api_keys.NAME]`.
 #[derive(Clone)]
@@ -887,6 +917,7 @@ impl Validator {
         let admin = raw.admin.map(|admin| self.admin(admin.into_inner()));
         let api_keys = self.api_keys(&raw.api_keys);
         let usage_plans = self.usage_plans(&raw.usage_plans, &api_keys, &apis);
+        let usage_store = raw.usage_store.map(|s| self.usage_store(s.into_inner()));
         Config {
             server,
             limits,
@@ -896,6 +927,49 @@ impl Validator {
             admin,
             api_keys,
             usage_plans,
+            usage_store,
+        }
+    }
+
+    fn usage_store(&mut self, raw: raw::RawUsageStore) -> UsageStoreConfig {
+        let url = raw.redis_url.get_ref().clone();
+        if !["redis://", "rediss://", "redis+unix://", "unix://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme))
+        {
+            self.problem(
+                raw.redis_url.span(),
+                "usage_store.redis_url",
+                "expected redis://HOST:PORT/DB, rediss://... or redis+unix:///PATH",
+            );
+        }
+        let fail_open = match raw.on_error.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("allow") => true,
+            Some("deny") => false,
+            Some(other) => {
+                if let Some(s) = &raw.on_error {
+                    self.problem(
+                        s.span(),
+                        "usage_store.on_error",
+                        format!("`{other}` is not `allow` (fail open) or `deny` (fail closed)"),
+                    );
+                }
+                true
+            }
+        };
+        let timeout = self.duration(
+            raw.timeout,
+            "usage_store.timeout",
+            DEFAULT_USAGE_STORE_TIMEOUT,
+        );
+        let key_prefix = raw
+            .key_prefix
+            .map_or_else(|| "turnpike".to_owned(), |p| p.into_inner());
+        UsageStoreConfig {
+            url,
+            fail_open,
+            timeout,
+            key_prefix,
         }
     }
 

@@ -31,6 +31,17 @@ pub struct RawConfig {
     pub api_keys: BTreeMap<String, Spanned<RawApiKey>>,
     #[serde(default)]
     pub usage_plans: BTreeMap<String, Spanned<RawUsagePlan>>,
+    pub usage_store: Option<Spanned<RawUsageStore>>,
+}
+
+/// `[usage_store]`: where shared rate limits and quotas live.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsageStore {
+    pub redis_url: SpannedStr,
+    pub on_error: Option<SpannedStr>,
+    pub timeout: Option<SpannedStr>,
+    pub key_prefix: Option<SpannedStr>,
 }
 
 /// `[api_keys.NAME]`.

@@ -286,7 +286,8 @@ async fn run_phases(
         hit.route,
         &parts,
         ctx.authorized.as_deref(),
-    )?;
+    )
+    .await?;
     if let Some(validation) = api.route_validation.get(hit.route).and_then(Option::as_ref) {
         validate::check(validation, &parts, body, ctx.max_body_bytes).await?;
     }

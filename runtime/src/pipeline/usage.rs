@@ -14,7 +14,7 @@ use crate::config::ApiKeySource;
 use crate::error::{ErrorKind, GatewayError};
 use std::sync::Arc;
 
-use crate::limits::{Bucket, QuotaRefusal};
+use crate::limits::{Bucket, QuotaRefusal, Refusal};
 use crate::pipeline::authorize::Authorized;
 use crate::snapshot::{CompiledApi, CompiledStage, Snapshot};
 
@@ -22,7 +22,7 @@ use crate::snapshot::{CompiledApi, CompiledStage, Snapshot};
 pub const API_KEY_HEADER: &str = "x-api-key";
 
 /// Admits the request or refuses it with 403 or 429.
-pub fn check(
+pub async fn check(
     snapshot: &Snapshot,
     api: &CompiledApi,
     stage: &CompiledStage,
@@ -32,7 +32,7 @@ pub fn check(
 ) -> Result<(), GatewayError> {
     let throttle = stage.throttles.get(route).and_then(Option::as_ref);
     if !api.route_key_required.get(route).copied().unwrap_or(false) {
-        return route_throttle(throttle);
+        return route_throttle(throttle).await;
     }
     let presented: Option<&[u8]> = match api.api_key_source {
         ApiKeySource::Header => parts.headers.get(API_KEY_HEADER).map(|v| v.as_bytes()),
@@ -59,19 +59,20 @@ pub fn check(
         ));
     };
     if let Some(bucket) = &plan.bucket {
-        bucket.take().map_err(|seconds| {
-            GatewayError::with_source(
+        bucket.admit().await.map_err(|refusal| match refusal {
+            Refusal::Limited(seconds) => GatewayError::with_source(
                 ErrorKind::TooManyRequests(seconds),
                 format!(
                     "API key `{}` exceeds the rate of usage plan `{}`",
                     plan.key, plan.plan
                 ),
-            )
+            ),
+            Refusal::Unavailable(why) => unavailable(why),
         })?;
     }
-    route_throttle(throttle)?;
+    route_throttle(throttle).await?;
     if let Some(quota) = &plan.quota {
-        quota.take().map_err(|refusal| match refusal {
+        quota.admit().await.map_err(|refusal| match refusal {
             QuotaRefusal::Exceeded(seconds) => GatewayError::with_source(
                 ErrorKind::LimitExceeded(seconds),
                 format!(
@@ -79,21 +80,30 @@ pub fn check(
                     plan.key, plan.plan
                 ),
             ),
-            QuotaRefusal::Storage(why) => GatewayError::with_source(ErrorKind::Internal, why),
+            QuotaRefusal::Storage(why) => unavailable(why),
         })?;
     }
     Ok(())
 }
 
 /// The route's (or stage's) throttle, for all callers together.
-fn route_throttle(bucket: Option<&Arc<Bucket>>) -> Result<(), GatewayError> {
-    match bucket {
-        Some(bucket) => bucket.take().map_err(|seconds| {
-            GatewayError::with_source(
-                ErrorKind::TooManyRequests(seconds),
-                "the route's throttle is exhausted",
-            )
-        }),
-        None => Ok(()),
-    }
+async fn route_throttle(bucket: Option<&Arc<Bucket>>) -> Result<(), GatewayError> {
+    let Some(bucket) = bucket else {
+        return Ok(());
+    };
+    bucket.admit().await.map_err(|refusal| match refusal {
+        Refusal::Limited(seconds) => GatewayError::with_source(
+            ErrorKind::TooManyRequests(seconds),
+            "the route's throttle is exhausted",
+        ),
+        Refusal::Unavailable(why) => unavailable(why),
+    })
+}
+
+/// The usage store cannot answer and the policy is to fail closed.
+fn unavailable(why: String) -> GatewayError {
+    GatewayError::with_source(
+        ErrorKind::Internal,
+        format!("the usage store is unavailable: {why}"),
+    )
 }
