@@ -99,7 +99,10 @@ async fn status(gw: &Gateway) -> (u16, String) {
         .send()
         .await
         .expect("request");
-    (response.status().as_u16(), response.text().await.expect("body"))
+    (
+        response.status().as_u16(),
+        response.text().await.expect("body"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,7 +126,10 @@ async fn two_gateways_share_one_limit() {
         "{admitted} of 12 admitted by two gateways sharing burst 6"
     );
     let (code, body) = status(&second).await;
-    assert_eq!((code, body.as_str()), (429, r#"{"message":"Too Many Requests"}"#));
+    assert_eq!(
+        (code, body.as_str()),
+        (429, r#"{"message":"Too Many Requests"}"#)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,7 +151,11 @@ async fn the_quota_is_one_across_gateways_and_restarts() {
     first.signal("KILL");
     drop(first);
     let third = Gateway::start(&config);
-    assert_eq!(status(&third).await.0, 429, "a restarted node sees the used quota");
+    assert_eq!(
+        status(&third).await.0,
+        429,
+        "a restarted node sees the used quota"
+    );
     assert_eq!(status(&second).await.0, 429);
 }
 
@@ -171,5 +181,9 @@ async fn without_redis_the_policy_decides() {
         assert!(Instant::now() < deadline, "no log line:\n{}", open.stderr());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(closed.stderr().contains("usage store unavailable"), "{}", closed.stderr());
+    assert!(
+        closed.stderr().contains("usage store unavailable"),
+        "{}",
+        closed.stderr()
+    );
 }
