@@ -12,6 +12,7 @@ pub mod error;
 pub mod gateway;
 pub mod integrations;
 pub mod jwt;
+pub mod keys;
 pub mod limits;
 pub mod listeners;
 pub mod observe;
@@ -43,8 +44,9 @@ pub fn check(config: &Config) -> Result<(), StartError> {
 /// a restart serves exactly what was served before.
 pub fn load_config(path: &std::path::Path) -> Result<Config, String> {
     let mut config = Config::from_file(path).map_err(|e| e.to_string())?;
-    if let Some(data_dir) = &config.server.data_dir {
-        store::PluginStore::new(data_dir).apply_active(&mut config)?;
+    if let Some(data_dir) = config.server.data_dir.clone() {
+        store::PluginStore::new(&data_dir).apply_active(&mut config)?;
+        keys::ApiKeyStore::new(&data_dir).apply(&mut config)?;
     }
     Ok(config)
 }

@@ -103,6 +103,57 @@ enum Command {
         #[command(flatten)]
         admin: AdminArgs,
     },
+    /// Create, list, disable and remove API keys on a running gateway.
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key (printed once) and put it in usage plans.
+    Create {
+        /// The key's name.
+        name: String,
+        /// A usage plan to put it in (repeatable).
+        #[arg(long = "plan")]
+        plans: Vec<String>,
+        /// The value clients will send [default: 40 random letters and digits].
+        #[arg(long)]
+        value: Option<String>,
+        /// Create it disabled.
+        #[arg(long)]
+        disabled: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// List every key (names, plans; never values).
+    List {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Enable a created key.
+    Enable {
+        /// The key's name.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Disable a created key: it is refused like an unknown one.
+    Disable {
+        /// The key's name.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Remove a created key.
+    Rm {
+        /// The key's name.
+        name: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -455,7 +506,74 @@ fn main() -> ExitCode {
                 pretty,
             ))
         }),
+        Command::ApiKey { command } => match command {
+            ApiKeyCommand::Create {
+                name,
+                plans,
+                value,
+                disabled,
+                admin,
+            } => admin_command(&admin, |target| {
+                let body = serde_json::json!({
+                    "name": name, "value": value, "enabled": !disabled, "usagePlans": plans,
+                });
+                let answer = call(
+                    target,
+                    http::Method::POST,
+                    "/api-keys",
+                    body.to_string().into_bytes(),
+                )?;
+                Ok((answer, |body: &serde_json::Value| {
+                    format!(
+                        "created API key {} (shown only now): {}",
+                        body["name"].as_str().unwrap_or_default(),
+                        body["value"].as_str().unwrap_or_default()
+                    )
+                }))
+            }),
+            ApiKeyCommand::List { admin } => admin_command(&admin, |target| {
+                Ok((
+                    call(target, http::Method::GET, "/api-keys", Vec::new())?,
+                    pretty,
+                ))
+            }),
+            ApiKeyCommand::Enable { name, admin } => set_key_enabled(&admin, &name, true),
+            ApiKeyCommand::Disable { name, admin } => set_key_enabled(&admin, &name, false),
+            ApiKeyCommand::Rm { name, admin } => admin_command(&admin, |target| {
+                let path = format!("/api-keys/{}", segment(&name));
+                Ok((
+                    call(target, http::Method::DELETE, &path, Vec::new())?,
+                    |body: &serde_json::Value| {
+                        format!(
+                            "removed API key {}",
+                            body["removed"].as_str().unwrap_or_default()
+                        )
+                    },
+                ))
+            }),
+        },
     }
+}
+
+fn set_key_enabled(admin: &AdminArgs, name: &str, enabled: bool) -> ExitCode {
+    admin_command(admin, |target| {
+        let path = format!("/api-keys/{}", segment(name));
+        let body = serde_json::json!({ "enabled": enabled }).to_string();
+        Ok((
+            call(target, http::Method::PATCH, &path, body.into_bytes())?,
+            |body: &serde_json::Value| {
+                format!(
+                    "API key {} is {}",
+                    body["name"].as_str().unwrap_or_default(),
+                    if body["enabled"] == true {
+                        "enabled"
+                    } else {
+                        "disabled"
+                    }
+                )
+            },
+        ))
+    })
 }
 
 /// A summary of a successful admin answer.

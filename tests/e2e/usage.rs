@@ -273,3 +273,71 @@ integration = {{ type = "mock", body = "report" }}
     let refused = ask("globex").await.expect("request");
     assert_eq!(refused.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_managed_through_the_admin_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "[admin]\naddress = \"127.0.0.1:0\"\n{}",
+        config(&dir.path().display().to_string())
+    );
+    let gw = Gateway::start(&config);
+    let cli = |gw: &Gateway, args: &[&str]| {
+        crate::harness::run(
+            std::process::Command::new(crate::harness::binary())
+                .args(args)
+                .env("TURNPIKE_ADMIN", gw.url(turnpike::ADMIN_LISTENER, "")),
+        )
+    };
+    let (code, out, err) = cli(&gw, &["api-key", "create", "newcomer", "--plan", "gold"]);
+    assert_eq!(code, 0, "{err}");
+    let value = out.trim().rsplit(' ').next().expect("value").to_owned();
+    assert_eq!(value.len(), 40, "{out}");
+    assert_eq!(get(&gw, "/keyed", Some(&value)).await.0, 200);
+
+    // Listed by name and plan, never by value.
+    let (code, out, _) = cli(&gw, &["api-key", "list"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("\"newcomer\"") && out.contains("\"admin\""),
+        "{out}"
+    );
+    assert!(!out.contains(&value) && !out.contains(PARTNER), "{out}");
+
+    // Disabled, it is refused like an unknown key; enabled, it works again.
+    assert_eq!(cli(&gw, &["api-key", "disable", "newcomer"]).0, 0);
+    assert_eq!(get(&gw, "/keyed", Some(&value)).await.0, 403);
+    assert_eq!(cli(&gw, &["api-key", "enable", "newcomer"]).0, 0);
+    assert_eq!(get(&gw, "/keyed", Some(&value)).await.0, 200);
+
+    // Refusals change nothing.
+    let (code, _, err) = cli(&gw, &["api-key", "create", "newcomer"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("409") && err.contains("exists already"),
+        "{err}"
+    );
+    let (code, _, err) = cli(&gw, &["api-key", "create", "other", "--plan", "platinum"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("400") && err.contains("platinum"), "{err}");
+    let (code, _, err) = cli(&gw, &["api-key", "rm", "partner"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("409") && err.contains("configuration file"),
+        "{err}"
+    );
+    assert_eq!(get(&gw, "/keyed", Some(PARTNER)).await.0, 200);
+
+    // Created keys survive kill -9; removed ones are gone.
+    gw.signal("KILL");
+    drop(gw);
+    let gw = Gateway::start(&config);
+    assert_eq!(get(&gw, "/keyed", Some(&value)).await.0, 200);
+    assert_eq!(cli(&gw, &["api-key", "rm", "newcomer"]).0, 0);
+    assert_eq!(get(&gw, "/keyed", Some(&value)).await.0, 403);
+    assert_eq!(
+        get(&gw, "/keyed", Some(PARTNER)).await.0,
+        200,
+        "other keys keep working"
+    );
+}

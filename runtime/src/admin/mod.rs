@@ -15,6 +15,8 @@
 //!   versions; `DELETE /plugins/NAME/versions/SHA256` removes an inactive one.
 //! - `/apis/...`: deployments, stages, canaries and rollbacks (see
 //!   [`release`]).
+//! - `/api-keys`: API keys created, disabled and removed at run time (see
+//!   [`keys`]).
 //!
 //! Every call but the health checks needs `Authorization: Bearer <token>`
 //! when a token is configured.
@@ -36,6 +38,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
+mod keys;
 mod release;
 
 use crate::config::{Config, DEFAULT_MAX_UPLOAD_BYTES};
@@ -368,6 +371,33 @@ impl Admin {
                 }
             }
             "/apis" => release::handle(self.clone(), method, path, Bytes::new()).await,
+            _ if path == "/api-keys" || path.starts_with("/api-keys/") => {
+                let (method, path) = (method.clone(), path.to_owned());
+                let body = match Limited::new(request.into_body(), release::MAX_RELEASE_BODY)
+                    .collect()
+                    .await
+                {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(_) => {
+                        return respond(
+                            StatusCode::BAD_REQUEST,
+                            json!({"message": format!("the request body is unreadable or larger than {} bytes", release::MAX_RELEASE_BODY)}),
+                        );
+                    }
+                };
+                let admin = self.clone();
+                match tokio::task::spawn_blocking(move || {
+                    keys::handle(&admin, &method, &path, &body)
+                })
+                .await
+                {
+                    Ok(response) => response,
+                    Err(_) => respond(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        json!({"message": "Internal server error"}),
+                    ),
+                }
+            }
             _ if path.starts_with("/apis/") => {
                 let (method, path) = (method.clone(), path.to_owned());
                 let body = match Limited::new(request.into_body(), release::MAX_RELEASE_BODY)
