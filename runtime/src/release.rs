@@ -466,8 +466,8 @@ fn used_plugins(config: &Config, api_index: usize) -> Vec<&PluginConfig> {
 
 /// The configuration `text` cut down to API `api` and the plugins it uses,
 /// standing on its own: plugin components point into the store, the data
-/// directory is absolute, and nothing process-wide (admin, limits, logs) is
-/// kept.
+/// directory is absolute, `[limits]` (defaults of the integrations) stays,
+/// and nothing else process-wide (admin, logs, keys, plans) is kept.
 fn definition_text(
     text: &str,
     api: &str,
@@ -479,9 +479,14 @@ fn definition_text(
     let listeners = table.remove("listeners");
     let apis = table.remove("apis");
     let plugins = table.remove("plugins");
+    // `integration_timeout` is the default timeout of the API's integrations.
+    let limits = table.remove("limits");
     table.clear();
     if let Some(listeners) = listeners {
         table.insert("listeners".into(), listeners);
+    }
+    if let Some(limits) = limits {
+        table.insert("limits".into(), limits);
     }
     let data_dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
     let mut server = toml::Table::new();
@@ -560,6 +565,7 @@ pub fn is_deployment_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn deploying_remembers_what_was_served() {
@@ -598,6 +604,9 @@ mod tests {
 [server]
 data_dir = "data"
 access_log = "off"
+
+[limits]
+integration_timeout = "7s"
 
 [[listeners]]
 name = "main"
@@ -649,6 +658,7 @@ integration = { type = "mock", body = "c" }
             BTreeMap::from([("auth_a".to_owned(), sha.clone())])
         );
         let config = &deployment.config;
+        assert_eq!(config.limits.integration_timeout, Duration::from_secs(7));
         assert_eq!(config.apis.len(), 1);
         assert_eq!(config.apis[0].name, "first");
         assert_eq!(config.apis[0].routes.len(), 2);

@@ -31,6 +31,9 @@ fn bundled_configs_are_valid() {
         "examples/quickstart.toml",
         "benches/proxy.toml",
         "benches/proxy-wasm-auth.toml",
+        "benches/proxy-usage-plan.toml",
+        "benches/proxy-jwt.toml",
+        "benches/proxy-jwt-nocache.toml",
     ] {
         let (code, out, err) = run(Command::new(binary())
             .current_dir(workspace())
