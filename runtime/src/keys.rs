@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ApiKeyConfig, Config};
+use crate::config::{ApiKeyConfig, Config, is_api_key_value, is_identifier};
 use crate::store::write_durably;
 
 /// An API key as stored.
@@ -100,13 +100,13 @@ impl ApiKeyStore {
 /// Adds `key` to `config` and to its usage plans, with the configuration
 /// file's rules; says why not.
 pub fn add_key(config: &mut Config, key: &StoredKey) -> Result<(), String> {
-    if !valid_name(&key.name) {
+    if key.name.len() > 128 || !is_identifier(&key.name) {
         return Err(format!(
             "`{}` is not a valid key name (letters, digits, `_` and `-`)",
             key.name
         ));
     }
-    if !(20..=128).contains(&key.value.len()) || !key.value.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_api_key_value(&key.value) {
         return Err("an API key is 20 to 128 printable ASCII characters without spaces".into());
     }
     if let Some(other) = config.api_keys.iter().find(|k| k.name == key.name) {
@@ -145,14 +145,6 @@ pub fn add_key(config: &mut Config, key: &StoredKey) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A new key value: 40 letters and digits from the operating system's

@@ -98,6 +98,13 @@ pub struct StageState {
 }
 
 impl StageState {
+    /// The deployments the stage serves now: its own and its canary's.
+    pub fn served(&self) -> impl Iterator<Item = &str> {
+        self.deployment
+            .iter()
+            .chain(self.canary.as_ref().map(|c| &c.deployment))
+            .map(String::as_str)
+    }
     /// Points the stage at `deployment`, remembering what it served.
     pub fn deploy(&mut self, deployment: String, variables: BTreeMap<String, String>) {
         self.history.push(Served {
@@ -179,11 +186,7 @@ impl Releases {
             .iter()
             .flat_map(|((api, _), state)| {
                 // Only what is served; earlier ones load when rolled back to.
-                state
-                    .deployment
-                    .iter()
-                    .chain(state.canary.as_ref().map(|c| &c.deployment))
-                    .map(move |id| (api.clone(), id.clone()))
+                state.served().map(move |id| (api.clone(), id.to_owned()))
             })
             .collect();
         for (api, id) in named {
@@ -321,12 +324,7 @@ impl Releases {
             .entry((api.to_owned(), stage.to_owned()))
             .or_default();
         change(state)?;
-        let ids: Vec<String> = state
-            .deployment
-            .iter()
-            .chain(state.canary.as_ref().map(|c| &c.deployment))
-            .cloned()
-            .collect();
+        let ids: Vec<String> = state.served().map(str::to_owned).collect();
         for id in ids {
             if !next.deployments.contains_key(&id) {
                 let deployment = next.deployment(api, &id)?;

@@ -11,7 +11,7 @@
 //! the gateway's clock is refused, as AWS does.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use http::request::Parts;
@@ -111,25 +111,17 @@ impl SigV4Verifier {
 
     /// Checks the signature of a request with body `body`.
     pub fn verify(&self, parts: &Parts, body: &[u8]) -> Result<Signer, SigV4Refusal> {
-        self.verify_at(parts, body, SystemTime::now())
+        self.verify_at(parts, body, crate::limits::unix_now())
     }
 
-    fn verify_at(
-        &self,
-        parts: &Parts,
-        body: &[u8],
-        now: SystemTime,
-    ) -> Result<Signer, SigV4Refusal> {
-        let signature = parse_signature(parts)?;
+    fn verify_at(&self, parts: &Parts, body: &[u8], now_secs: i64) -> Result<Signer, SigV4Refusal> {
+        let signature = parse_signature(parts, now_secs)?;
         let Some((secret, principal)) = self.keys.get(&signature.access_key_id) else {
             return Err(SigV4Refusal::UnknownKey);
         };
         let signed_at = parse_amz_date(&signature.amz_date).ok_or_else(|| {
             SigV4Refusal::Malformed(format!("invalid X-Amz-Date `{}`", signature.amz_date))
         })?;
-        let now_secs = now
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
         let skew = MAX_CLOCK_SKEW.as_secs() as i64;
         if (now_secs - signed_at).abs() > skew {
             return Err(SigV4Refusal::Expired {
@@ -221,7 +213,7 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-fn parse_signature(parts: &Parts) -> Result<Signature, SigV4Refusal> {
+fn parse_signature(parts: &Parts, now: i64) -> Result<Signature, SigV4Refusal> {
     let malformed = |what: &str| SigV4Refusal::Malformed(what.to_owned());
     if let Some(header) = parts.headers.get(http::header::AUTHORIZATION) {
         let header = header
@@ -291,9 +283,6 @@ fn parse_signature(parts: &Parts) -> Result<Signature, SigV4Refusal> {
         let expires: i64 = expires
             .parse()
             .map_err(|_| malformed("X-Amz-Expires is not a number of seconds"))?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
         if now > signed + expires {
             return Err(SigV4Refusal::Malformed(
                 "the presigned URL has expired".into(),

@@ -202,8 +202,8 @@ pub struct CompiledStage {
     /// Throttle per route (the route's, else the stage's), all callers.
     pub throttles: Vec<Option<Arc<Bucket>>>,
     /// Usage-plan limits by API key index, for the keys of plans covering
-    /// this stage.
-    pub plans: HashMap<usize, Arc<PlanLimits>>,
+    /// this stage (shared by the stage's versions).
+    pub plans: Arc<HashMap<usize, Arc<PlanLimits>>>,
 }
 
 /// A configuration (the file's or a deployment's) with its plugins loaded.
@@ -654,7 +654,7 @@ fn compile_stage(
         variables: stage.variables.clone(),
         policy: stage.policy.clone(),
         throttles,
-        plans: (**plans).clone(),
+        plans: plans.clone(),
     })
 }
 

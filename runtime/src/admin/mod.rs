@@ -373,17 +373,9 @@ impl Admin {
             "/apis" => release::handle(self.clone(), method, path, Bytes::new()).await,
             _ if path == "/api-keys" || path.starts_with("/api-keys/") => {
                 let (method, path) = (method.clone(), path.to_owned());
-                let body = match Limited::new(request.into_body(), release::MAX_RELEASE_BODY)
-                    .collect()
-                    .await
-                {
-                    Ok(collected) => collected.to_bytes(),
-                    Err(_) => {
-                        return respond(
-                            StatusCode::BAD_REQUEST,
-                            json!({"message": format!("the request body is unreadable or larger than {} bytes", release::MAX_RELEASE_BODY)}),
-                        );
-                    }
+                let body = match read_json_body(request.into_body()).await {
+                    Ok(body) => body,
+                    Err(refusal) => return refusal,
                 };
                 let admin = self.clone();
                 match tokio::task::spawn_blocking(move || {
@@ -400,23 +392,9 @@ impl Admin {
             }
             _ if path.starts_with("/apis/") => {
                 let (method, path) = (method.clone(), path.to_owned());
-                let body = match Limited::new(request.into_body(), release::MAX_RELEASE_BODY)
-                    .collect()
-                    .await
-                {
-                    Ok(collected) => collected.to_bytes(),
-                    Err(error) if error.is::<LengthLimitError>() => {
-                        return respond(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            json!({"message": format!("the request body is larger than {} bytes", release::MAX_RELEASE_BODY)}),
-                        );
-                    }
-                    Err(error) => {
-                        return respond(
-                            StatusCode::BAD_REQUEST,
-                            json!({"message": format!("cannot read the request body: {error}")}),
-                        );
-                    }
+                let body = match read_json_body(request.into_body()).await {
+                    Ok(body) => body,
+                    Err(refusal) => return refusal,
                 };
                 release::handle(self.clone(), &method, &path, body).await
             }
@@ -443,6 +421,25 @@ impl Admin {
                 _ => respond(StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
             },
         }
+    }
+}
+
+/// Reads the JSON body of a control call (deployments, API keys): 413
+/// beyond [`release::MAX_RELEASE_BODY`], 400 if it cannot be read.
+async fn read_json_body(body: Incoming) -> Result<Bytes, Response<Full<Bytes>>> {
+    match Limited::new(body, release::MAX_RELEASE_BODY)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(respond(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({"message": format!("the request body is larger than {} bytes", release::MAX_RELEASE_BODY)}),
+        )),
+        Err(error) => Err(respond(
+            StatusCode::BAD_REQUEST,
+            json!({"message": format!("cannot read the request body: {error}")}),
+        )),
     }
 }
 

@@ -986,7 +986,7 @@ impl Validator {
             }
             let key = key.get_ref();
             let value = key.value.get_ref();
-            if !(20..=128).contains(&value.len()) || !value.bytes().all(|b| b.is_ascii_graphic()) {
+            if !is_api_key_value(value) {
                 self.problem(
                     key.value.span(),
                     format!("{path}.value"),
@@ -2855,7 +2855,15 @@ fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("turnpike").join("compiled"))
 }
 
-fn is_identifier(name: &str) -> bool {
+/// Whether `value` may be an API key: 20 to 128 printable ASCII
+/// characters without spaces, as API Gateway's.
+pub(crate) fn is_api_key_value(value: &str) -> bool {
+    (20..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Whether `name` is a name the configuration accepts for APIs, keys,
+/// plans and the like: letters, digits, `_` and `-`.
+pub(crate) fn is_identifier(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()

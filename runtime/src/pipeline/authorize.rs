@@ -281,7 +281,7 @@ async fn verify_jwt(
     });
     let left = verified
         .expires_at
-        .saturating_sub(crate::jwt::now_seconds());
+        .saturating_sub(u64::try_from(crate::limits::unix_now()).unwrap_or(0));
     let ttl = authorizer
         .cache
         .as_ref()
