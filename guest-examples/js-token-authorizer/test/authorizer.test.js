@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { authorize } from '../authorizer.js';
+import { authorize, parseTokens } from '../authorizer.js';
 import { settings } from './stubs/config.js';
 import { records } from './stubs/log.js';
 
@@ -26,4 +26,9 @@ test('an unknown token is denied and logged', () => {
 
 test('a missing token is unauthorized', () => {
   assert.deepEqual(authorize.authorize(request(undefined)), { tag: 'unauthorized' });
+});
+
+test('settings are parsed into principals by token', () => {
+  const principals = parseTokens(' a:alice ,b, :nobody,');
+  assert.deepEqual([...principals], [['a', 'alice'], ['b', 'anonymous']]);
 });

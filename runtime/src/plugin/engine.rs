@@ -140,6 +140,11 @@ impl PluginEngine {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.consume_fuel(fuel);
+        // Names plugin functions in `perf` profiles (`/tmp/perf-PID.map`);
+        // for investigating a slow plugin, off otherwise.
+        if std::env::var_os("TURNPIKE_WASM_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         match allocator {
             Allocator::Pooling => {
                 let mut pool = PoolingAllocationConfig::default();

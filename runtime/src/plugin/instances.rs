@@ -215,7 +215,13 @@ impl<W: World> Plugin<W> {
         state.outbound_calls = 0;
         state.request_id.clear();
         state.request_id.push_str(request_id);
-        store.set_epoch_deadline(1);
+        // The first yield comes after one to two epoch ticks, not at the
+        // very next tick: an invocation shorter than a tick (almost all of
+        // them) then never yields, so it never lets another request start
+        // in between and take a second instance of a `reuse` plugin (whose
+        // memory would then compete for the CPU's caches). A long-running
+        // plugin still yields every tick after that.
+        store.set_epoch_deadline(2);
         if let Some(fuel) = self.settings.fuel {
             store
                 .set_fuel(fuel)
