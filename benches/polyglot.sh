@@ -62,7 +62,6 @@ key = "GET /none"
 integration = { type = "mock", body = "ok" }
 CONF
   for route in "${ROUTES[@]}"; do
-    lang=${route%-*} mode=${route#*-}
     cat <<CONF
 
 [apis.authorizers.$route]
@@ -99,6 +98,8 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
 printf '%-14s %12s %10s\n' route "req/s" "p99 ms"
 for route in none "${ROUTES[@]}"; do
   if [[ -n "${ONLY:-}" && ",$ONLY," != *",$route,"* ]]; then continue; fi
@@ -111,6 +112,5 @@ for route in none "${ROUTES[@]}"; do
     rates+=("$(awk '/Requests\/sec/ {print $2}' <<<"$out")")
     p99s+=("$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; print v}' <<<"$out")")
   done
-  median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
   printf '%-14s %12.0f %10s\n' "$route" "$(median "${rates[@]}")" "$(median "${p99s[@]}")"
 done
