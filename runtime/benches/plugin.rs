@@ -4,9 +4,9 @@
 //!   cargo build --release --target wasm32-wasip2 --manifest-path guest-examples/Cargo.toml
 //!   cargo bench -p turnpike --bench plugin
 //!
-//! - `fresh/gateway`: a new store + instance per call (the default mode), with
-//!   the pool configured as the gateway configures it for this guest's size
-//!   (`SlotReset::for_component_size`);
+//! - `fresh/gateway`: a new store + instance per call (the default mode), in
+//!   the engine the gateway picks for this guest's size
+//!   (`PluginEngine::engine_for`, `SlotReset::for_component_size`);
 //! - `fresh/pooling`: the pooling allocator with freed slots reset in place
 //!   with `memset`, up to 128 KiB (the gateway's choice for small guests);
 //! - `fresh/pooling-madvise`: wasmtime's default reset (`madvise`, then page
@@ -87,7 +87,7 @@ fn plugin(engine: &PluginEngine, wasm: &[u8], mode: InstanceMode) -> AuthorizerP
     AuthorizerPlugin::load(engine, settings(), wasm, None, mode).unwrap()
 }
 
-fn engine(allocator: Allocator, reset: SlotReset) -> PluginEngine {
+fn engine(allocator: Allocator, reset: Option<SlotReset>) -> PluginEngine {
     PluginEngine::with_options(EngineOptions {
         allocator,
         reset,
@@ -96,15 +96,23 @@ fn engine(allocator: Allocator, reset: SlotReset) -> PluginEngine {
     .unwrap()
 }
 
-/// Fresh-instance variants: (name, allocator, how freed slots are reset).
-fn variants() -> Vec<(&'static str, Allocator, SlotReset)> {
+/// Fresh-instance variants: (name, allocator, how freed slots are reset;
+/// `None` is the gateway's choice by component size).
+fn variants() -> Vec<(&'static str, Allocator, Option<SlotReset>)> {
     let mut v = vec![
-        // Replaced per guest by the reset the gateway picks for its size.
-        ("gateway", Allocator::Pooling, SlotReset::default()),
-        ("pooling", Allocator::Pooling, SlotReset::default()),
-        ("pooling-madvise", Allocator::Pooling, SlotReset::madvise()),
-        ("pooling-pagemap", Allocator::Pooling, SlotReset::pagemap()),
-        ("on-demand", Allocator::OnDemand, SlotReset::default()),
+        ("gateway", Allocator::Pooling, None),
+        ("pooling", Allocator::Pooling, Some(SlotReset::default())),
+        (
+            "pooling-madvise",
+            Allocator::Pooling,
+            Some(SlotReset::madvise()),
+        ),
+        (
+            "pooling-pagemap",
+            Allocator::Pooling,
+            Some(SlotReset::pagemap()),
+        ),
+        ("on-demand", Allocator::OnDemand, Some(SlotReset::default())),
     ];
     if let Ok(only) = std::env::var("VARIANTS") {
         v.retain(|(name, _, _)| only.split(',').any(|o| o == *name));
@@ -135,10 +143,6 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("authorize");
     for (guest, wasm) in guests() {
         for (name, allocator, reset) in variants() {
-            let reset = match name {
-                "gateway" => SlotReset::for_component_size(wasm.len() as u64),
-                _ => reset,
-            };
             let engine = engine(allocator, reset);
             let fresh = plugin(&engine, &wasm, InstanceMode::Fresh);
             // Check the decision once, outside the measurement.
@@ -169,10 +173,7 @@ fn bench(c: &mut Criterion) {
     cold.sample_size(10);
     let cache = tempfile::tempdir().unwrap();
     for (guest, wasm) in guests() {
-        let engine = engine(
-            Allocator::Pooling,
-            SlotReset::for_component_size(wasm.len() as u64),
-        );
+        let engine = engine(Allocator::Pooling, None);
         // Precompile into the cache, as an upload or an earlier start would.
         let load = || {
             AuthorizerPlugin::load(

@@ -9,7 +9,7 @@ use crate::config::{AccessLogTarget, Config};
 use crate::integrations::UpstreamClient;
 use crate::limits::Registry;
 use crate::observe::AccessLog;
-use crate::plugin::{EngineOptions, PluginEngine, SlotReset};
+use crate::plugin::PluginEngine;
 use crate::release::Releases;
 use crate::snapshot::Snapshot;
 
@@ -241,24 +241,6 @@ fn all_plugins<'a>(
     config.plugins.iter().chain(releases.deployed_plugins())
 }
 
-/// The pool's reset for the largest configured component (see
-/// [`SlotReset::for_component_size`]).
-fn slot_reset_for(config: &Config, releases: &Releases) -> SlotReset {
-    let largest = all_plugins(config, releases)
-        .filter_map(|p| Some((std::fs::metadata(&p.component).ok()?.len(), &p.name)))
-        .max();
-    match largest {
-        Some((size, name)) => {
-            let reset = SlotReset::for_component_size(size);
-            if reset.pagemap_scan {
-                tracing::info!(plugin = %name, "plugin with a language runtime: instance memory reset by dirtied pages");
-            }
-            reset
-        }
-        None => SlotReset::default(),
-    }
-}
-
 /// The engine, created on first need with settings for `config`'s plugins;
 /// `None` while no plugin is configured.
 fn engine_for<'a>(
@@ -272,10 +254,6 @@ fn engine_for<'a>(
     if let Some(engine) = engine.get() {
         return Ok(Some(engine));
     }
-    let created = PluginEngine::with_options(EngineOptions {
-        fuel: all_plugins(config, releases).any(|p| p.fuel.is_some()),
-        reset: slot_reset_for(config, releases),
-        ..EngineOptions::default()
-    })?;
+    let created = PluginEngine::new(all_plugins(config, releases).any(|p| p.fuel.is_some()))?;
     Ok(Some(engine.get_or_init(|| created)))
 }

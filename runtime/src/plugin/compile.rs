@@ -6,12 +6,15 @@
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::PluginLoadError;
 use super::engine::PluginEngine;
 
-/// Compiles `bytes`, or loads the artifact cached in `cache_dir` for them.
+/// Compiles `bytes`, or loads the artifact cached in `cache_dir` for them,
+/// into the engine for their size ([`PluginEngine::engine_for`]);
+/// `Component::engine` is that engine.
 pub fn load_component(
     engine: &PluginEngine,
     plugin: &str,
@@ -22,11 +25,13 @@ pub fn load_component(
         plugin: plugin.to_owned(),
         message,
     };
+    let plugins = engine;
+    let engine = plugins.engine_for(bytes.len()).map_err(error)?;
     let digest = hex::encode(Sha256::digest(bytes));
     let cached: Option<PathBuf> = cache_dir.map(|dir| {
         dir.join(format!(
             "{digest}-{}.cwasm",
-            hex::encode(&Sha256::digest(engine.fingerprint().as_bytes())[..8])
+            hex::encode(&Sha256::digest(plugins.fingerprint().as_bytes())[..8])
         ))
     });
     if let Some(path) = &cached
@@ -40,7 +45,6 @@ pub fn load_component(
         }
     }
     let artifact = engine
-        .engine()
         .precompile_component(bytes)
         .map_err(|e| error(format!("not a valid WebAssembly component: {e:#}")))?;
     if let Some(path) = &cached
@@ -54,16 +58,16 @@ pub fn load_component(
 }
 
 #[allow(unsafe_code)]
-fn deserialize(engine: &PluginEngine, path: &Path) -> wasmtime::Result<Component> {
+fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
     // SAFETY: the file is an artifact this gateway wrote itself into its own
     // cache directory, named by the source's hash and the engine's settings;
     // wasmtime also checks its header against the engine's version and config.
-    unsafe { Component::deserialize_file(engine.engine(), path) }
+    unsafe { Component::deserialize_file(engine, path) }
 }
 
 #[allow(unsafe_code)]
-fn deserialize_fresh(engine: &PluginEngine, artifact: &[u8]) -> wasmtime::Result<Component> {
+fn deserialize_fresh(engine: &Engine, artifact: &[u8]) -> wasmtime::Result<Component> {
     // SAFETY: `artifact` was produced by `precompile_component` on this very
     // engine a moment ago.
-    unsafe { Component::deserialize(engine.engine(), artifact) }
+    unsafe { Component::deserialize(engine, artifact) }
 }

@@ -1,7 +1,14 @@
-//! The one wasmtime engine of the process, and the clock that bounds plugin
+//! The wasmtime engines of the process, and the clock that bounds plugin
 //! run time.
+//!
+//! Plugins run in one of two engines that differ only in how the pooling
+//! allocator resets a freed instance's memory (see [`SlotReset`]): small
+//! components (Rust, C) in one, components that carry a language runtime
+//! (CPython, SpiderMonkey) in the other, created when the first one is
+//! loaded. The reset is an allocator-wide setting, and each kind is up to
+//! ~20 % slower per fresh instance with the other kind's reset.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -40,9 +47,11 @@ pub struct EngineOptions {
     pub fuel: bool,
     /// Instance allocation strategy.
     pub allocator: Allocator,
-    /// How the pooling allocator resets freed slots (benchmarks compare).
+    /// How the pooling allocator resets freed slots: `None` (the gateway's
+    /// choice) picks by component size; one reset for every plugin lets
+    /// benchmarks compare them.
     #[doc(hidden)]
-    pub reset: SlotReset,
+    pub reset: Option<SlotReset>,
 }
 
 /// How the pooling allocator resets a freed memory or table slot.
@@ -80,7 +89,9 @@ impl SlotReset {
     /// plugin that carries a language runtime gains from resetting only the
     /// pages it dirtied, kept resident (`PAGEMAP_SCAN`, where the kernel has
     /// it): a fresh JavaScript instance ~950 -> ~500 µs, Python ~1.5 ->
-    /// ~1.15 ms, at ~1 µs more per instance for the small ones.
+    /// ~1.15 ms, while it costs the small ones ~1 µs more per instance (up
+    /// to ~20 % fewer fresh authorizations/s through the gateway), hence the
+    /// two engines of [`PluginEngine`].
     pub fn for_component_size(size: u64) -> SlotReset {
         if size > LARGE_COMPONENT {
             SlotReset::pagemap()
@@ -109,14 +120,24 @@ impl SlotReset {
     }
 }
 
-/// The engine plus the ticker thread driving its epoch.
+/// The engines plus the ticker thread driving their epochs.
 #[derive(Clone)]
 pub struct PluginEngine {
-    engine: Engine,
-    /// A fingerprint of everything in the engine's configuration that makes
-    /// compiled artifacts incompatible, for the on-disk cache key.
+    engines: Arc<Engines>,
+    /// A fingerprint of everything in the engines' configuration that makes
+    /// compiled artifacts incompatible, for the on-disk cache key. The two
+    /// engines compile identical code (only their allocators differ), and a
+    /// component always goes to the same one, chosen by its size.
     fingerprint: Arc<str>,
     fuel: bool,
+}
+
+struct Engines {
+    options: EngineOptions,
+    /// Small components, or every component with an explicit reset.
+    small: Engine,
+    /// Components above [`LARGE_COMPONENT`] bytes, created on first need.
+    large: OnceLock<Engine>,
 }
 
 impl PluginEngine {
@@ -131,66 +152,55 @@ impl PluginEngine {
 
     /// Builds the engine with explicit options.
     pub fn with_options(options: EngineOptions) -> Result<PluginEngine, String> {
-        let EngineOptions {
-            fuel,
-            allocator,
-            reset,
-        } = options;
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        config.consume_fuel(fuel);
-        // Names plugin functions in `perf` profiles (`/tmp/perf-PID.map`);
-        // for investigating a slow plugin, off otherwise.
-        if std::env::var_os("TURNPIKE_WASM_PERFMAP").is_some_and(|v| v == "1") {
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        match allocator {
-            Allocator::Pooling => {
-                let mut pool = PoolingAllocationConfig::default();
-                pool.total_component_instances(POOL_INSTANCES);
-                pool.total_core_instances(POOL_INSTANCES * 4);
-                pool.total_memories(POOL_INSTANCES * 2);
-                pool.total_tables(POOL_INSTANCES * 2);
-                pool.total_stacks(POOL_INSTANCES);
-                // A freed slot is reset to its initial contents either way (no
-                // instance sees another's memory); in place is cheaper than
-                // `madvise` plus page faults at the next instantiation.
-                pool.linear_memory_keep_resident(reset.memory_keep_resident);
-                pool.table_keep_resident(reset.table_keep_resident);
-                if reset.pagemap_scan {
-                    pool.pagemap_scan(Enabled::Auto);
-                }
-                config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-            }
-            Allocator::OnDemand => {
-                config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
-            }
-        }
-        let engine = Engine::new(&config)
-            .map_err(|e| format!("cannot create the WebAssembly engine: {e}"))?;
-        let weak = engine.weak();
+        let small = build_engine(&options, options.reset.unwrap_or_default())?;
+        let engines = Arc::new(Engines {
+            options,
+            small,
+            large: OnceLock::new(),
+        });
+        let weak = Arc::downgrade(&engines);
         std::thread::Builder::new()
             .name("wasm-epoch".into())
             .spawn(move || {
-                while let Some(engine) = weak.upgrade() {
-                    engine.increment_epoch();
-                    drop(engine);
+                while let Some(engines) = weak.upgrade() {
+                    engines.small.increment_epoch();
+                    if let Some(large) = engines.large.get() {
+                        large.increment_epoch();
+                    }
+                    drop(engines);
                     std::thread::sleep(EPOCH_TICK);
                 }
             })
             .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
-        let fingerprint = format!("wasmtime-{}-fuel{}", env!("CARGO_PKG_VERSION"), fuel as u8);
+        let fingerprint = format!(
+            "wasmtime-{}-fuel{}",
+            env!("CARGO_PKG_VERSION"),
+            options.fuel as u8
+        );
         Ok(PluginEngine {
-            engine,
+            engines,
             fingerprint: fingerprint.into(),
-            fuel,
+            fuel: options.fuel,
         })
     }
 
-    /// The wasmtime engine.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// The engine for a component of `size` bytes: components that carry a
+    /// language runtime get one whose freed memory is reset by dirtied pages
+    /// (see [`SlotReset::for_component_size`]), unless the options fixed one
+    /// reset for all.
+    pub fn engine_for(&self, size: usize) -> Result<&Engine, String> {
+        let engines = &*self.engines;
+        if engines.options.reset.is_some() || (size as u64) <= LARGE_COMPONENT {
+            return Ok(&engines.small);
+        }
+        if let Some(large) = engines.large.get() {
+            return Ok(large);
+        }
+        let built = build_engine(&engines.options, SlotReset::pagemap())?;
+        tracing::info!(
+            "a plugin carries a language runtime: its instances' memory is reset by dirtied pages"
+        );
+        Ok(engines.large.get_or_init(|| built))
     }
 
     /// Whether plugins are compiled with fuel metering.
@@ -202,4 +212,40 @@ impl PluginEngine {
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
+}
+
+/// One wasmtime engine with the process's plugin settings and `reset`.
+fn build_engine(options: &EngineOptions, reset: SlotReset) -> Result<Engine, String> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.consume_fuel(options.fuel);
+    // Names plugin functions in `perf` profiles (`/tmp/perf-PID.map`);
+    // for investigating a slow plugin, off otherwise.
+    if std::env::var_os("TURNPIKE_WASM_PERFMAP").is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    match options.allocator {
+        Allocator::Pooling => {
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_component_instances(POOL_INSTANCES);
+            pool.total_core_instances(POOL_INSTANCES * 4);
+            pool.total_memories(POOL_INSTANCES * 2);
+            pool.total_tables(POOL_INSTANCES * 2);
+            pool.total_stacks(POOL_INSTANCES);
+            // A freed slot is reset to its initial contents either way (no
+            // instance sees another's memory); in place is cheaper than
+            // `madvise` plus page faults at the next instantiation.
+            pool.linear_memory_keep_resident(reset.memory_keep_resident);
+            pool.table_keep_resident(reset.table_keep_resident);
+            if reset.pagemap_scan {
+                pool.pagemap_scan(Enabled::Auto);
+            }
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        Allocator::OnDemand => {
+            config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+        }
+    }
+    Engine::new(&config).map_err(|e| format!("cannot create the WebAssembly engine: {e}"))
 }

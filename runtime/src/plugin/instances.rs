@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use wasmtime::component::{InstancePre, Linker};
-use wasmtime::{Store, UpdateDeadline};
+use wasmtime::{Engine, Store, UpdateDeadline};
 
 use super::compile::load_component;
 use super::engine::PluginEngine;
@@ -52,7 +52,8 @@ pub trait World: Sized + Send + 'static {
 pub struct Plugin<W: World> {
     id: usize,
     settings: Arc<PluginSettings>,
-    engine: PluginEngine,
+    /// The engine the component was compiled into, picked for its size.
+    engine: Engine,
     pre: W::Pre,
     mode: InstanceMode,
     digest: String,
@@ -112,7 +113,7 @@ impl<W: World> Plugin<W> {
             message,
         };
         let (component, digest) = load_component(engine, &name, bytes, cache_dir)?;
-        let mut linker = Linker::<HostState>::new(engine.engine());
+        let mut linker = Linker::<HostState>::new(component.engine());
         host::add_to_linker(&mut linker)
             .map_err(|e| error(format!("cannot link host functions: {e:#}")))?;
         let pre = linker.instantiate_pre(&component).map_err(|e| {
@@ -125,7 +126,7 @@ impl<W: World> Plugin<W> {
         Ok(Plugin {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             settings: Arc::new(settings),
-            engine: engine.clone(),
+            engine: component.engine().clone(),
             pre,
             mode,
             digest,
@@ -181,7 +182,7 @@ impl<W: World> Plugin<W> {
     }
 
     async fn instantiate(&self) -> Result<Lease<W>, PluginError> {
-        let mut store = Store::new(self.engine.engine(), HostState::new(self.settings.clone()));
+        let mut store = Store::new(&self.engine, HostState::new(self.settings.clone()));
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(|context| {
             if Instant::now() >= context.data().deadline {
