@@ -249,6 +249,10 @@ integration = {{ type = "http_proxy", url = "{origin}/r/{{id}}" }}
 }
 
 fn misbehaving_config(budget: &str) -> String {
+    misbehaving_config_for(&guest("rust_misbehaving_authorizer"), budget)
+}
+
+fn misbehaving_config_for(component: &str, budget: &str) -> String {
     format!(
         r#"
 [server]
@@ -293,9 +297,63 @@ integration = {{ type = "mock", body = "reached" }}
 [[apis.routes]]
 key = "GET /plain"
 integration = {{ type = "mock", body = "plain" }}
-"#,
-        component = guest("rust_misbehaving_authorizer")
+"#
     )
+}
+
+/// `component` with a custom section appended that takes it past 1 MiB, the
+/// size from which the gateway treats a plugin as carrying a language
+/// runtime and runs it in its second engine.
+fn padded_past_one_mebibyte(component: &str, dir: &std::path::Path) -> String {
+    fn leb128(mut value: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"turnpike-test-padding";
+    let mut payload = Vec::new();
+    leb128(name.len(), &mut payload);
+    payload.extend_from_slice(name);
+    payload.resize(payload.len() + (1 << 20), 0);
+    let mut bytes = std::fs::read(component).expect("read the component");
+    bytes.push(0); // custom section
+    leb128(payload.len(), &mut bytes);
+    bytes.extend_from_slice(&payload);
+    let path = dir.join("padded_misbehaving_authorizer.wasm");
+    std::fs::write(&path, bytes).expect("write the padded component");
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn budgets_hold_in_the_engine_for_language_runtimes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let component = padded_past_one_mebibyte(&guest("rust_misbehaving_authorizer"), dir.path());
+    let gw = Gateway::start(&misbehaving_config_for(&component, "timeout = \"200ms\""));
+    for (how, detail) in [("loop", "ran past its time budget"), ("memory", "trapped")] {
+        let started = Instant::now();
+        let (status, _, entry) = get(&gw, "/closed", &[("x-misbehave", how)]).await;
+        assert_eq!(status, 500, "{how}");
+        let message = entry["errorMessage"].as_str().expect("message");
+        assert!(message.contains(detail), "{how}: {message}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{how} took {:?}",
+            started.elapsed()
+        );
+    }
+    let (status, body, _) = get(&gw, "/closed", &[]).await;
+    assert_eq!((status, body.as_str()), (200, "reached"));
+    assert!(
+        gw.stderr().contains("a plugin carries a language runtime"),
+        "{}",
+        gw.stderr()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -249,3 +249,32 @@ fn build_engine(options: &EngineOptions, reset: SlotReset) -> Result<Engine, Str
     }
     Engine::new(&config).map_err(|e| format!("cannot create the WebAssembly engine: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: usize = 70 << 10;
+    const LARGE: usize = 18 << 20;
+
+    #[test]
+    fn language_runtimes_get_their_own_engine_and_small_plugins_keep_theirs() {
+        let plugins = PluginEngine::new(false).unwrap();
+        let small = plugins.engine_for(SMALL).unwrap().clone();
+        let large = plugins.engine_for(LARGE).unwrap().clone();
+        assert!(!Engine::same(&small, &large));
+        assert!(Engine::same(&small, plugins.engine_for(1).unwrap()));
+        assert!(Engine::same(&large, plugins.engine_for(LARGE * 2).unwrap()));
+    }
+
+    #[test]
+    fn an_explicit_reset_puts_every_plugin_in_one_engine() {
+        let plugins = PluginEngine::with_options(EngineOptions {
+            reset: Some(SlotReset::madvise()),
+            ..EngineOptions::default()
+        })
+        .unwrap();
+        let small = plugins.engine_for(SMALL).unwrap();
+        assert!(Engine::same(small, plugins.engine_for(LARGE).unwrap()));
+    }
+}
