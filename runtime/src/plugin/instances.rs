@@ -54,6 +54,9 @@ pub struct Plugin<W: World> {
     settings: Arc<PluginSettings>,
     /// The engine the component was compiled into, picked for its size.
     engine: Engine,
+    /// Holds the engines' epoch ticker running for as long as the plugin
+    /// lives: without it, a plugin's deadline would never come.
+    _clock: PluginEngine,
     pre: W::Pre,
     mode: InstanceMode,
     digest: String,
@@ -127,6 +130,7 @@ impl<W: World> Plugin<W> {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             settings: Arc::new(settings),
             engine: component.engine().clone(),
+            _clock: engine.clone(),
             pre,
             mode,
             digest,
