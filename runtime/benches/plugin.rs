@@ -6,7 +6,7 @@
 //!
 //! - `fresh/gateway`: a new store + instance per call (the default mode), in
 //!   the engine the gateway picks for this guest's size
-//!   (`PluginEngine::engine_for`, `SlotReset::for_component_size`);
+//!   (`PluginEngine::engine_for`);
 //! - `fresh/pooling`: the pooling allocator with freed slots reset in place
 //!   with `memset`, up to 128 KiB (the gateway's choice for small guests);
 //! - `fresh/pooling-madvise`: wasmtime's default reset (`madvise`, then page

@@ -16,7 +16,7 @@ use super::engine::PluginEngine;
 /// into the engine for their size ([`PluginEngine::engine_for`]);
 /// `Component::engine` is that engine.
 pub fn load_component(
-    engine: &PluginEngine,
+    plugins: &PluginEngine,
     plugin: &str,
     bytes: &[u8],
     cache_dir: Option<&Path>,
@@ -25,7 +25,6 @@ pub fn load_component(
         plugin: plugin.to_owned(),
         message,
     };
-    let plugins = engine;
     let engine = plugins.engine_for(bytes.len()).map_err(error)?;
     let digest = hex::encode(Sha256::digest(bytes));
     let cached: Option<PathBuf> = cache_dir.map(|dir| {

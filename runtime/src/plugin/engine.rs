@@ -81,25 +81,9 @@ impl Default for SlotReset {
 /// Components above this size carry a language runtime (CPython,
 /// SpiderMonkey): megabytes of initial memory, of which one request dirties
 /// a scattered part.
-const LARGE_COMPONENT: u64 = 1 << 20;
+const LARGE_COMPONENT: usize = 1 << 20;
 
 impl SlotReset {
-    /// The reset that suits a component of `size` bytes. Small plugins
-    /// (Rust, C: one 64 KiB page) are fastest reset whole with `memset`; a
-    /// plugin that carries a language runtime gains from resetting only the
-    /// pages it dirtied, kept resident (`PAGEMAP_SCAN`, where the kernel has
-    /// it): a fresh JavaScript instance ~950 -> ~500 µs, Python ~1.5 ->
-    /// ~1.15 ms, while it costs the small ones ~1 µs more per instance (up
-    /// to ~20 % fewer fresh authorizations/s through the gateway), hence the
-    /// two engines of [`PluginEngine`].
-    pub fn for_component_size(size: u64) -> SlotReset {
-        if size > LARGE_COMPONENT {
-            SlotReset::pagemap()
-        } else {
-            SlotReset::default()
-        }
-    }
-
     /// Keeps up to 1 MiB resident and resets only dirtied pages, with
     /// `PAGEMAP_SCAN`.
     pub fn pagemap() -> SlotReset {
@@ -129,7 +113,6 @@ pub struct PluginEngine {
     /// engines compile identical code (only their allocators differ), and a
     /// component always goes to the same one, chosen by its size.
     fingerprint: Arc<str>,
-    fuel: bool,
 }
 
 struct Engines {
@@ -180,17 +163,20 @@ impl PluginEngine {
         Ok(PluginEngine {
             engines,
             fingerprint: fingerprint.into(),
-            fuel: options.fuel,
         })
     }
 
-    /// The engine for a component of `size` bytes: components that carry a
-    /// language runtime get one whose freed memory is reset by dirtied pages
-    /// (see [`SlotReset::for_component_size`]), unless the options fixed one
-    /// reset for all.
+    /// The engine for a component of `size` bytes, unless the options fixed
+    /// one reset for all. Small plugins (Rust, C: one 64 KiB page) are
+    /// fastest reset whole with `memset`; a plugin that carries a language
+    /// runtime gains from resetting only the pages it dirtied, kept resident
+    /// ([`SlotReset::pagemap`], where the kernel has `PAGEMAP_SCAN`): a
+    /// fresh JavaScript instance ~950 -> ~500 µs, Python ~1.5 -> ~1.15 ms,
+    /// while that reset costs the small ones ~1 µs more per instance (up to
+    /// ~20 % fewer fresh authorizations/s through the gateway).
     pub fn engine_for(&self, size: usize) -> Result<&Engine, String> {
         let engines = &*self.engines;
-        if engines.options.reset.is_some() || (size as u64) <= LARGE_COMPONENT {
+        if engines.options.reset.is_some() || size <= LARGE_COMPONENT {
             return Ok(&engines.small);
         }
         if let Some(large) = engines.large.get() {
@@ -205,7 +191,7 @@ impl PluginEngine {
 
     /// Whether plugins are compiled with fuel metering.
     pub fn fuel(&self) -> bool {
-        self.fuel
+        self.engines.options.fuel
     }
 
     /// Cache key part that changes whenever compiled code would.
