@@ -349,11 +349,16 @@ async fn budgets_hold_in_the_engine_for_language_runtimes() {
     }
     let (status, body, _) = get(&gw, "/closed", &[]).await;
     assert_eq!((status, body.as_str()), (200, "reached"));
-    assert!(
-        gw.stderr().contains("a plugin carries a language runtime"),
-        "{}",
-        gw.stderr()
-    );
+    // Where the host swaps, the gateway keeps one engine and says why.
+    let swapping = std::fs::read_to_string("/proc/swaps").map_or(true, |table| {
+        table.lines().skip(1).any(|l| !l.trim().is_empty())
+    });
+    let expected = if swapping {
+        "swap is in use"
+    } else {
+        "a plugin carries a language runtime"
+    };
+    assert!(gw.stderr().contains(expected), "{}", gw.stderr());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

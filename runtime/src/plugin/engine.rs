@@ -117,6 +117,9 @@ pub struct PluginEngine {
 
 struct Engines {
     options: EngineOptions,
+    /// Whether language runtimes get the dirtied-page reset: not while the
+    /// host swaps (see [`swap_in_use`]).
+    dirty_page_reset: bool,
     /// Small components, or every component with an explicit reset.
     small: Engine,
     /// Components above [`LARGE_COMPONENT`] bytes, created on first need.
@@ -136,8 +139,16 @@ impl PluginEngine {
     /// Builds the engine with explicit options.
     pub fn with_options(options: EngineOptions) -> Result<PluginEngine, String> {
         let small = build_engine(&options, options.reset.unwrap_or_default())?;
+        let dirty_page_reset = !swap_in_use();
+        if !dirty_page_reset {
+            tracing::warn!(
+                "swap is in use: plugins that carry a language runtime get the slower memory reset, \
+                 which (unlike the dirtied-page one) also resets pages the kernel swapped out"
+            );
+        }
         let engines = Arc::new(Engines {
             options,
+            dirty_page_reset,
             small,
             large: OnceLock::new(),
         });
@@ -173,10 +184,11 @@ impl PluginEngine {
     /// ([`SlotReset::pagemap`], where the kernel has `PAGEMAP_SCAN`): a
     /// fresh JavaScript instance ~950 -> ~500 µs, Python ~1.5 -> ~1.15 ms,
     /// while that reset costs the small ones ~1 µs more per instance (up to
-    /// ~20 % fewer fresh authorizations/s through the gateway).
+    /// ~20 % fewer fresh authorizations/s through the gateway). Where the
+    /// host swaps, every plugin gets the small ones' reset.
     pub fn engine_for(&self, size: usize) -> Result<&Engine, String> {
         let engines = &*self.engines;
-        if engines.options.reset.is_some() || size <= LARGE_COMPONENT {
+        if engines.options.reset.is_some() || size <= LARGE_COMPONENT || !engines.dirty_page_reset {
             return Ok(&engines.small);
         }
         if let Some(large) = engines.large.get() {
@@ -198,6 +210,27 @@ impl PluginEngine {
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
+}
+
+/// Whether the kernel may swap out the plugins' memory: `/proc/swaps` lists
+/// an active swap area, or cannot be read.
+///
+/// wasmtime 48's `PAGEMAP_SCAN` reset looks only at pages present in RAM: a
+/// page an instance dirtied that is swapped out when its slot is freed is
+/// neither reset nor released, and the next instance in the slot would read
+/// it back with the previous request's data (wasmtime pull request #14357).
+fn swap_in_use() -> bool {
+    std::fs::read_to_string("/proc/swaps").map_or(true, |table| swap_areas(&table) > 0)
+}
+
+/// The number of swap areas in the text of `/proc/swaps` (a header line,
+/// then one line per area).
+fn swap_areas(proc_swaps: &str) -> usize {
+    proc_swaps
+        .lines()
+        .skip(1)
+        .filter(|line| !line.trim().is_empty())
+        .count()
 }
 
 /// One wasmtime engine with the process's plugin settings and `reset`.
@@ -248,9 +281,22 @@ mod tests {
         let plugins = PluginEngine::new(false).unwrap();
         let small = plugins.engine_for(SMALL).unwrap().clone();
         let large = plugins.engine_for(LARGE).unwrap().clone();
-        assert!(!Engine::same(&small, &large));
+        // Where the host swaps, the dirtied-page reset is off: one engine.
+        assert_eq!(Engine::same(&small, &large), swap_in_use());
         assert!(Engine::same(&small, plugins.engine_for(1).unwrap()));
         assert!(Engine::same(&large, plugins.engine_for(LARGE * 2).unwrap()));
+    }
+
+    #[test]
+    fn swap_areas_are_the_lines_after_the_header() {
+        let header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+        assert_eq!(swap_areas(""), 0);
+        assert_eq!(swap_areas(header), 0);
+        let two = format!(
+            "{header}/swapfile                               file\t\t4194300\t\t0\t\t-2\n\
+             /dev/zram0                              partition\t8388604\t\t1024\t\t100\n"
+        );
+        assert_eq!(swap_areas(&two), 2);
     }
 
     #[test]
