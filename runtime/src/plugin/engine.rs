@@ -117,13 +117,12 @@ pub struct PluginEngine {
 
 struct Engines {
     options: EngineOptions,
-    /// Whether language runtimes get the dirtied-page reset: not while the
-    /// host swaps (see [`swap_in_use`]).
-    dirty_page_reset: bool,
     /// Small components, or every component with an explicit reset.
     small: Engine,
-    /// Components above [`LARGE_COMPONENT`] bytes, created on first need.
-    large: OnceLock<Engine>,
+    /// Components above [`LARGE_COMPONENT`] bytes, decided on first need:
+    /// `None` where the host swaps (see [`swap_in_use`]), which keeps them
+    /// in `small`.
+    large: OnceLock<Option<Engine>>,
 }
 
 impl PluginEngine {
@@ -139,16 +138,8 @@ impl PluginEngine {
     /// Builds the engine with explicit options.
     pub fn with_options(options: EngineOptions) -> Result<PluginEngine, String> {
         let small = build_engine(&options, options.reset.unwrap_or_default())?;
-        let dirty_page_reset = !swap_in_use();
-        if !dirty_page_reset {
-            tracing::warn!(
-                "swap is in use: plugins that carry a language runtime get the slower memory reset, \
-                 which (unlike the dirtied-page one) also resets pages the kernel swapped out"
-            );
-        }
         let engines = Arc::new(Engines {
             options,
-            dirty_page_reset,
             small,
             large: OnceLock::new(),
         });
@@ -158,7 +149,7 @@ impl PluginEngine {
             .spawn(move || {
                 while let Some(engines) = weak.upgrade() {
                     engines.small.increment_epoch();
-                    if let Some(large) = engines.large.get() {
+                    if let Some(Some(large)) = engines.large.get() {
                         large.increment_epoch();
                     }
                     drop(engines);
@@ -188,17 +179,29 @@ impl PluginEngine {
     /// host swaps, every plugin gets the small ones' reset.
     pub fn engine_for(&self, size: usize) -> Result<&Engine, String> {
         let engines = &*self.engines;
-        if engines.options.reset.is_some() || size <= LARGE_COMPONENT || !engines.dirty_page_reset {
+        if engines.options.reset.is_some() || size <= LARGE_COMPONENT {
             return Ok(&engines.small);
         }
-        if let Some(large) = engines.large.get() {
-            return Ok(large);
-        }
-        let built = build_engine(&engines.options, SlotReset::pagemap())?;
-        tracing::info!(
-            "a plugin carries a language runtime: its instances' memory is reset by dirtied pages"
-        );
-        Ok(engines.large.get_or_init(|| built))
+        let large = match engines.large.get() {
+            Some(large) => large,
+            None => {
+                let built = if swap_in_use() {
+                    tracing::warn!(
+                        "swap is in use: plugins that carry a language runtime get the slower memory reset, \
+                         which (unlike the dirtied-page one) also resets pages the kernel swapped out"
+                    );
+                    None
+                } else {
+                    let built = build_engine(&engines.options, SlotReset::pagemap())?;
+                    tracing::info!(
+                        "a plugin carries a language runtime: its instances' memory is reset by dirtied pages"
+                    );
+                    Some(built)
+                };
+                engines.large.get_or_init(|| built)
+            }
+        };
+        Ok(large.as_ref().unwrap_or(&engines.small))
     }
 
     /// Whether plugins are compiled with fuel metering.
