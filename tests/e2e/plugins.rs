@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Gateway, client, guest};
+use crate::harness::{Gateway, client, eventually, guest};
 use crate::upstream::Upstream;
 
 fn token_config(origin: &Upstream, cache_ttl: &str, instances: &str) -> String {
@@ -393,6 +393,11 @@ async fn a_misbehaving_plugin_ends_only_its_own_invocation() {
         assert_eq!((status, body.as_str()), (200, "reached"), "after {how}");
     }
     assert!(gw.stderr().contains("authorizer failed; failing closed"));
+    // The panic message the guest wrote to stderr is in the gateway's log.
+    eventually(Duration::from_secs(5), "the guest's panic message", || {
+        gw.stderr()
+            .contains("the misbehaving authorizer panics on purpose")
+    });
 
     // Failing open lets the request through.
     let (status, body, entry) = get(&gw, "/open", &[("x-misbehave", "trap")]).await;

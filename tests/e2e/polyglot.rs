@@ -5,9 +5,11 @@
 //! context passed on, the decision cache, mapping applied, and an exception
 //! in the plugin's language giving the same clean 500 as a Rust trap.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
-use crate::harness::{Gateway, client, plugin_cache, polyglot_guest};
+use crate::harness::{Gateway, client, eventually, plugin_cache, polyglot_guest};
 use crate::plugins::behaves_like_the_json_mapper;
 use crate::upstream::Upstream;
 
@@ -74,7 +76,21 @@ async fn behaves_like_the_rust_authorizer(component: &str, language: &str) {
         );
         let (status, _, _) = get(&gw, "/private/pets", Some("other")).await;
         assert_eq!(status, 200, "{language} {instances} after a failure");
-        assert!(gw.stderr().contains("unknown token"), "{language} log line");
+        // Logged by the plugin, and (Python, JavaScript) what the language's
+        // runtime wrote to stderr about the failure, under the plugin's name.
+        let expected: &[&str] = match language {
+            "python" => &[
+                "unknown token",
+                "RuntimeError: asked to fail",
+                r#"plugin="tokens" stream="stderr""#,
+            ],
+            "javascript" => &["unknown token", r#"plugin="tokens" stream="stderr""#],
+            _ => &["unknown token"],
+        };
+        eventually(Duration::from_secs(5), "the plugin's log lines", || {
+            let log = gw.stderr();
+            expected.iter().all(|line| log.contains(line))
+        });
     }
 
     // The decision cache: the second request with the same token does not

@@ -11,6 +11,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::authorizer::bindings::turnpike::gateway::{config, log, outbound_http, types};
+use super::output::PluginOutput;
 
 /// Budgets and grants of one plugin, from its configuration.
 #[derive(Debug, Clone)]
@@ -112,7 +113,7 @@ fn host_allowed(settings: &PluginSettings, authority: &str, https: bool) -> bool
 
 impl HostState {
     /// State for a new store: no filesystem, environment, arguments or
-    /// network through WASI; stdout and stderr discarded.
+    /// network through WASI; stdout and stderr go to the gateway's log.
     pub fn new(settings: Arc<PluginSettings>) -> HostState {
         let limits = StoreLimitsBuilder::new()
             .memory_size(settings.memory_limit)
@@ -140,7 +141,10 @@ impl HostState {
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
-            ctx: self.wasi.get_or_insert_with(|| WasiCtx::builder().build()),
+            ctx: self.wasi.get_or_insert_with(|| {
+                let (stdout, stderr) = PluginOutput::pair(&self.settings.name);
+                WasiCtx::builder().stdout(stdout).stderr(stderr).build()
+            }),
             table: &mut self.table,
         }
     }
@@ -157,7 +161,7 @@ impl wasmtime_wasi_http::WasiHttpView for HostState {
 }
 
 /// Adds the WASI imports that language runtimes need (clocks, random,
-/// stdio, ...: every grant is empty), `wasi:http` (incoming for functions,
+/// stdio into the log, ...: every other grant is empty), `wasi:http` (incoming for functions,
 /// outgoing limited to the allow-list) and Turnpike's host interfaces.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;

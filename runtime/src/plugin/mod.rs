@@ -14,6 +14,7 @@ mod function;
 mod host;
 mod instances;
 mod mapper;
+mod output;
 
 pub use authorizer::{Allow, AuthorizeInput, AuthorizerPlugin, Decision, RequestInfo};
 pub use engine::{Allocator, EngineOptions, PluginEngine, SlotReset};
