@@ -5,7 +5,7 @@
 #   2. a WebAssembly core module with clang for wasm32-wasi against wasi-libc
 #      (Debian: apt-get install clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32),
 #   3. wrapped into a component with `wasm-tools component new`
-#      (cargo install wasm-tools --locked).
+#      (cargo install --locked wasm-tools --version 1.263.0).
 # The plugin uses no WASI function (no stdio, files or clocks), so the core
 # module imports only the gateway's interfaces and needs no WASI adapter.
 set -euo pipefail

@@ -260,6 +260,13 @@ enum PluginCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Write the WIT contract plugins are built against (`gateway.wit`, the
+    /// `turnpike:gateway` package this binary implements) into a folder.
+    Wit {
+        /// The folder to write `gateway.wit` into (created if missing).
+        #[arg(long, default_value = "wit")]
+        out: PathBuf,
+    },
     /// Upload a component as the new active version of a configured plugin.
     Push {
         /// The plugin's name in the configuration.
@@ -351,6 +358,18 @@ fn main() -> ExitCode {
                     dir,
                 },
         } => new_plugin(role, lang, name, dir),
+        Command::Plugin {
+            command: PluginCommand::Wit { out },
+        } => match turnpike::scaffold::write_wit(&out) {
+            Ok(path) => {
+                println!("wrote {}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Plugin {
             command: PluginCommand::Push { name, file, admin },
         } => admin_command(&admin, |target| {

@@ -58,6 +58,9 @@ pub enum ScaffoldError {
     /// The target folder exists and has files in it.
     #[error("{0} already exists and is not empty; choose another --dir or --name")]
     NotEmpty(PathBuf),
+    /// `plugin wit --out` names something that is not a folder.
+    #[error("{0} is not a folder; pass --out a folder to write gateway.wit into")]
+    NotAFolder(PathBuf),
     /// Reading the target folder or writing a file failed.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -66,6 +69,24 @@ pub enum ScaffoldError {
         /// What the operating system said.
         source: std::io::Error,
     },
+}
+
+/// Writes the WIT contract this binary implements to `dir/gateway.wit`
+/// (creating `dir`), for building a plugin outside a project made by
+/// `turnpike plugin new`. An existing copy is replaced: the binary's is
+/// the one plugins must match.
+pub fn write_wit(dir: &Path) -> Result<PathBuf, ScaffoldError> {
+    let path = dir.join("gateway.wit");
+    if dir.exists() && !dir.is_dir() {
+        return Err(ScaffoldError::NotAFolder(dir.to_path_buf()));
+    }
+    let fail = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ScaffoldError::Write { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(fail(dir))?;
+    std::fs::write(&path, WIT).map_err(fail(&path))?;
+    Ok(path)
 }
 
 /// One file of a project: path inside the project, contents, executable bit.
@@ -388,7 +409,7 @@ impl Project {
             Language::JavaScript => "Node.js 20+ and npm; `npm install` fetches componentize-js.",
             Language::C => {
                 "`wit-bindgen` (`cargo install wit-bindgen-cli --version 0.61.0 --locked`), \
-                 `wasm-tools` (`cargo install wasm-tools --locked`) and clang with wasi-libc \
+                 `wasm-tools` (`cargo install --locked wasm-tools --version 1.263.0`) and clang with wasi-libc \
                  (Debian: `apt-get install clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32`)."
             }
         };

@@ -44,6 +44,35 @@ fn bundled_configs_are_valid() {
 }
 
 #[test]
+fn the_rust_examples_readme_configurations_are_valid() {
+    crate::harness::guest_dir();
+    for example in [
+        "rust-token-authorizer",
+        "rust-request-authorizer",
+        "rust-misbehaving-authorizer",
+        "rust-json-mapper",
+        "rust-http-function",
+    ] {
+        let readme = std::fs::read_to_string(
+            workspace().join(format!("guest-examples/{example}/README.md")),
+        )
+        .expect("README");
+        let start = readme.find("```toml\n").expect("a toml block") + "```toml\n".len();
+        let end = start + readme[start..].find("```").expect("its end");
+        // The README says to save it in the repository's root.
+        let file = format!("readme-{example}-{}.toml", std::process::id());
+        let path = workspace().join(&file);
+        std::fs::write(&path, &readme[start..end]).expect("write");
+        let (code, out, err) = run(Command::new(binary())
+            .current_dir(workspace())
+            .args(["validate", "--config", &file]));
+        std::fs::remove_file(&path).expect("remove");
+        assert_eq!(code, 0, "{example}: {err}");
+        assert!(out.contains("configuration is valid"), "{example}: {out}");
+    }
+}
+
+#[test]
 fn serve_refuses_an_invalid_config_without_binding() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bad.toml");
@@ -93,5 +122,30 @@ fn a_listener_port_in_use_is_a_clear_start_up_error() {
     assert!(
         err.contains(&format!("listener `main`: cannot bind 127.0.0.1:{port}")),
         "{err}"
+    );
+}
+
+#[test]
+fn plugin_wit_writes_the_contract_plugins_build_against() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out, err) = run(Command::new(binary())
+        .current_dir(dir.path())
+        .args(["plugin", "wit"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "wrote wit/gateway.wit");
+    let written = std::fs::read_to_string(dir.path().join("wit/gateway.wit")).expect("written");
+    let source = std::fs::read_to_string(workspace().join("wit/gateway.wit")).expect("wit");
+    assert_eq!(written, source);
+
+    // A file where the folder should be: a precise error, nothing written.
+    std::fs::write(dir.path().join("taken"), "mine").expect("write");
+    let (code, _, err) = run(Command::new(binary())
+        .current_dir(dir.path())
+        .args(["plugin", "wit", "--out", "taken"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("taken is not a folder"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("taken")).expect("read"),
+        "mine"
     );
 }

@@ -5,7 +5,7 @@
 #   2. a WebAssembly module with clang for wasm32-wasi against wasi-libc
 #      (Debian: apt-get install clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32),
 #   3. wrapped into a component with `wasm-tools component new`
-#      (cargo install wasm-tools --locked).
+#      (cargo install --locked wasm-tools --version 1.263.0).
 set -euo pipefail
 cd "$(dirname "$0")"
 CC=${CC:-clang-16}
