@@ -41,6 +41,10 @@ component = "{component}"
 world = "authorizer"
 instances = "{instances}"
 config = {{ tokens = "s3cret:alice, other:bob" }}
+# The debug build's first fresh instance of a language runtime takes ~150 ms
+# on an idle machine, and several times that while the suite's other tests
+# compile components; these tests check behaviour, not the default budget.
+timeout = "5s"
 
 [[apis]]
 name = "secure"
@@ -497,6 +501,7 @@ address = "127.0.0.1:0"
 component = "{component}"
 world = "mapper"
 instances = "{instances}"
+timeout = "5s"    # as in token_config_for: behaviour, not the default budget
 
 [[apis]]
 name = "mapped"

@@ -39,11 +39,12 @@ async fn behaves_like_the_rust_authorizer(component: &str, language: &str) {
         );
         assert_eq!(entry["authorizerCacheHit"], Value::Null, "{language}");
 
-        let (status, body, _) = get(&gw, "/private/pets", Some("wrong")).await;
+        let (status, body, entry) = get(&gw, "/private/pets", Some("wrong")).await;
         assert_eq!(
             (status, body.as_str()),
             (403, r#"{"message":"Forbidden"}"#),
-            "{language} {instances}"
+            "{language} {instances}: {}",
+            entry["errorMessage"]
         );
 
         let (status, body, entry) = get(&gw, "/private/pets", Some("s3cret")).await;
