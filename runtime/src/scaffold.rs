@@ -80,13 +80,15 @@ pub fn write_wit(dir: &Path) -> Result<PathBuf, ScaffoldError> {
     if dir.exists() && !dir.is_dir() {
         return Err(ScaffoldError::NotAFolder(dir.to_path_buf()));
     }
-    let fail = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ScaffoldError::Write { path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(fail(dir))?;
-    std::fs::write(&path, WIT).map_err(fail(&path))?;
+    std::fs::create_dir_all(dir).map_err(write_error(dir))?;
+    std::fs::write(&path, WIT).map_err(write_error(&path))?;
     Ok(path)
+}
+
+/// Turns an I/O error on `path` into [`ScaffoldError::Write`], for `map_err`.
+fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> ScaffoldError {
+    let path = path.to_path_buf();
+    move |source| ScaffoldError::Write { path, source }
 }
 
 /// One file of a project: path inside the project, contents, executable bit.
@@ -296,10 +298,6 @@ impl Project {
     /// Writes the project into `dir`, which must not exist or be empty.
     /// Returns the files written, relative to `dir`.
     pub fn write(&self, dir: &Path) -> Result<Vec<String>, ScaffoldError> {
-        let write_error = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| ScaffoldError::Write { path, source }
-        };
         match std::fs::read_dir(dir) {
             Ok(mut entries) => {
                 if entries.next().is_some() {

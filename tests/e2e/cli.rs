@@ -35,12 +35,18 @@ fn bundled_configs_are_valid() {
         "benches/proxy-jwt.toml",
         "benches/proxy-jwt-nocache.toml",
     ] {
-        let (code, out, err) = run(Command::new(binary())
-            .current_dir(workspace())
-            .args(["validate", "--config", file]));
+        let (code, out, err) = validate_in_workspace(file);
         assert_eq!(code, 0, "{file}: {err}");
         assert_eq!(out.trim(), format!("{file}: configuration is valid"));
     }
+}
+
+/// `turnpike validate --config FILE` run in the repository's root, where
+/// the bundled configurations' relative component paths resolve.
+fn validate_in_workspace(file: &str) -> (i32, String, String) {
+    run(Command::new(binary())
+        .current_dir(workspace())
+        .args(["validate", "--config", file]))
 }
 
 #[test]
@@ -63,9 +69,7 @@ fn the_rust_examples_readme_configurations_are_valid() {
         let file = format!("readme-{example}-{}.toml", std::process::id());
         let path = workspace().join(&file);
         std::fs::write(&path, &readme[start..end]).expect("write");
-        let (code, out, err) = run(Command::new(binary())
-            .current_dir(workspace())
-            .args(["validate", "--config", &file]));
+        let (code, out, err) = validate_in_workspace(&file);
         std::fs::remove_file(&path).expect("remove");
         assert_eq!(code, 0, "{example}: {err}");
         assert!(out.contains("configuration is valid"), "{example}: {out}");

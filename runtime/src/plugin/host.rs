@@ -161,8 +161,9 @@ impl wasmtime_wasi_http::WasiHttpView for HostState {
 }
 
 /// Adds the WASI imports that language runtimes need (clocks, random,
-/// stdio into the log, ...: every other grant is empty), `wasi:http` (incoming for functions,
-/// outgoing limited to the allow-list) and Turnpike's host interfaces.
+/// stdio into the log, ...: every other grant is empty), `wasi:http`
+/// (incoming for functions, outgoing limited to the allow-list) and
+/// Turnpike's host interfaces.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;

@@ -109,9 +109,7 @@ impl LineWriter {
         }
         self.push(kept);
         if granted < bytes.len() {
-            if !self.line.is_empty() {
-                self.emit();
-            }
+            self.emit();
             // The first write past the budget says so, once per store.
             if self.remaining.swap(usize::MAX, Ordering::Relaxed) != usize::MAX {
                 self.log(&format!(
@@ -135,8 +133,7 @@ impl LineWriter {
         let text = String::from_utf8_lossy(&self.line);
         let text = text.trim_end_matches('\r');
         if !text.is_empty() {
-            let text = text.to_owned();
-            self.log(&text);
+            self.log(text);
         }
         self.line.clear();
     }
@@ -168,9 +165,7 @@ fn take_budget(remaining: &AtomicUsize, wanted: usize) -> usize {
 
 impl Drop for LineWriter {
     fn drop(&mut self) {
-        if !self.line.is_empty() {
-            self.emit();
-        }
+        self.emit();
     }
 }
 
