@@ -70,6 +70,7 @@ async fn behaves_like_the_rust_authorizer(component: &str, language: &str) {
             "{language} {instances}"
         );
         assert_eq!(entry["errorBlame"], "plugin");
+        let failed_request = entry["requestId"].as_str().expect("request id").to_owned();
         let message = entry["errorMessage"].as_str().expect("message");
         assert!(
             message.contains("plugin `tokens` trapped"),
@@ -83,15 +84,33 @@ async fn behaves_like_the_rust_authorizer(component: &str, language: &str) {
             "python" => &[
                 "unknown token",
                 "RuntimeError: asked to fail",
-                r#"plugin="tokens" stream="stderr""#,
+                r#"stream="stderr""#,
             ],
-            "javascript" => &["unknown token", r#"plugin="tokens" stream="stderr""#],
+            "javascript" => &["unknown token", r#"stream="stderr""#],
             _ => &["unknown token"],
         };
         eventually(Duration::from_secs(5), "the plugin's log lines", || {
             let log = gw.stderr();
             expected.iter().all(|line| log.contains(line))
         });
+        // What the runtime wrote about the failure names the failed request,
+        // also in `reuse` mode, where one instance serves many requests.
+        // (componentize-js reports a thrown `Error` as "expected a string".)
+        let about_the_failure = match language {
+            "python" => Some("asked to fail"),
+            "javascript" => Some("expected a string"),
+            _ => None,
+        };
+        if let Some(about_the_failure) = about_the_failure {
+            let tagged =
+                format!(r#"plugin="tokens" request_id="{failed_request}" stream="stderr""#);
+            let log = gw.stderr();
+            assert!(
+                log.lines()
+                    .any(|line| line.contains(about_the_failure) && line.contains(&tagged)),
+                "{language} {instances}: no stderr line with {tagged}:\n{log}"
+            );
+        }
     }
 
     // The decision cache: the second request with the same token does not

@@ -11,7 +11,7 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::authorizer::bindings::turnpike::gateway::{config, log, outbound_http, types};
-use super::output::PluginOutput;
+use super::output::{CurrentRequest, PluginOutput};
 
 /// Budgets and grants of one plugin, from its configuration.
 #[derive(Debug, Clone)]
@@ -35,7 +35,9 @@ pub struct PluginSettings {
 /// The data of one plugin store.
 pub struct HostState {
     pub(super) settings: Arc<PluginSettings>,
-    pub(super) request_id: String,
+    request_id: String,
+    /// The request id as the WASI output streams see it, once built.
+    output_request: Option<Arc<CurrentRequest>>,
     pub(super) deadline: Instant,
     pub(super) outbound_calls: u32,
     pub(super) limits: StoreLimits,
@@ -125,6 +127,7 @@ impl HostState {
         HostState {
             settings: settings.clone(),
             request_id: String::new(),
+            output_request: None,
             deadline: Instant::now(),
             outbound_calls: 0,
             limits,
@@ -138,11 +141,26 @@ impl HostState {
     }
 }
 
+impl HostState {
+    /// Records the request the store now serves, for the plugin's log lines
+    /// (its `log` calls and its stdout and stderr).
+    pub(super) fn set_request_id(&mut self, request_id: &str) {
+        self.request_id.clear();
+        self.request_id.push_str(request_id);
+        if let Some(output) = &self.output_request {
+            output.set(request_id);
+        }
+    }
+}
+
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
             ctx: self.wasi.get_or_insert_with(|| {
-                let (stdout, stderr) = PluginOutput::pair(&self.settings.name);
+                let request = Arc::new(CurrentRequest::default());
+                request.set(&self.request_id);
+                let (stdout, stderr) = PluginOutput::pair(&self.settings.name, &request);
+                self.output_request = Some(request);
                 WasiCtx::builder().stdout(stdout).stderr(stderr).build()
             }),
             table: &mut self.table,

@@ -218,8 +218,7 @@ impl<W: World> Plugin<W> {
         let state = store.data_mut();
         state.deadline = Instant::now() + self.settings.timeout;
         state.outbound_calls = 0;
-        state.request_id.clear();
-        state.request_id.push_str(request_id);
+        state.set_request_id(request_id);
         // The first yield comes after one to two epoch ticks, not at the
         // very next tick: an invocation shorter than a tick (almost all of
         // them) then never yields, so it never lets another request start

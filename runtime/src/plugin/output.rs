@@ -6,8 +6,8 @@
 //! would see only "trapped" and a Wasm backtrace.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -41,22 +41,44 @@ impl Stream {
     }
 }
 
+/// The id of the request a store is serving, for its output's log lines. A
+/// `reuse` instance serves many requests, so the store updates it at each
+/// invocation; the streams read it when they log.
+#[derive(Default)]
+pub struct CurrentRequest(Mutex<String>);
+
+impl CurrentRequest {
+    /// Records the request now being served.
+    pub fn set(&self, request_id: &str) {
+        let mut current = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        current.clear();
+        current.push_str(request_id);
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(&self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
 /// One of a plugin store's output streams, as WASI hands it out.
 pub struct PluginOutput {
     plugin: Arc<str>,
     stream: Stream,
     /// Shared by both streams of one store.
     remaining: Arc<AtomicUsize>,
+    request: Arc<CurrentRequest>,
 }
 
 impl PluginOutput {
-    /// The stdout and stderr of one store, sharing [`OUTPUT_BUDGET`].
-    pub fn pair(plugin: &Arc<str>) -> (PluginOutput, PluginOutput) {
+    /// The stdout and stderr of one store, sharing [`OUTPUT_BUDGET`] and
+    /// the store's current request.
+    pub fn pair(plugin: &Arc<str>, request: &Arc<CurrentRequest>) -> (PluginOutput, PluginOutput) {
         let remaining = Arc::new(AtomicUsize::new(OUTPUT_BUDGET));
         let make = |stream| PluginOutput {
             plugin: plugin.clone(),
             stream,
             remaining: remaining.clone(),
+            request: request.clone(),
         };
         (make(Stream::Stdout), make(Stream::Stderr))
     }
@@ -66,6 +88,7 @@ impl PluginOutput {
             plugin: self.plugin.clone(),
             stream: self.stream,
             remaining: self.remaining.clone(),
+            request: self.request.clone(),
             line: Vec::new(),
         }
     }
@@ -93,6 +116,7 @@ struct LineWriter {
     plugin: Arc<str>,
     stream: Stream,
     remaining: Arc<AtomicUsize>,
+    request: Arc<CurrentRequest>,
     line: Vec<u8>,
 }
 
@@ -141,10 +165,14 @@ impl LineWriter {
     fn log(&self, text: &str) {
         let plugin = &*self.plugin;
         let stream = self.stream.name();
-        match self.stream {
-            Stream::Stdout => tracing::info!(target: "plugin", plugin, stream, "{text}"),
-            Stream::Stderr => tracing::warn!(target: "plugin", plugin, stream, "{text}"),
-        }
+        self.request.with(|request_id| match self.stream {
+            Stream::Stdout => {
+                tracing::info!(target: "plugin", plugin, request_id, stream, "{text}")
+            }
+            Stream::Stderr => {
+                tracing::warn!(target: "plugin", plugin, request_id, stream, "{text}")
+            }
+        })
     }
 }
 
@@ -226,7 +254,7 @@ mod tests {
     #[test]
     fn long_lines_are_split_and_partial_lines_kept() {
         let plugin: Arc<str> = "p".into();
-        let (out, _) = PluginOutput::pair(&plugin);
+        let (out, _) = PluginOutput::pair(&plugin, &Arc::default());
         let mut writer = out.writer();
         writer.accept(b"abc");
         assert_eq!(writer.line, b"abc");
