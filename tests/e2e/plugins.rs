@@ -615,10 +615,17 @@ integration = {{ type = "mock", status = 202, body = "plain words" }}
 
 #[tokio::test]
 async fn a_wasi_http_component_serves_a_function_route() {
+    serves_the_items_api(&guest("rust_http_function"), "rust").await;
+}
+
+/// The items API of `guest-examples/*-http-function` (a `wasi:http/proxy`
+/// component in `language`) through a `function` route: what the gateway
+/// passes it, and bodies both ways.
+pub async fn serves_the_items_api(function: &str, language: &str) {
     let gw = Gateway::start(&format!(
         r#"
 [server]
-cache_dir = "cache"
+cache_dir = "{cache}"
 
 [[listeners]]
 name = "main"
@@ -653,7 +660,7 @@ integration = {{ type = "function", plugin = "items" }}
 key = "POST /items"
 integration = {{ type = "function", plugin = "items" }}
 "#,
-        function = guest("rust_http_function"),
+        cache = crate::harness::plugin_cache(),
         tokens = guest("rust_token_authorizer"),
     ));
     let http = client();
@@ -664,7 +671,7 @@ integration = {{ type = "function", plugin = "items" }}
         .send()
         .await
         .expect("request");
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 200, "{language}");
     assert_eq!(response.headers()["content-type"], "application/json");
     let request_id = response.headers()["x-request-id"]
         .to_str()
@@ -676,7 +683,8 @@ integration = {{ type = "function", plugin = "items" }}
         serde_json::json!({
             "id": "42", "name": "item 42", "routeKey": "GET /items/{id}",
             "stage": "eu", "region": "eu-west-1", "principal": "alice"
-        })
+        }),
+        "{language}"
     );
     let entry = gw.access_log_entry(&request_id);
     assert_eq!(entry["integrationStatus"], 200);
@@ -688,7 +696,7 @@ integration = {{ type = "function", plugin = "items" }}
         .send()
         .await
         .expect("request");
-    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.status(), 404, "{language}");
 
     let body = serde_json::json!({"name": "lamp", "tags": vec!["a"; 2000]}).to_string();
     let response = http
@@ -697,7 +705,7 @@ integration = {{ type = "function", plugin = "items" }}
         .send()
         .await
         .expect("request");
-    assert_eq!(response.status(), 201);
+    assert_eq!(response.status(), 201, "{language}");
     assert_eq!(response.headers()["location"], "/items/new");
     let request_id = response.headers()["x-request-id"]
         .to_str()

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::harness::{Gateway, client, eventually, plugin_cache, polyglot_guest};
-use crate::plugins::behaves_like_the_json_mapper;
+use crate::plugins::{behaves_like_the_json_mapper, serves_the_items_api};
 use crate::upstream::Upstream;
 
 fn config(component: &str, origin: &Upstream, cache_ttl: &str, instances: &str) -> String {
@@ -174,4 +174,17 @@ async fn javascript_json_mapper() {
     for instances in ["fresh", "reuse"] {
         behaves_like_the_json_mapper(&component, &plugin_cache(), instances, "javascript").await;
     }
+}
+
+/// A `wasi:http/proxy` component built by another language's tooling
+/// (componentize-py, against the WASI WIT the gateway is built with) serves
+/// a `function` route exactly like the Rust one.
+#[tokio::test]
+async fn python_http_function() {
+    let component = polyglot_guest(
+        "python-http-function",
+        "python_http_function.wasm",
+        "function",
+    );
+    serves_the_items_api(&component, "python").await;
 }
