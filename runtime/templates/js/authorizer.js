@@ -34,11 +34,27 @@ export function decide(token, expected, principal) {
   return { tag: 'allow', val: { principalId: principal ?? 'user', context: [['authorizer', '__NAME__']] } };
 }
 
+/**
+ * Runs `body`, turning any other exception into a PluginError with its
+ * message and stack: componentize-js would report it only as "expected a
+ * string, received [object]" and trap. Either way the client gets a 500.
+ */
+function explained(body) {
+  try {
+    return body();
+  } catch (e) {
+    if (e instanceof PluginError) throw e;
+    throw new PluginError(`${e}\n${e?.stack ?? ''}`.trim());
+  }
+}
+
 // The component's export: `turnpike:gateway/authorize`.
 export const authorize = {
   authorize(request) {
-    const decision = decide(bearerToken(request), get('token'), get('principal'));
-    if (decision.tag === 'deny') log('info', `wrong token for ${request.request.path}`);
-    return decision;
+    return explained(() => {
+      const decision = decide(bearerToken(request), get('token'), get('principal'));
+      if (decision.tag === 'deny') log('info', `wrong token for ${request.request.path}`);
+      return decision;
+    });
   },
 };

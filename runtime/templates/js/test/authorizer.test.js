@@ -24,3 +24,11 @@ test('another token is denied', () => {
 test('no token is unauthorized', () => {
   assert.deepEqual(authorize.authorize(request(undefined)), { tag: 'unauthorized' });
 });
+
+test('a bug fails the invocation with its message', () => {
+  // A token that is not a string makes `bearerToken` throw a TypeError.
+  assert.throws(() => authorize.authorize(request(42)), (e) => {
+    assert.match(e.payload, /TypeError/);
+    return true;
+  });
+});
