@@ -139,9 +139,7 @@ impl HostState {
             table: ResourceTable::new(),
         }
     }
-}
 
-impl HostState {
     /// Records the request the store now serves, for the plugin's log lines
     /// (its `log` calls and its stdout and stderr).
     pub(super) fn set_request_id(&mut self, request_id: &str) {
