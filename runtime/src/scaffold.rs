@@ -177,6 +177,7 @@ fn templates(language: Language, role: Role) -> Vec<Template> {
                 template!("js", "test/stubs/config.js"),
             ),
             file("test/stubs/log.js", template!("js", "test/stubs/log.js")),
+            file("errors.js", template!("js", "errors.js")),
             file(".gitignore", template!("js", "gitignore")),
         ],
         C => vec![

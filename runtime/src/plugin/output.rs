@@ -61,6 +61,7 @@ impl CurrentRequest {
 }
 
 /// One of a plugin store's output streams, as WASI hands it out.
+#[derive(Clone)]
 pub struct PluginOutput {
     plugin: Arc<str>,
     stream: Stream,
@@ -85,10 +86,7 @@ impl PluginOutput {
 
     fn writer(&self) -> LineWriter {
         LineWriter {
-            plugin: self.plugin.clone(),
-            stream: self.stream,
-            remaining: self.remaining.clone(),
-            request: self.request.clone(),
+            output: self.clone(),
             line: Vec::new(),
         }
     }
@@ -113,10 +111,7 @@ impl StdoutStream for PluginOutput {
 /// Collects bytes into lines and logs each complete one; the last,
 /// unterminated line is logged when the stream is dropped.
 struct LineWriter {
-    plugin: Arc<str>,
-    stream: Stream,
-    remaining: Arc<AtomicUsize>,
-    request: Arc<CurrentRequest>,
+    output: PluginOutput,
     line: Vec<u8>,
 }
 
@@ -124,7 +119,7 @@ impl LineWriter {
     /// Always accepts all of `bytes`: output past the budget is dropped,
     /// not refused, so that a chatty plugin is not stalled or failed by it.
     fn accept(&mut self, bytes: &[u8]) {
-        let granted = take_budget(&self.remaining, bytes.len());
+        let granted = take_budget(&self.output.remaining, bytes.len());
         let mut kept = &bytes[..granted];
         while let Some(end) = kept.iter().position(|b| *b == b'\n') {
             self.push(&kept[..end]);
@@ -135,7 +130,7 @@ impl LineWriter {
         if granted < bytes.len() {
             self.emit();
             // The first write past the budget says so, once per store.
-            if self.remaining.swap(usize::MAX, Ordering::Relaxed) != usize::MAX {
+            if self.output.remaining.swap(usize::MAX, Ordering::Relaxed) != usize::MAX {
                 self.log(&format!(
                     "further output dropped: more than {OUTPUT_BUDGET} bytes"
                 ));
@@ -163,9 +158,10 @@ impl LineWriter {
     }
 
     fn log(&self, text: &str) {
-        let plugin = &*self.plugin;
-        let stream = self.stream.name();
-        self.request.with(|request_id| match self.stream {
+        let output = &self.output;
+        let plugin = &*output.plugin;
+        let stream = output.stream.name();
+        output.request.with(|request_id| match output.stream {
             Stream::Stdout => {
                 tracing::info!(target: "plugin", plugin, request_id, stream, "{text}")
             }

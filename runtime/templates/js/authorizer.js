@@ -7,16 +7,7 @@
 import { get } from 'turnpike:gateway/config@0.1.0';
 import { log } from 'turnpike:gateway/log@0.1.0';
 
-/**
- * Thrown to fail the invocation with a message (the WIT result's `err`): the
- * client gets a 500 and the gateway logs the message with the plugin's name.
- */
-export class PluginError extends Error {
-  constructor(message) {
-    super(message);
-    this.payload = message;
-  }
-}
+import { PluginError, explained } from './errors.js';
 
 /** The token with a `Bearer ` prefix removed (any case), or undefined. */
 function bearerToken(request) {
@@ -32,20 +23,6 @@ export function decide(token, expected, principal) {
   if (token !== expected) return { tag: 'deny' };
   // Context entries reach an HTTP integration as `x-turnpike-context-<name>` headers.
   return { tag: 'allow', val: { principalId: principal ?? 'user', context: [['authorizer', '__NAME__']] } };
-}
-
-/**
- * Runs `body`, turning any other exception into a PluginError with its
- * message and stack: componentize-js would report it only as "expected a
- * string, received [object]" and trap. Either way the client gets a 500.
- */
-function explained(body) {
-  try {
-    return body();
-  } catch (e) {
-    if (e instanceof PluginError) throw e;
-    throw new PluginError(`${e}\n${e?.stack ?? ''}`.trim());
-  }
 }
 
 // The component's export: `turnpike:gateway/authorize`.
