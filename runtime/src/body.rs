@@ -1,18 +1,18 @@
-//! Body types of the request path: what the gateway sends downstream, and the
-//! downstream body as forwarded upstream with the size limit enforced.
+//! Body types of the request path: the downstream request body as the
+//! phases hold it, and what the gateway sends downstream (its own bytes, an
+//! upstream's stream giving its connection back to the pool at the end, or a
+//! function's stream).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 
-use crate::error::BoxError;
-use crate::integrations::upstream::{self, PooledConnection};
+use crate::upstream::{self, ForwardedBody, PooledConnection};
+use crate::util::BoxError;
 
 pin_project! {
     /// A response body: fixed bytes from the gateway, or an upstream's body streamed through.
@@ -134,43 +134,9 @@ impl Body for ResponseBody {
     }
 }
 
-/// The downstream body grew past the configured limit while being forwarded.
-#[derive(Debug, thiserror::Error)]
-#[error("request body exceeds the limit of {limit} bytes")]
-pub struct BodyTooLarge {
-    /// The limit in bytes.
-    pub limit: u64,
-}
-
-/// The downstream connection failed while its body was being forwarded.
-#[derive(Debug, thiserror::Error)]
-#[error("reading the request body failed: {0}")]
-pub struct DownstreamBodyError(#[source] pub hyper::Error);
-
-/// How long a request body the gateway did not need may keep arriving.
-const DRAIN_TIME: Duration = Duration::from_secs(5);
-
-/// Reads and discards the rest of a request body in the background.
-///
-/// When the gateway answers before reading the whole request body (an error,
-/// a mock, a body over the limit), closing the connection at once would make
-/// the kernel reset it while the client is still sending, and the client
-/// would lose the response. Draining for a bounded time, as nginx's lingering
-/// close does, lets the response arrive and often keeps the connection alive.
-pub fn drain_in_background(body: Incoming) {
-    if body.is_end_stream() {
-        return;
-    }
-    tokio::spawn(async move {
-        let mut body = body;
-        let _ = tokio::time::timeout(DRAIN_TIME, async {
-            while let Some(Ok(_)) = body.frame().await {}
-        })
-        .await;
-    });
-}
-
-/// A request body: still streaming from the client, or rewritten by a mapper.
+/// A request body: still streaming from the client, or held in memory (read
+/// by a phase that needed it, rewritten by a mapper, or given by a caller
+/// that drives the request path in-process).
 #[derive(Debug)]
 pub enum RequestBody {
     /// The client's body, not read yet.
@@ -179,80 +145,14 @@ pub enum RequestBody {
     Buffered(Bytes),
 }
 
-/// The downstream request body on its way upstream, cut off with
-/// [`BodyTooLarge`] once it passes the limit (for bodies without a
-/// `Content-Length`, or whose length lies). The rest of an oversized body is
-/// drained, not dropped, so that the client still reads the 413.
-pub struct LimitedBody {
-    inner: Option<Incoming>,
-    buffered: Option<Bytes>,
-    remaining: u64,
-    limit: u64,
-}
-
-impl LimitedBody {
-    /// Wraps `body` (`None`: no body), allowing at most `limit` bytes.
-    pub fn new(body: Option<RequestBody>, limit: u64) -> LimitedBody {
-        let (inner, buffered) = match body {
-            Some(RequestBody::Streaming(incoming)) => (Some(incoming), None),
-            Some(RequestBody::Buffered(bytes)) => (None, (!bytes.is_empty()).then_some(bytes)),
-            None => (None, None),
-        };
-        LimitedBody {
-            inner,
-            buffered,
-            remaining: limit,
-            limit,
-        }
-    }
-}
-
-impl Body for LimitedBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        if let Some(bytes) = this.buffered.take() {
-            return Poll::Ready(Some(Ok(Frame::data(bytes))));
-        }
-        let Some(inner) = this.inner.as_mut() else {
-            return Poll::Ready(None);
-        };
-        match Pin::new(inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    let len = data.len() as u64;
-                    if len > this.remaining {
-                        if let Some(rest) = this.inner.take() {
-                            drain_in_background(rest);
-                        }
-                        return Poll::Ready(Some(Err(Box::new(BodyTooLarge {
-                            limit: this.limit,
-                        }))));
-                    }
-                    this.remaining -= len;
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(DownstreamBodyError(e))))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.buffered.is_none() && self.inner.as_ref().is_none_or(Body::is_end_stream)
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match (&self.buffered, &self.inner) {
-            (Some(bytes), _) => SizeHint::with_exact(bytes.len() as u64),
-            (None, Some(inner)) => inner.size_hint(),
-            (None, None) => SizeHint::with_exact(0),
+impl RequestBody {
+    /// The body as forwarded to an integration, cut off past `limit` bytes
+    /// (`None`: no body).
+    pub fn forward(body: Option<RequestBody>, limit: u64) -> ForwardedBody {
+        match body {
+            Some(RequestBody::Streaming(incoming)) => ForwardedBody::streaming(incoming, limit),
+            Some(RequestBody::Buffered(bytes)) => ForwardedBody::buffered(bytes),
+            None => ForwardedBody::empty(),
         }
     }
 }

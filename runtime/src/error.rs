@@ -2,8 +2,9 @@
 //! responses.
 //!
 //! Every error carries a kind (which decides the status and the message the
-//! client sees, as Amazon API Gateway words them), who is at fault, and whether
-//! retrying the same request could succeed.
+//! client sees, as Amazon API Gateway words them) and who is at fault: the
+//! kind's usual culprit, unless the failing site knows better (a JWKS
+//! endpoint or Redis that failed is a dependency, not the gateway).
 
 use std::fmt;
 
@@ -11,9 +12,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
 use crate::body::ResponseBody;
-
-/// Boxed error source.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use crate::util::BoxError;
 
 /// Who caused a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +23,9 @@ pub enum Blame {
     Upstream,
     /// A plugin failed.
     Plugin,
+    /// A service the gateway relies on failed: a JWKS endpoint, the Redis
+    /// holding shared limits.
+    Dependency,
     /// The gateway itself.
     Internal,
 }
@@ -35,6 +37,7 @@ impl Blame {
             Blame::Downstream => "downstream",
             Blame::Upstream => "upstream",
             Blame::Plugin => "plugin",
+            Blame::Dependency => "dependency",
             Blame::Internal => "internal",
         }
     }
@@ -83,21 +86,35 @@ pub enum ErrorKind {
 #[derive(Debug)]
 pub struct GatewayError {
     kind: ErrorKind,
+    /// Set by the failing site when the kind's usual culprit is not it.
+    blame: Option<Blame>,
     source: Option<BoxError>,
 }
 
 impl GatewayError {
     /// An error of `kind` without an underlying cause.
     pub fn new(kind: ErrorKind) -> GatewayError {
-        GatewayError { kind, source: None }
+        GatewayError {
+            kind,
+            blame: None,
+            source: None,
+        }
     }
 
     /// An error of `kind` caused by `source`.
     pub fn with_source(kind: ErrorKind, source: impl Into<BoxError>) -> GatewayError {
         GatewayError {
             kind,
+            blame: None,
             source: Some(source.into()),
         }
+    }
+
+    /// The same error, blamed on `blame` instead of the kind's usual
+    /// culprit.
+    pub fn blamed_on(mut self, blame: Blame) -> GatewayError {
+        self.blame = Some(blame);
+        self
     }
 
     /// The kind.
@@ -107,6 +124,9 @@ impl GatewayError {
 
     /// Who is at fault.
     pub fn blame(&self) -> Blame {
+        if let Some(blame) = self.blame {
+            return blame;
+        }
         match self.kind {
             ErrorKind::NotFound
             | ErrorKind::MethodNotAllowed(_)
@@ -123,14 +143,6 @@ impl GatewayError {
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamTimeout => Blame::Upstream,
             ErrorKind::Internal => Blame::Internal,
         }
-    }
-
-    /// Whether sending the same request again could succeed.
-    pub fn retryable(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamTimeout | ErrorKind::Internal
-        )
     }
 
     /// The status the client receives.

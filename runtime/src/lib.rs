@@ -1,165 +1,48 @@
 //! Turnpike: a self-hosted API gateway with Amazon API Gateway's model (APIs,
-//! routes, integrations, stages) in one binary.
+//! routes, integrations, stages, deployments, authorizers, usage plans) in
+//! one binary, with WebAssembly plugins.
 //!
-//! The binary (`src/main.rs`) only parses the command line; everything else
-//! lives here so that tests and benchmarks use the same code.
+//! `docs/architecture.md` is the map. In short, the modules, each with one
+//! job, from the leaves up (a module uses only those above it in the list):
+//!
+//! - [`util`]: leaf helpers (calendar math, durable writes, header facts).
+//! - [`router`]: route keys and matching, built once, pure afterwards.
+//! - [`store`]: durable records in `server.data_dir`.
+//! - [`config`]: the TOML file → raw → validated, typed [`Config`].
+//! - [`observe`]: the access log.
+//! - [`upstream`]: the client to origins, its pool, TLS client settings.
+//! - [`plugin`]: the WebAssembly engine, worlds, instances, host functions.
+//! - [`body`], [`error`]: the request path's bodies and its one error type.
+//! - [`auth`]: authorizers (JWT, SigV4, Wasm) and their decision cache.
+//! - [`usage`]: token buckets, quotas, Redis for shared limits.
+//! - [`integrations`]: `http_proxy`, `mock`, `function`.
+//! - [`control`]: desired state, compilation into a snapshot, the running
+//!   gateway, the admin API.
+//! - [`proxy`]: the request path — listeners, the context, the phases.
+//! - [`server`]: process wiring: threads, signals, drain.
+//! - [`cli`]: the `turnpike` command.
 
-pub mod admin;
-pub mod admin_client;
+pub mod auth;
 pub mod body;
+pub mod cli;
 pub mod config;
+pub mod control;
 pub mod error;
-pub mod gateway;
 pub mod integrations;
-pub mod jwt;
-pub mod keys;
-pub mod limits;
-pub mod listeners;
 pub mod observe;
-pub mod pipeline;
 pub mod plugin;
-pub mod redis_store;
-pub mod release;
+pub mod proxy;
 pub mod router;
-pub mod scaffold;
-pub mod sigv4;
-pub mod snapshot;
+pub mod server;
 pub mod store;
-
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+pub mod upstream;
+pub mod usage;
+pub mod util;
 
 pub use config::Config;
-pub use gateway::{Gateway, StartError};
+pub use control::state::load as load_config;
+pub use control::{Gateway, StartError, check};
+pub use server::{ADMIN_LISTENER, run};
 
-/// Checks everything `serve` would load before serving: the configuration
-/// is already valid; this compiles and links its plugins.
-pub fn check(config: &Config) -> Result<(), StartError> {
-    Gateway::new(config).map(|_| ())
-}
-
-/// Reads and validates a configuration file, then points its plugins at
-/// the versions activated through the admin API (`server.data_dir`), so that
-/// a restart serves exactly what was served before.
-pub fn load_config(path: &std::path::Path) -> Result<Config, String> {
-    let mut config = Config::from_file(path).map_err(|e| e.to_string())?;
-    if let Some(data_dir) = config.server.data_dir.clone() {
-        store::PluginStore::new(&data_dir).apply_active(&mut config)?;
-        keys::ApiKeyStore::new(&data_dir).apply(&mut config)?;
-    }
-    Ok(config)
-}
-
-/// Name under which the admin listener is reported to `on_listening`
-/// (listener names cannot contain `@`).
-pub const ADMIN_LISTENER: &str = "@admin";
-
-/// Runs the gateway for `config` until `shutdown` resolves.
-///
-/// `on_listening` is called once every listener is bound, with each
-/// listener's name and the address it really bound (the admin API as
-/// [`ADMIN_LISTENER`]). The calling thread waits for `shutdown` on a small
-/// runtime of its own while worker threads serve; SIGHUP (and the admin
-/// API's `POST /reload`) re-read `config_path`, if given.
-pub fn run(
-    config: Config,
-    config_path: Option<std::path::PathBuf>,
-    on_listening: impl FnOnce(&[(String, SocketAddr)]),
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), StartError> {
-    let gateway = Arc::new(Gateway::new(&config)?);
-    let bound = listeners::bind(&config)?;
-    let mut addresses: Vec<(String, SocketAddr)> =
-        bound.iter().map(|l| (l.name.clone(), l.address)).collect();
-    let admin = Arc::new(admin::Admin::new(
-        gateway.clone(),
-        config_path,
-        config.clone(),
-    ));
-    let admin_listener = match &config.admin {
-        Some(settings) => {
-            let listener = admin::bind(settings.address).map_err(|source| StartError::Bind {
-                listener: ADMIN_LISTENER.into(),
-                address: settings.address,
-                source,
-            })?;
-            let address = listener.local_addr().map_err(StartError::Runtime)?;
-            addresses.push((ADMIN_LISTENER.into(), address));
-            Some(listener)
-        }
-        None => None,
-    };
-    let workers = config
-        .server
-        .workers
-        .map(|w| w.get())
-        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
-        .unwrap_or(1);
-    let control = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(StartError::Runtime)?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let limits = config.limits.clone();
-    let grace = config.server.shutdown_grace;
-    let serving_gateway = gateway.clone();
-    let serving = std::thread::Builder::new()
-        .name("turnpike-serve".into())
-        .spawn(move || listeners::serve(serving_gateway, bound, &limits, workers, grace, stop_rx))
-        .map_err(StartError::Runtime)?;
-    // The admin API outlives the drain, so that readiness answers 503 (and
-    // health 200) until the last request has finished.
-    let (admin_stop_tx, admin_stop_rx) = tokio::sync::watch::channel(false);
-    let admin_thread = match admin_listener {
-        Some(listener) => Some(
-            admin::spawn(admin.clone(), listener, admin_stop_rx).map_err(StartError::Runtime)?,
-        ),
-        None => None,
-    };
-    admin.set_ready(true);
-    on_listening(&addresses);
-    control.block_on(async {
-        tokio::select! {
-            _ = shutdown => {}
-            _ = reload_on_sighup(&admin) => {}
-        }
-        tracing::info!(grace = ?grace, "shutting down: no new connections, finishing requests in flight");
-    });
-    admin.set_ready(false);
-    let _ = stop_tx.send(true);
-    match serving.join() {
-        Ok(Ok(())) => tracing::info!("all connections finished"),
-        Ok(Err(error)) => tracing::error!(%error, "a worker could not start"),
-        Err(_) => tracing::error!("a worker thread panicked"),
-    }
-    let _ = admin_stop_tx.send(true);
-    if let Some(thread) = admin_thread {
-        let _ = thread.join();
-    }
-    gateway.access_log().close();
-    Ok(())
-}
-
-/// Reloads the configuration file on every SIGHUP; never returns unless the
-/// signal cannot be watched.
-async fn reload_on_sighup(admin: &admin::Admin) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
-        Err(error) => {
-            tracing::warn!(%error, "cannot watch SIGHUP; reload through the admin API");
-            return std::future::pending().await;
-        }
-    };
-    while hangups.recv().await.is_some() {
-        match admin.reload_from_file() {
-            Ok(generation) => tracing::info!(generation, "configuration reloaded (SIGHUP)"),
-            Err(error) => tracing::error!(
-                %error,
-                "configuration reload refused (SIGHUP); still serving the previous one"
-            ),
-        }
-    }
-    std::future::pending().await
-}
+#[cfg(test)]
+mod layout;

@@ -153,3 +153,53 @@ fn plugin_wit_writes_the_contract_plugins_build_against() {
         "mine"
     );
 }
+
+/// `validate` builds what it checks and nothing else: an access log in an
+/// empty folder is not created, an unreachable Redis is not dialled, and
+/// the verdict comes at once.
+#[test]
+fn validate_has_no_side_effects() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).expect("logs folder");
+    let config = dir.path().join("gw.toml");
+    std::fs::write(
+        &config,
+        r#"
+[server]
+access_log = "logs/access.log"
+
+[usage_store]
+# Nothing listens on port 1: a connection attempt would fail or hang.
+redis_url = "redis://192.0.2.1:1/0"
+timeout = "5s"
+
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+
+[usage_plans.basic]
+stages = [{ api = "a", stage = "$default" }]
+throttle = { rate = 10, burst = 10 }
+
+[[apis]]
+name = "a"
+[[apis.routes]]
+key = "GET /x"
+api_key_required = true
+integration = { type = "mock" }
+"#,
+    )
+    .expect("config");
+    let started = std::time::Instant::now();
+    let (code, out, err) = run(Command::new(binary())
+        .arg("validate")
+        .arg("--config")
+        .arg(&config));
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("configuration is valid"), "{out}");
+    assert!(took < std::time::Duration::from_secs(1), "took {took:?}");
+    let created: Vec<_> = std::fs::read_dir(&logs).expect("list").collect();
+    assert!(created.is_empty(), "validate created {created:?}");
+}

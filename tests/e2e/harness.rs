@@ -38,12 +38,31 @@ impl Gateway {
     /// Writes `config` to a temporary file and serves it; panics with the
     /// gateway's own output if it does not report ready within 20 s.
     pub fn start(config: &str) -> Gateway {
+        Gateway::start_with(config, false)
+    }
+
+    /// Like [`Gateway::start`], but run from the configuration's folder and
+    /// given its path as `turnpike.toml`, as a user in that folder would:
+    /// relative paths in the file then meet a relative configuration path.
+    pub fn start_in_its_folder(config: &str) -> Gateway {
+        Gateway::start_with(config, true)
+    }
+
+    fn start_with(config: &str, relative: bool) -> Gateway {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("turnpike.toml");
         std::fs::write(&path, config).expect("write config");
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        if relative {
+            command.current_dir(dir.path());
+        }
+        let mut child = command
             .args(["serve", "--config"])
-            .arg(&path)
+            .arg(if relative {
+                std::path::Path::new("turnpike.toml")
+            } else {
+                &path
+            })
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -230,3 +230,68 @@ async fn upstream_status_codes_pass_through() {
         assert_eq!(response.text().await.expect("body"), "custom status");
     }
 }
+
+/// An origin that speaks HTTP/1.0 and closes after each answer: a
+/// keep-alive HTTP/1.1 client of the gateway still gets HTTP/1.1 answers
+/// and keeps its connection for the next request.
+#[tokio::test]
+async fn an_http_1_0_origin_does_not_end_the_clients_keep_alive() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let origin = std::net::TcpListener::bind("127.0.0.1:0").expect("bind origin");
+    let origin_addr = origin.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in origin.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = stream.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nold ok");
+        }
+    });
+    let gw = Gateway::start(&format!(
+        r#"
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+[[apis]]
+name = "old"
+[[apis.routes]]
+key = "GET /old"
+integration = {{ type = "http_proxy", url = "http://{origin_addr}/old" }}
+"#
+    ));
+    let mut client = std::net::TcpStream::connect(gw.addr("main")).expect("connect");
+    client
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .expect("timeout");
+    for round in 0..2 {
+        client
+            .write_all(b"GET /old HTTP/1.1\r\nHost: gw\r\n\r\n")
+            .unwrap_or_else(|e| panic!("request {round} on the same connection: {e}"));
+        let mut reader = BufReader::new(&client);
+        let mut status = String::new();
+        reader.read_line(&mut status).expect("status line");
+        assert_eq!(status, "HTTP/1.1 200 OK\r\n", "round {round}");
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).expect("header");
+            if header == "\r\n" {
+                break;
+            }
+            let lower = header.to_ascii_lowercase();
+            assert!(
+                !lower.starts_with("connection: close"),
+                "round {round}: {header}"
+            );
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().expect("length");
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("body");
+        assert_eq!(body, b"old ok", "round {round}");
+    }
+}

@@ -333,3 +333,25 @@ async fn deploy_canary_promote_and_roll_back() {
     );
     assert_eq!(body_of(&gw, "/prod/version").await, "v2 red");
 }
+
+/// A `data_dir` relative to a configuration file that was named by a
+/// relative path: deploying stores the plugin and serves the deployment
+/// (the component path was once resolved twice).
+#[tokio::test]
+async fn a_relative_data_dir_deploys() {
+    let origin = Upstream::start();
+    let dirs = tempfile::tempdir().expect("tempdir");
+    let token_file = dirs.path().join("token");
+    std::fs::write(&token_file, TOKEN).expect("token");
+    let gw = Gateway::start_in_its_folder(&config(
+        "state",
+        &token_file.display().to_string(),
+        &origin,
+        "v1",
+    ));
+    let (code, out, err) = cli(&gw, &["deploy", "shop", "--stage", "prod"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("stage prod of shop serves "), "{out}");
+    assert_eq!(body_of(&gw, "/prod/version").await, "v1 red");
+    assert_eq!(authorizer_of(&gw, "/prod").await, "rust");
+}

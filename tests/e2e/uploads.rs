@@ -409,3 +409,94 @@ async fn a_pinned_version_does_not_move_with_uploads() {
     );
     assert_eq!(served_by(&gw).await, Ok("rust"));
 }
+
+/// A large upload the gateway refuses before reading it (wrong token, a
+/// plugin nobody declared): the CLI reports the gateway's status and
+/// message, not a broken connection.
+#[tokio::test]
+async fn an_early_refusal_of_a_large_upload_reaches_the_cli() {
+    use crate::harness::{binary, run};
+    use std::process::Command;
+
+    let origin = Upstream::start();
+    let setup = setup();
+    let gw = Gateway::start(&config(&setup, &origin));
+    let admin = format!("http://{}", gw.addr(turnpike::ADMIN_LISTENER));
+    let big = tempfile::NamedTempFile::new().expect("temp file");
+    // 18 MB, the size of a Python component.
+    let bytes: Vec<u8> = (0..18_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(big.path(), &bytes).expect("write");
+    let big = big.path().display().to_string();
+
+    let (code, _, err) = run(Command::new(binary())
+        .args(["plugin", "push", "tokens", &big, "--admin", &admin])
+        .args(["--token", "not-the-token"])
+        .env_remove("TURNPIKE_ADMIN_TOKEN"));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("admin API answered 401: Unauthorized"),
+        "{err}"
+    );
+    let (code, _, err) = run(Command::new(binary())
+        .args(["plugin", "push", "nobody", &big, "--admin", &admin])
+        .args(["--token-file", &setup.token_file])
+        .env_remove("TURNPIKE_ADMIN_TOKEN"));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("admin API answered 404: no plugin `nobody` is configured"),
+        "{err}"
+    );
+}
+
+/// The configuration file's own version is listed beside the uploads, and
+/// activating it again makes the plugin follow the file (also after a
+/// restart).
+#[tokio::test]
+async fn the_files_version_is_listed_and_can_serve_again() {
+    let origin = Upstream::start();
+    let setup = setup();
+    let mut gw = Gateway::start(&config(&setup, &origin));
+    assert_eq!(served_by(&gw).await, Ok("rust"));
+    let (status, body) = upload(&gw, "tokens", read(&c_authorizer())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(served_by(&gw).await, Ok("c"));
+
+    let (status, list) = admin_call(&gw, reqwest::Method::GET, "/plugins").await;
+    assert_eq!(status, 200);
+    let tokens = &list["plugins"][0];
+    let file = &tokens["file"];
+    assert_eq!(file["source"], "file", "{list}");
+    let file_sha = file["sha256"].as_str().expect("sha").to_owned();
+    assert_ne!(tokens["active"], file["sha256"]);
+    assert!(list["instances"]["capacity"].as_u64().is_some(), "{list}");
+
+    let response = client()
+        .put(gw.url(turnpike::ADMIN_LISTENER, "/plugins/tokens/active"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "sha256": file_sha }))
+        .send()
+        .await
+        .expect("activate");
+    assert_eq!(response.status(), 200);
+    assert_eq!(served_by(&gw).await, Ok("rust"));
+    let (_, list) = admin_call(&gw, reqwest::Method::GET, "/plugins").await;
+    assert_eq!(list["plugins"][0]["active"], file_sha.as_str());
+
+    // An unknown version is a 404; nothing changes.
+    let response = client()
+        .put(gw.url(turnpike::ADMIN_LISTENER, "/plugins/tokens/active"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "sha256": "0".repeat(64) }))
+        .send()
+        .await
+        .expect("activate");
+    assert_eq!(response.status(), 404);
+    assert_eq!(served_by(&gw).await, Ok("rust"));
+
+    // After a restart the file's version still serves.
+    gw.terminate();
+    gw.wait_exit(std::time::Duration::from_secs(10));
+    let config_text = std::fs::read_to_string(gw.config_path()).expect("config");
+    let gw = Gateway::start(&config_text);
+    assert_eq!(served_by(&gw).await, Ok("rust"));
+}

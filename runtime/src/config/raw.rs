@@ -134,7 +134,9 @@ pub struct RawPlugin {
     pub config: BTreeMap<String, SpannedStr>,
 }
 
-/// `[apis.authorizers.NAME]`.
+/// `[apis.authorizers.NAME]`. One flat table for every authorizer type,
+/// like [`RawIntegration`]; which keys a type takes is checked during
+/// validation.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuthorizer {
@@ -142,21 +144,21 @@ pub struct RawAuthorizer {
     pub kind: SpannedStr,
     pub plugin: Option<SpannedStr>,
     pub payload: Option<SpannedStr>,
-    pub identity_sources: Option<Vec<SpannedStr>>,
+    pub identity_sources: Option<Spanned<Vec<SpannedStr>>>,
     pub cache_ttl: Option<SpannedStr>,
     pub on_error: Option<SpannedStr>,
     // jwt
     pub issuer: Option<SpannedStr>,
-    pub audiences: Option<Vec<SpannedStr>>,
+    pub audiences: Option<Spanned<Vec<SpannedStr>>>,
     pub jwks_uri: Option<SpannedStr>,
     pub jwks_file: Option<SpannedStr>,
-    pub algorithms: Option<Vec<SpannedStr>>,
+    pub algorithms: Option<Spanned<Vec<SpannedStr>>>,
     pub leeway: Option<SpannedStr>,
     pub jwks_refresh: Option<SpannedStr>,
     // sigv4
     pub region: Option<SpannedStr>,
     pub service: Option<SpannedStr>,
-    pub credentials: Option<Vec<Spanned<RawCredential>>>,
+    pub credentials: Option<Spanned<Vec<Spanned<RawCredential>>>>,
 }
 
 /// An access key of a `sigv4` authorizer.

@@ -14,10 +14,10 @@ use std::time::Instant;
 use http::request::Parts;
 use http::{HeaderName, HeaderValue, Request, Response};
 
-use crate::body::{LimitedBody, RequestBody, ResponseBody};
+use super::{Forwarding, Measured};
+use crate::body::{RequestBody, ResponseBody};
 use crate::config::StageConfig;
 use crate::error::{ErrorKind, GatewayError};
-use crate::pipeline::RequestContext;
 use crate::plugin::FunctionPlugin;
 
 /// A `function` integration compiled for one stage.
@@ -78,12 +78,13 @@ impl Function {
     /// Serves the request from a fresh instance of the component.
     pub async fn invoke(
         &self,
-        ctx: &mut RequestContext,
+        forwarding: Forwarding<'_>,
         mut parts: Parts,
         body: Option<RequestBody>,
         params: &[&str],
+        measured: &mut Measured,
     ) -> Result<Response<ResponseBody>, GatewayError> {
-        super::apply_gateway_headers(&mut parts.headers, ctx);
+        super::apply_gateway_headers(&mut parts.headers, forwarding.authorized);
         for (name, value) in &self.fixed_headers {
             parts.headers.insert(name.clone(), value.clone());
         }
@@ -92,10 +93,11 @@ impl Function {
                 parts.headers.insert(name.clone(), value);
             }
         }
-        parts
-            .headers
-            .insert(ctx.request_id_header.clone(), ctx.request_id.clone());
-        if let Some(path) = &ctx.upstream_path {
+        parts.headers.insert(
+            forwarding.request_id_header.clone(),
+            forwarding.request_id.clone(),
+        );
+        if let Some(path) = forwarding.mapped_path {
             let query = parts
                 .uri
                 .query()
@@ -105,16 +107,17 @@ impl Function {
                 .parse()
                 .map_err(|e| GatewayError::with_source(ErrorKind::PluginFailed, e))?;
         }
-        let request = Request::from_parts(parts, LimitedBody::new(body, ctx.max_body_bytes));
-        let request_id = ctx.request_id.to_str().unwrap_or_default().to_owned();
+        let request =
+            Request::from_parts(parts, RequestBody::forward(body, forwarding.max_body_bytes));
+        let request_id = forwarding.request_id.to_str().unwrap_or_default();
         let started = Instant::now();
-        let served = self.plugin.serve(&request_id, request).await;
-        ctx.integration_latency = Some(started.elapsed());
+        let served = self.plugin.serve(request_id, request).await;
+        measured.latency = Some(started.elapsed());
         let response = served.map_err(|failure| {
             tracing::error!(plugin = %failure.plugin, error = %failure, "function failed");
             GatewayError::with_source(ErrorKind::PluginFailed, failure)
         })?;
-        ctx.integration_status = Some(response.status());
+        measured.status = Some(response.status());
         Ok(response.map(ResponseBody::wasi))
     }
 }

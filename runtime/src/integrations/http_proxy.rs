@@ -9,13 +9,13 @@ use http::request::Parts;
 use http::{HeaderMap, Request, Response, Uri, Version};
 use smallvec::SmallVec;
 
-use super::upstream::Origin;
-use super::{UpstreamClient, render};
-use crate::body::{BodyTooLarge, DownstreamBodyError, LimitedBody, RequestBody, ResponseBody};
+use super::{Forwarding, Measured, render};
+use crate::body::{RequestBody, ResponseBody};
 use crate::config::template::Resolved;
-use crate::config::{HttpProxyConfig, StageConfig, is_hop_by_hop};
+use crate::config::{HttpProxyConfig, StageConfig};
 use crate::error::{BoxError, ErrorKind, GatewayError};
-use crate::pipeline::RequestContext;
+use crate::upstream::{BodyTooLarge, DownstreamBodyError, Origin, UpstreamClient};
+use crate::util::headers::is_hop_by_hop;
 
 /// An `http_proxy` integration compiled for one stage.
 #[derive(Debug)]
@@ -78,13 +78,14 @@ impl HttpProxy {
     pub async fn invoke(
         &self,
         upstream: &UpstreamClient,
-        ctx: &mut RequestContext,
+        forwarding: Forwarding<'_>,
         mut parts: Parts,
         body: Option<RequestBody>,
         params: &[&str],
+        measured: &mut Measured,
     ) -> Result<Response<ResponseBody>, GatewayError> {
         let downstream_host = downstream_host(&parts);
-        prepare_upstream_headers(&mut parts.headers, ctx, downstream_host);
+        prepare_upstream_headers(&mut parts.headers, &forwarding, downstream_host);
         for (name, pieces) in &self.request_headers {
             let mut text = String::new();
             render(pieces, params, &mut text);
@@ -101,17 +102,18 @@ impl HttpProxy {
             Target::General { url } => (url, None),
         };
         // A request mapper may have chosen the query and the path.
-        let query = match &ctx.upstream_query {
-            Some(mapped) => Some(mapped.as_str()).filter(|q| !q.is_empty()),
+        let query = match forwarding.mapped_query {
+            Some(mapped) => Some(mapped).filter(|q| !q.is_empty()),
             None => query,
         };
         parts.uri = self.render_uri(pieces, params, query)?;
-        if let Some(path) = &ctx.upstream_path {
+        if let Some(path) = forwarding.mapped_path {
             parts.uri = replace_path(parts.uri, path)?;
         }
         parts.version = Version::HTTP_11;
         parts.extensions = http::Extensions::new();
-        let request = Request::from_parts(parts, LimitedBody::new(body, ctx.max_body_bytes));
+        let request =
+            Request::from_parts(parts, RequestBody::forward(body, forwarding.max_body_bytes));
 
         let started = Instant::now();
         let exchange = async {
@@ -124,7 +126,7 @@ impl HttpProxy {
             }
         };
         let sent = tokio::time::timeout(self.timeout, exchange).await;
-        ctx.integration_latency = Some(started.elapsed());
+        measured.latency = Some(started.elapsed());
         let (response, connection) = match sent {
             Err(_elapsed) => {
                 return Err(GatewayError::with_source(
@@ -135,7 +137,7 @@ impl HttpProxy {
             Ok(Err(e)) => return Err(classify(e)),
             Ok(Ok(exchanged)) => exchanged,
         };
-        ctx.integration_status = Some(response.status());
+        measured.status = Some(response.status());
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         let body = match connection {
@@ -233,13 +235,13 @@ fn downstream_host(parts: &Parts) -> Option<HeaderValue> {
 
 fn prepare_upstream_headers(
     headers: &mut HeaderMap,
-    ctx: &RequestContext,
+    forwarding: &Forwarding<'_>,
     downstream_host: Option<HeaderValue>,
 ) {
     strip_hop_by_hop(headers);
     // The upstream's own authority goes in Host; the client's is kept in X-Forwarded-Host.
     headers.remove(header::HOST);
-    let client_ip = ctx.client_ip.clone();
+    let client_ip = forwarding.client_ip.clone();
     let forwarded_for = match headers.get(X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
         Some(previous) if !previous.is_empty() => {
             let mut joined = Vec::with_capacity(previous.len() + 2 + client_ip.len());
@@ -251,12 +253,18 @@ fn prepare_upstream_headers(
         _ => client_ip,
     };
     headers.insert(X_FORWARDED_FOR, forwarded_for);
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(ctx.scheme));
+    headers.insert(
+        X_FORWARDED_PROTO,
+        HeaderValue::from_static(forwarding.scheme),
+    );
     if let Some(host) = downstream_host {
         headers.insert(X_FORWARDED_HOST, host);
     }
-    headers.insert(ctx.request_id_header.clone(), ctx.request_id.clone());
-    super::apply_gateway_headers(headers, ctx);
+    headers.insert(
+        forwarding.request_id_header.clone(),
+        forwarding.request_id.clone(),
+    );
+    super::apply_gateway_headers(headers, forwarding.authorized);
 }
 
 /// Removes hop-by-hop headers, including those the `Connection` header

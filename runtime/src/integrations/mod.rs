@@ -1,23 +1,64 @@
-//! What serves a route once it has been matched and admitted.
+//! What serves a route once it has been matched and admitted: `http_proxy`
+//! (an upstream), `mock` (the configuration) and `function` (a `wasi:http`
+//! component), each compiled per stage when a snapshot is built.
+//!
+//! An integration sees the request (its parts, body and path parameters)
+//! and what the request path learned about it ([`Forwarding`]); it answers
+//! with a response or a [`GatewayError`], and reports how long it took
+//! ([`Measured`]) either way.
 
 mod function;
 mod http_proxy;
 mod mock;
-pub mod upstream;
 
 pub use function::Function;
 pub use http_proxy::HttpProxy;
 pub use mock::Mock;
-pub use upstream::UpstreamClient;
 
-use crate::body::RequestBody;
-use http::Response;
+use std::time::Duration;
+
 use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use smallvec::SmallVec;
 
-use crate::body::ResponseBody;
+use crate::auth::Authorized;
+use crate::body::{RequestBody, ResponseBody};
+use crate::config::template::Resolved;
 use crate::config::{IntegrationConfig, StageConfig};
 use crate::error::GatewayError;
-use crate::pipeline::RequestContext;
+use crate::upstream::UpstreamClient;
+
+/// What the request path tells an integration besides the request itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Forwarding<'a> {
+    /// The header carrying the request id.
+    pub request_id_header: &'a HeaderName,
+    /// The request id.
+    pub request_id: &'a HeaderValue,
+    /// The client's IP, as a header value.
+    pub client_ip: &'a HeaderValue,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// What the route's authorizer said about the caller.
+    pub authorized: Option<&'a Authorized>,
+    /// A path a request mapper chose, replacing the URL template's.
+    pub mapped_path: Option<&'a str>,
+    /// A query string a request mapper chose (empty: none), replacing the
+    /// client's.
+    pub mapped_query: Option<&'a str>,
+    /// The request body limit in force.
+    pub max_body_bytes: u64,
+}
+
+/// How an integration call went, recorded for the access log even when it
+/// failed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Measured {
+    /// Time spent waiting for the integration's response.
+    pub latency: Option<Duration>,
+    /// The status it answered with.
+    pub status: Option<StatusCode>,
+}
 
 /// An integration compiled for one stage: stage variables already filled in.
 #[derive(Debug)]
@@ -31,7 +72,9 @@ pub enum Integration {
 }
 
 impl Integration {
-    /// Compiles `config` for `stage`; `param_names` are the route's path parameters.
+    /// Compiles an `http_proxy` or `mock` integration for `stage`;
+    /// `param_names` are the route's path parameters. (A `function` needs its
+    /// loaded plugin: see [`Function::compile`].)
     pub fn compile(
         config: &IntegrationConfig,
         stage: &StageConfig,
@@ -42,26 +85,33 @@ impl Integration {
                 Integration::HttpProxy(HttpProxy::compile(c, stage, param_names)?)
             }
             IntegrationConfig::Mock(c) => Integration::Mock(Mock::compile(c, stage, param_names)?),
-            // Needs the loaded plugin: built by the snapshot.
             IntegrationConfig::Function { .. } => {
                 return Err("a function integration is compiled with its plugin".into());
             }
         })
     }
 
-    /// Serves the request.
+    /// Serves the request. An integration that forwards the body takes it;
+    /// one that answers without it (`mock`) leaves it, to be drained.
     pub async fn invoke(
         &self,
         upstream: &UpstreamClient,
-        ctx: &mut RequestContext,
+        forwarding: Forwarding<'_>,
         parts: Parts,
         body: &mut Option<RequestBody>,
         params: &[&str],
+        measured: &mut Measured,
     ) -> Result<Response<ResponseBody>, GatewayError> {
         match self {
-            Integration::HttpProxy(p) => p.invoke(upstream, ctx, parts, body.take(), params).await,
+            Integration::HttpProxy(p) => {
+                p.invoke(upstream, forwarding, parts, body.take(), params, measured)
+                    .await
+            }
             Integration::Mock(m) => Ok(m.respond(params)),
-            Integration::Function(f) => f.invoke(ctx, parts, body.take(), params).await,
+            Integration::Function(f) => {
+                f.invoke(forwarding, parts, body.take(), params, measured)
+                    .await
+            }
         }
     }
 }
@@ -69,9 +119,7 @@ impl Integration {
 /// Drops client-sent `x-turnpike-*` headers (the prefix belongs to the
 /// gateway, so a client cannot forge what an authorizer said) and adds the
 /// authorizer's principal and context.
-pub(crate) fn apply_gateway_headers(headers: &mut http::HeaderMap, ctx: &RequestContext) {
-    use http::{HeaderName, HeaderValue};
-    use smallvec::SmallVec;
+fn apply_gateway_headers(headers: &mut HeaderMap, authorized: Option<&Authorized>) {
     if headers
         .keys()
         .any(|k| k.as_str().starts_with(GATEWAY_PREFIX))
@@ -85,7 +133,7 @@ pub(crate) fn apply_gateway_headers(headers: &mut http::HeaderMap, ctx: &Request
             headers.remove(name);
         }
     }
-    if let Some(authorized) = &ctx.authorized {
+    if let Some(authorized) = authorized {
         if let Ok(value) = HeaderValue::try_from(authorized.principal_id.as_str()) {
             headers.insert(PRINCIPAL_HEADER, value);
         }
@@ -102,17 +150,12 @@ pub(crate) fn apply_gateway_headers(headers: &mut http::HeaderMap, ctx: &Request
 }
 
 /// Prefix of the headers the gateway adds for the upstream.
-pub(crate) const GATEWAY_PREFIX: &str = "x-turnpike-";
+const GATEWAY_PREFIX: &str = "x-turnpike-";
 /// The authorizer's principal id.
-const PRINCIPAL_HEADER: http::HeaderName = http::HeaderName::from_static("x-turnpike-principal-id");
+const PRINCIPAL_HEADER: HeaderName = HeaderName::from_static("x-turnpike-principal-id");
 
 /// Renders resolved template pieces with the request's path parameter values.
-pub(crate) fn render(
-    pieces: &[crate::config::template::Resolved],
-    params: &[&str],
-    out: &mut String,
-) {
-    use crate::config::template::Resolved;
+fn render(pieces: &[Resolved], params: &[&str], out: &mut String) {
     for piece in pieces {
         match piece {
             Resolved::Text(t) => out.push_str(t),

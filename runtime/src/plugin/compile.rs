@@ -10,22 +10,24 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use super::PluginLoadError;
-use super::engine::PluginEngine;
+use super::engine::{Linked, PluginEngine};
 
 /// Compiles `bytes`, or loads the artifact cached in `cache_dir` for them,
-/// into the engine for their size ([`PluginEngine::engine_for`]);
-/// `Component::engine` is that engine.
-pub fn load_component(
-    plugins: &PluginEngine,
+/// into the engine for their size ([`PluginEngine::engine_for`]), which is
+/// returned with the component. An engine that only checks reads the cache
+/// but does not add to it.
+pub fn load_component<'e>(
+    plugins: &'e PluginEngine,
     plugin: &str,
     bytes: &[u8],
     cache_dir: Option<&Path>,
-) -> Result<(Component, String), PluginLoadError> {
+) -> Result<(Component, String, &'e Linked), PluginLoadError> {
     let error = |message: String| PluginLoadError {
         plugin: plugin.to_owned(),
         message,
     };
-    let engine = plugins.engine_for(bytes.len()).map_err(error)?;
+    let linked = plugins.engine_for(bytes.len()).map_err(error)?;
+    let engine = &linked.engine;
     let digest = hex::encode(Sha256::digest(bytes));
     let cached: Option<PathBuf> = cache_dir.map(|dir| {
         dir.join(format!(
@@ -37,7 +39,7 @@ pub fn load_component(
         && path.exists()
     {
         match deserialize(engine, path) {
-            Ok(component) => return Ok((component, digest)),
+            Ok(component) => return Ok((component, digest, linked)),
             Err(e) => {
                 tracing::warn!(plugin, path = %path.display(), error = %e, "ignoring an unusable cached artifact")
             }
@@ -47,13 +49,14 @@ pub fn load_component(
         .precompile_component(bytes)
         .map_err(|e| error(format!("not a valid WebAssembly component: {e:#}")))?;
     if let Some(path) = &cached
-        && let Err(e) = crate::store::write_durably(path, &artifact)
+        && !plugins.check_only()
+        && let Err(e) = crate::util::fs::write_durably(path, &artifact)
     {
         tracing::warn!(plugin, path = %path.display(), error = %e, "cannot cache the compiled plugin");
     }
     let component = deserialize_fresh(engine, &artifact)
         .map_err(|e| error(format!("cannot load the compiled component: {e:#}")))?;
-    Ok((component, digest))
+    Ok((component, digest, linked))
 }
 
 #[allow(unsafe_code)]

@@ -11,7 +11,10 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use wasmtime::component::Linker;
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::host::{self, HostState};
 
 /// How often the engine's epoch advances: the granularity of plugin deadlines
 /// and of cooperative yields inside long-running plugin calls.
@@ -52,6 +55,10 @@ pub struct EngineOptions {
     /// benchmarks compare them.
     #[doc(hidden)]
     pub reset: Option<SlotReset>,
+    /// For checking only (`turnpike validate`): plugins are compiled and
+    /// linked but never run, so no clock thread is started and compiled
+    /// artifacts are read from the cache but never written to it.
+    pub check_only: bool,
 }
 
 /// How the pooling allocator resets a freed memory or table slot.
@@ -118,11 +125,30 @@ pub struct PluginEngine {
 struct Engines {
     options: EngineOptions,
     /// Small components, or every component with an explicit reset.
-    small: Engine,
+    small: Linked,
     /// Components above [`LARGE_COMPONENT`] bytes, decided on first need:
     /// `None` where the host swaps (see [`swap_in_use`]), which keeps them
     /// in `small`.
-    large: OnceLock<Option<Engine>>,
+    large: OnceLock<Option<Linked>>,
+}
+
+/// An engine and the host functions linked for it, built once: every plugin
+/// compiled into the engine is instantiated through the same linker.
+pub struct Linked {
+    /// The engine.
+    pub engine: Engine,
+    /// WASI, `wasi:http` and Turnpike's host interfaces.
+    pub linker: Linker<HostState>,
+}
+
+impl Linked {
+    fn new(options: &EngineOptions, reset: SlotReset) -> Result<Linked, String> {
+        let engine = build_engine(options, reset)?;
+        let mut linker = Linker::new(&engine);
+        host::add_to_linker(&mut linker)
+            .map_err(|e| format!("cannot link the host functions: {e:#}"))?;
+        Ok(Linked { engine, linker })
+    }
 }
 
 impl PluginEngine {
@@ -137,26 +163,28 @@ impl PluginEngine {
 
     /// Builds the engine with explicit options.
     pub fn with_options(options: EngineOptions) -> Result<PluginEngine, String> {
-        let small = build_engine(&options, options.reset.unwrap_or_default())?;
+        let small = Linked::new(&options, options.reset.unwrap_or_default())?;
         let engines = Arc::new(Engines {
             options,
             small,
             large: OnceLock::new(),
         });
-        let weak = Arc::downgrade(&engines);
-        std::thread::Builder::new()
-            .name("wasm-epoch".into())
-            .spawn(move || {
-                while let Some(engines) = weak.upgrade() {
-                    engines.small.increment_epoch();
-                    if let Some(Some(large)) = engines.large.get() {
-                        large.increment_epoch();
+        if !options.check_only {
+            let weak = Arc::downgrade(&engines);
+            std::thread::Builder::new()
+                .name("wasm-epoch".into())
+                .spawn(move || {
+                    while let Some(engines) = weak.upgrade() {
+                        engines.small.engine.increment_epoch();
+                        if let Some(Some(large)) = engines.large.get() {
+                            large.engine.increment_epoch();
+                        }
+                        drop(engines);
+                        std::thread::sleep(EPOCH_TICK);
                     }
-                    drop(engines);
-                    std::thread::sleep(EPOCH_TICK);
-                }
-            })
-            .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
+                })
+                .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
+        }
         let fingerprint = format!(
             "wasmtime-{}-fuel{}",
             env!("CARGO_PKG_VERSION"),
@@ -177,7 +205,7 @@ impl PluginEngine {
     /// while that reset costs the small ones ~1 µs more per instance (up to
     /// ~20 % fewer fresh authorizations/s through the gateway). Where the
     /// host swaps, every plugin gets the small ones' reset.
-    pub fn engine_for(&self, size: usize) -> Result<&Engine, String> {
+    pub fn engine_for(&self, size: usize) -> Result<&Linked, String> {
         let engines = &*self.engines;
         if engines.options.reset.is_some() || size <= LARGE_COMPONENT {
             return Ok(&engines.small);
@@ -192,7 +220,7 @@ impl PluginEngine {
                     );
                     None
                 } else {
-                    let built = build_engine(&engines.options, SlotReset::pagemap())?;
+                    let built = Linked::new(&engines.options, SlotReset::pagemap())?;
                     tracing::info!(
                         "a plugin carries a language runtime: its instances' memory is reset by dirtied pages"
                     );
@@ -202,6 +230,27 @@ impl PluginEngine {
             }
         };
         Ok(large.as_ref().unwrap_or(&engines.small))
+    }
+
+    /// Whether this engine only checks plugins (see
+    /// [`EngineOptions::check_only`]).
+    pub fn check_only(&self) -> bool {
+        self.engines.options.check_only
+    }
+
+    /// Component instances alive in the engines' pools now (running or kept
+    /// for reuse), and how many the pools have room for.
+    pub fn pooled_instances(&self) -> (u64, u64) {
+        let count = |engine: &Engine| {
+            engine
+                .pooling_allocator_metrics()
+                .map_or(0, |m| m.component_instances())
+        };
+        let mut live = count(&self.engines.small.engine);
+        if let Some(Some(large)) = self.engines.large.get() {
+            live += count(&large.engine);
+        }
+        (live, u64::from(POOL_INSTANCES))
     }
 
     /// Whether plugins are compiled with fuel metering.
@@ -282,12 +331,15 @@ mod tests {
     #[test]
     fn language_runtimes_get_their_own_engine_and_small_plugins_keep_theirs() {
         let plugins = PluginEngine::new(false).unwrap();
-        let small = plugins.engine_for(SMALL).unwrap().clone();
-        let large = plugins.engine_for(LARGE).unwrap().clone();
+        let small = plugins.engine_for(SMALL).unwrap().engine.clone();
+        let large = plugins.engine_for(LARGE).unwrap().engine.clone();
         // Where the host swaps, the dirtied-page reset is off: one engine.
         assert_eq!(Engine::same(&small, &large), swap_in_use());
-        assert!(Engine::same(&small, plugins.engine_for(1).unwrap()));
-        assert!(Engine::same(&large, plugins.engine_for(LARGE * 2).unwrap()));
+        assert!(Engine::same(&small, &plugins.engine_for(1).unwrap().engine));
+        assert!(Engine::same(
+            &large,
+            &plugins.engine_for(LARGE * 2).unwrap().engine
+        ));
     }
 
     #[test]
@@ -309,7 +361,10 @@ mod tests {
             ..EngineOptions::default()
         })
         .unwrap();
-        let small = plugins.engine_for(SMALL).unwrap();
-        assert!(Engine::same(small, plugins.engine_for(LARGE).unwrap()));
+        let small = &plugins.engine_for(SMALL).unwrap().engine;
+        assert!(Engine::same(
+            small,
+            &plugins.engine_for(LARGE).unwrap().engine
+        ));
     }
 }

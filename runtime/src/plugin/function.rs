@@ -14,7 +14,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use super::host::HostState;
 use super::instances::{Plugin, World};
 use super::{PluginError, PluginErrorKind};
-use crate::body::LimitedBody;
+use crate::upstream::ForwardedBody;
 
 /// A loaded `wasi:http/proxy` component.
 pub type FunctionPlugin = Plugin<Proxy>;
@@ -39,7 +39,7 @@ impl Plugin<Proxy> {
     pub async fn serve(
         self: &Arc<Self>,
         request_id: &str,
-        request: http::Request<LimitedBody>,
+        request: http::Request<ForwardedBody>,
     ) -> Result<http::Response<HyperOutgoingBody>, PluginError> {
         use http_body_util::BodyExt;
         let mut lease = self.lease(request_id).await?;

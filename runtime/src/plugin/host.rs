@@ -140,6 +140,12 @@ impl HostState {
         }
     }
 
+    /// What the guest last said on stderr about the current invocation, if
+    /// anything (see [`CurrentRequest::guest_message`]).
+    pub(super) fn guest_message(&self) -> Option<String> {
+        self.output_request.as_ref()?.guest_message()
+    }
+
     /// Records the request the store now serves, for the plugin's log lines
     /// (its `log` calls and its stdout and stderr).
     pub(super) fn set_request_id(&mut self, request_id: &str) {
@@ -286,14 +292,8 @@ type OutboundClient = hyper_util::client::legacy::Client<
 fn outbound_client() -> OutboundClient {
     thread_local! {
         static CLIENT: OutboundClient = {
-            let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-            http.enforce_http(false);
-            let https = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_tls_config(crate::integrations::upstream::tls_client_config())
-                .https_or_http()
-                .enable_http1()
-                .wrap_connector(http);
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https)
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(crate::upstream::tls::https_connector())
         };
     }
     CLIENT.with(Clone::clone)

@@ -1,21 +1,28 @@
 //! The instance lifecycle shared by every world: a fresh store per
 //! invocation (or a reused one in `reuse` mode), budgets armed before each
 //! call, failures classified, trapped instances discarded.
+//!
+//! Idle `reuse` instances wait in a pool per worker thread. Each pool
+//! remembers whether its plugin still lives: when a plugin goes away (the
+//! snapshot that held it was replaced and its last request finished), every
+//! worker drops that plugin's idle instances, giving their slots in the
+//! engine's instance pool back, at once and not only at its next request
+//! (see [`release_retired_instances`]).
 
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
-use wasmtime::component::{InstancePre, Linker};
+use wasmtime::component::InstancePre;
 use wasmtime::{Engine, Store, UpdateDeadline};
 
 use super::compile::load_component;
 use super::engine::PluginEngine;
-use super::host::{self, HostState, PluginSettings};
+use super::host::{HostState, PluginSettings};
 use super::{PluginError, PluginErrorKind, PluginLoadError};
 
 /// How a plugin's instances are managed.
@@ -60,6 +67,8 @@ pub struct Plugin<W: World> {
     pre: W::Pre,
     mode: InstanceMode,
     digest: String,
+    /// Alive as long as the plugin: idle pools hold it weakly.
+    alive: Arc<()>,
 }
 
 impl<W: World> std::fmt::Debug for Plugin<W> {
@@ -93,12 +102,49 @@ impl std::fmt::Display for DeadlineExceeded {
 
 impl std::error::Error for DeadlineExceeded {}
 
+/// The idle instances of one `reuse` plugin on one worker.
+struct IdlePool {
+    /// Gone once the plugin is dropped.
+    plugin: Weak<()>,
+    instances: Vec<Box<dyn Any>>,
+}
+
 thread_local! {
     /// Idle instances of `reuse` plugins on this worker, by plugin id.
-    static REUSABLE: RefCell<HashMap<usize, Vec<Box<dyn Any>>>> = RefCell::new(HashMap::new());
+    static REUSABLE: RefCell<HashMap<usize, IdlePool>> = RefCell::new(HashMap::new());
 }
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+/// Counts plugins dropped; workers watch it to release idle instances.
+fn retirements() -> &'static tokio::sync::watch::Sender<u64> {
+    static RETIRED: OnceLock<tokio::sync::watch::Sender<u64>> = OnceLock::new();
+    RETIRED.get_or_init(|| tokio::sync::watch::channel(0).0)
+}
+
+/// Drops this thread's idle instances of plugins that no longer exist.
+fn release_retired_here() {
+    let _ = REUSABLE.try_with(|pools| {
+        pools
+            .borrow_mut()
+            .retain(|_, pool| pool.plugin.strong_count() > 0)
+    });
+}
+
+/// Runs on every worker for as long as it serves: whenever a plugin is
+/// dropped anywhere, drops this worker's idle instances of it.
+pub async fn release_retired_instances() {
+    let mut retired = retirements().subscribe();
+    while retired.changed().await.is_ok() {
+        release_retired_here();
+    }
+}
+
+/// Idle instances of `reuse` plugins kept on this thread (for tests and
+/// diagnostics).
+pub fn idle_instances_here() -> usize {
+    REUSABLE.with(|pools| pools.borrow().values().map(|p| p.instances.len()).sum())
+}
 
 impl<W: World> Plugin<W> {
     /// Compiles (or loads from `cache_dir`) and links `bytes`, checking that
@@ -115,11 +161,8 @@ impl<W: World> Plugin<W> {
             plugin: name.clone(),
             message,
         };
-        let (component, digest) = load_component(engine, &name, bytes, cache_dir)?;
-        let mut linker = Linker::<HostState>::new(component.engine());
-        host::add_to_linker(&mut linker)
-            .map_err(|e| error(format!("cannot link host functions: {e:#}")))?;
-        let pre = linker.instantiate_pre(&component).map_err(|e| {
+        let (component, digest, linked) = load_component(engine, &name, bytes, cache_dir)?;
+        let pre = linked.linker.instantiate_pre(&component).map_err(|e| {
             error(format!(
                 "imports something Turnpike does not provide: {e:#}"
             ))
@@ -134,6 +177,7 @@ impl<W: World> Plugin<W> {
             pre,
             mode,
             digest,
+            alive: Arc::new(()),
         })
     }
 
@@ -154,7 +198,7 @@ impl<W: World> Plugin<W> {
                 pools
                     .borrow_mut()
                     .get_mut(&self.id)
-                    .and_then(Vec::pop)
+                    .and_then(|pool| pool.instances.pop())
                     .and_then(|idle| idle.downcast::<Lease<W>>().ok())
             }),
             InstanceMode::Fresh => None,
@@ -181,7 +225,10 @@ impl<W: World> Plugin<W> {
                 answer.map_err(|message| self.error(PluginErrorKind::Failed, message))
             }
             // A trapped instance is dead: dropped here, never reused.
-            Err(trap) => Err(self.classify(trap)),
+            Err(trap) => {
+                let guest = lease.store.data().guest_message();
+                Err(self.classify(trap, guest))
+            }
         }
     }
 
@@ -203,9 +250,13 @@ impl<W: World> Plugin<W> {
             }
         });
         self.arm(&mut store, "")?;
-        let instance = W::instantiate(&self.pre, &mut store)
-            .await
-            .map_err(|e| self.classify(e))?;
+        let instance = match W::instantiate(&self.pre, &mut store).await {
+            Ok(instance) => instance,
+            Err(e) => {
+                let guest = store.data().guest_message();
+                return Err(self.classify(e, guest));
+            }
+        };
         Ok(Lease {
             store,
             instance,
@@ -243,9 +294,12 @@ impl<W: World> Plugin<W> {
         }
         REUSABLE.with(|pools| {
             let mut pools = pools.borrow_mut();
-            let idle = pools.entry(self.id).or_default();
-            if idle.len() < max_idle {
-                idle.push(Box::new(lease));
+            let pool = pools.entry(self.id).or_insert_with(|| IdlePool {
+                plugin: Arc::downgrade(&self.alive),
+                instances: Vec::new(),
+            });
+            if pool.instances.len() < max_idle {
+                pool.instances.push(Box::new(lease));
             }
         });
     }
@@ -258,11 +312,15 @@ impl<W: World> Plugin<W> {
         }
     }
 
-    fn classify(&self, error: wasmtime::Error) -> PluginError {
+    /// What a failed call means, in one line: the guest's own message when
+    /// it wrote one to stderr (a Python exception, a Rust panic message),
+    /// else the trap's. The wasm backtrace goes to the debug log only.
+    fn classify(&self, error: wasmtime::Error, guest_message: Option<String>) -> PluginError {
+        let trap = error.downcast_ref::<wasmtime::Trap>();
         let kind = if error.downcast_ref::<DeadlineExceeded>().is_some() {
             PluginErrorKind::Timeout
         } else {
-            match error.downcast_ref::<wasmtime::Trap>() {
+            match trap {
                 Some(wasmtime::Trap::OutOfFuel) => PluginErrorKind::OutOfFuel,
                 Some(wasmtime::Trap::Interrupt) => PluginErrorKind::Timeout,
                 Some(_) => PluginErrorKind::Trap,
@@ -272,14 +330,27 @@ impl<W: World> Plugin<W> {
                 None => PluginErrorKind::Trap,
             }
         };
-        self.error(kind, format!("{error:#}"))
+        if let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() {
+            tracing::debug!(plugin = &*self.settings.name, %backtrace, "where the plugin failed");
+        }
+        let detail = match (&kind, guest_message, trap) {
+            (PluginErrorKind::Trap, Some(message), _) => message,
+            (_, _, Some(trap)) => trap.to_string(),
+            _ => error.root_cause().to_string(),
+        };
+        self.error(kind, detail)
     }
 }
 
 impl<W: World> Drop for Plugin<W> {
     fn drop(&mut self) {
-        // Idle instances kept on this thread for a plugin that is going away.
+        if !matches!(self.mode, InstanceMode::Reuse { .. }) {
+            return;
+        }
+        // Idle instances kept on this thread go now; the other workers
+        // hear of it and drop theirs.
         let id = self.id;
         let _ = REUSABLE.try_with(|pools| pools.borrow_mut().remove(&id));
+        retirements().send_modify(|count| *count += 1);
     }
 }

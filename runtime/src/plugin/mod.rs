@@ -20,7 +20,7 @@ pub use authorizer::{Allow, AuthorizeInput, AuthorizerPlugin, Decision, RequestI
 pub use engine::{Allocator, EngineOptions, PluginEngine, SlotReset};
 pub use function::FunctionPlugin;
 pub use host::PluginSettings;
-pub use instances::{InstanceMode, Plugin};
+pub use instances::{InstanceMode, Plugin, idle_instances_here, release_retired_instances};
 pub use mapper::{HttpRequest, HttpResponse, MapperPlugin, RequestOutcome};
 
 use std::fmt;

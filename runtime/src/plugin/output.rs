@@ -41,23 +41,68 @@ impl Stream {
     }
 }
 
-/// The id of the request a store is serving, for its output's log lines. A
-/// `reuse` instance serves many requests, so the store updates it at each
+/// The id of the request a store is serving, for its output's log lines,
+/// and the last thing the guest said on stderr while serving it. A `reuse`
+/// instance serves many requests, so the store updates it at each
 /// invocation; the streams read it when they log.
 #[derive(Default)]
-pub struct CurrentRequest(Mutex<String>);
+pub struct CurrentRequest(Mutex<Current>);
+
+#[derive(Default)]
+struct Current {
+    request_id: String,
+    guest_message: Option<String>,
+}
 
 impl CurrentRequest {
     /// Records the request now being served.
     pub fn set(&self, request_id: &str) {
         let mut current = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        current.clear();
-        current.push_str(request_id);
+        current.request_id.clear();
+        current.request_id.push_str(request_id);
+        current.guest_message = None;
+    }
+
+    /// The last line the guest wrote to stderr for the current request,
+    /// leaving out what language runtimes add around it (see
+    /// [`is_runtime_boilerplate`]): a Python exception's last line, a Rust
+    /// panic's message.
+    pub fn guest_message(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .guest_message
+            .clone()
     }
 
     fn with<R>(&self, f: impl FnOnce(&str) -> R) -> R {
-        f(&self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        f(&self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .request_id)
     }
+
+    fn note_stderr(&self, line: &str) {
+        if !is_runtime_boilerplate(line) {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .guest_message = Some(line.trim().to_owned());
+        }
+    }
+}
+
+/// Lines a guest's language runtime writes around the guest's own message
+/// when it fails: Rust's panic header and backtrace hint (every runtime
+/// built in Rust, componentize-py's included), and componentize-py's
+/// wrapper for an uncaught exception.
+fn is_runtime_boilerplate(line: &str) -> bool {
+    let line = line.trim();
+    line.is_empty()
+        || (line.starts_with("thread '") && line.contains(" panicked at "))
+        || line.starts_with("note: run with `RUST_BACKTRACE=")
+        || line == "Python function threw an unexpected exception"
 }
 
 /// One of a plugin store's output streams, as WASI hands it out.
@@ -153,6 +198,9 @@ impl LineWriter {
         let text = text.trim_end_matches('\r');
         if !text.is_empty() {
             self.log(text);
+            if matches!(self.output.stream, Stream::Stderr) {
+                self.output.request.note_stderr(text);
+            }
         }
         self.line.clear();
     }
@@ -245,6 +293,29 @@ mod tests {
         assert_eq!(take_budget(&remaining, 1), 0);
         remaining.store(usize::MAX, Ordering::Relaxed);
         assert_eq!(take_budget(&remaining, 1), 0);
+    }
+
+    #[test]
+    fn the_guest_message_is_the_last_line_that_is_not_the_runtimes() {
+        let plugin: Arc<str> = "p".into();
+        let request = Arc::new(CurrentRequest::default());
+        request.set("r1");
+        let (_, err) = PluginOutput::pair(&plugin, &request);
+        let mut writer = err.writer();
+        writer.accept(
+            b"Traceback (most recent call last):\n  File \"/0/app.py\", line 38, in decide\n\
+RuntimeError: asked to fail\nthread '<unnamed>' (1) panicked at runtime/src/lib.rs:1293:29:\n\
+Python function threw an unexpected exception\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
+        );
+        assert_eq!(
+            request.guest_message().as_deref(),
+            Some("RuntimeError: asked to fail")
+        );
+        // A Rust panic: the message follows the header.
+        request.set("r2");
+        assert_eq!(request.guest_message(), None);
+        writer.accept(b"thread '<unnamed>' panicked at src/lib.rs:9:5:\nout of tokens\n");
+        assert_eq!(request.guest_message().as_deref(), Some("out of tokens"));
     }
 
     #[test]

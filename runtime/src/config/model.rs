@@ -1,0 +1,743 @@
+//! The typed configuration: what validation produces and everything else
+//! reads. Every value here has been checked; durations and sizes are
+//! parsed, names resolved to indexes, header names and values prepared.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, StatusCode};
+
+use super::template::Template;
+use crate::router::RouteKey;
+
+/// Amazon API Gateway's payload limit: 10 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+/// Amazon API Gateway's limit on the total size of request headers.
+pub const DEFAULT_MAX_HEADER_BYTES: u64 = 10 * 1024;
+/// Amazon API Gateway's default integration timeout.
+pub const DEFAULT_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+/// How long in-flight requests may run after SIGTERM before the process exits.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Process-wide settings.
+    pub server: ServerSettings,
+    /// Request limits.
+    pub limits: Limits,
+    /// Where the gateway accepts downstream connections.
+    pub listeners: Vec<ListenerConfig>,
+    /// The APIs served.
+    pub apis: Vec<ApiConfig>,
+    /// WebAssembly plugins, by name.
+    pub plugins: Vec<PluginConfig>,
+    /// The admin API, if `[admin]` is present.
+    pub admin: Option<AdminConfig>,
+    /// API keys, by name.
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// Usage plans, by name.
+    pub usage_plans: Vec<UsagePlanConfig>,
+    /// Where rate limits and quotas are shared between gateway nodes.
+    pub usage_store: Option<UsageStoreConfig>,
+}
+
+/// `[usage_store]`: Redis holding the rate limits and quotas, shared by
+/// every gateway node that names it.
+#[derive(Clone, PartialEq)]
+pub struct UsageStoreConfig {
+    /// `redis://HOST:PORT/DB`, `rediss://...` or `redis+unix:///PATH`.
+    pub url: String,
+    /// Admit requests when Redis cannot answer (else refuse them).
+    pub fail_open: bool,
+    /// How long a limit check may wait for Redis.
+    pub timeout: Duration,
+    /// Prefix of every key the gateway writes.
+    pub key_prefix: String,
+}
+
+impl fmt::Debug for UsageStoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("UsageStoreConfig")
+            .field("fail_open", &self.fail_open)
+            .field("timeout", &self.timeout)
+            .field("key_prefix", &self.key_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default wait for Redis on a limit check.
+pub const DEFAULT_USAGE_STORE_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// `[api_keys.NAME]`.
+#[derive(Clone)]
+pub struct ApiKeyConfig {
+    /// The key's name (never its value) in logs and usage files.
+    pub name: String,
+    /// What clients send in `x-api-key`.
+    pub value: String,
+    /// A disabled key is refused like an unknown one.
+    pub enabled: bool,
+}
+
+impl std::fmt::Debug for ApiKeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyConfig")
+            .field("name", &self.name)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[usage_plans.NAME]`: keys, the API stages they may call, and limits.
+#[derive(Debug, Clone)]
+pub struct UsagePlanConfig {
+    /// The plan's name.
+    pub name: String,
+    /// Indexes into [`Config::api_keys`].
+    pub api_keys: Vec<usize>,
+    /// (API name, stage name) pairs the plan covers.
+    pub stages: Vec<(String, String)>,
+    /// Rate and burst per key.
+    pub throttle: Option<ThrottleConfig>,
+    /// Requests per key per period.
+    pub quota: Option<QuotaConfig>,
+}
+
+/// `throttle = { rate, burst }`: a token bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThrottleConfig {
+    /// Requests per second, steady state.
+    pub rate: f64,
+    /// Requests admitted at once.
+    pub burst: u32,
+}
+
+/// `quota = { limit, period }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaConfig {
+    /// Requests per period.
+    pub limit: u64,
+    /// The period, in UTC.
+    pub period: QuotaPeriod,
+}
+
+/// A quota period, as API Gateway's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaPeriod {
+    /// From midnight UTC.
+    Day,
+    /// From Monday midnight UTC.
+    Week,
+    /// From the first of the month, midnight UTC.
+    Month,
+}
+
+/// Where a route that requires an API key finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApiKeySource {
+    /// The `x-api-key` header.
+    #[default]
+    Header,
+    /// The usage identifier the route's authorizer returns.
+    Authorizer,
+}
+
+/// Default address of the admin API: loopback only.
+pub const DEFAULT_ADMIN_ADDRESS: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9901);
+
+/// `[admin]`.
+#[derive(Clone)]
+pub struct AdminConfig {
+    /// Address of the admin listener.
+    pub address: SocketAddr,
+    /// The bearer token every admin call but the health checks must carry;
+    /// `None` (allowed on loopback only) leaves the API open.
+    pub token: Option<Arc<str>>,
+    /// Largest plugin upload accepted.
+    pub max_upload_bytes: u64,
+}
+
+/// Default largest plugin upload: room for a Python component (about 20 MB).
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 * 1024 * 1024;
+
+impl fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the token itself: configurations end up in debug logs.
+        f.debug_struct("AdminConfig")
+            .field("address", &self.address)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .finish()
+    }
+}
+
+/// Default wall-clock budget of one plugin invocation.
+pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_millis(500);
+/// Default largest linear memory of a plugin instance.
+pub const DEFAULT_PLUGIN_MEMORY: u64 = 128 * 1024 * 1024;
+/// Default authorizer decision cache TTL, as API Gateway's.
+pub const DEFAULT_AUTHORIZER_TTL: Duration = Duration::from_secs(300);
+
+/// `[plugins.NAME]`.
+#[derive(Debug, Clone)]
+pub struct PluginConfig {
+    /// Name routes and authorizers refer to.
+    pub name: String,
+    /// The component serving: the file the configuration names (resolved
+    /// against its folder), or an uploaded version in `server.data_dir`.
+    pub component: PathBuf,
+    /// The component the configuration file names, whatever serves now.
+    pub declared: PathBuf,
+    /// The world it implements.
+    pub world: PluginWorld,
+    /// Instance management.
+    pub instances: InstancesConfig,
+    /// Wall-clock budget per invocation.
+    pub timeout: Duration,
+    /// Largest linear memory in bytes.
+    pub memory_limit: u64,
+    /// Fuel per invocation, if metered.
+    pub fuel: Option<u64>,
+    /// `host:port` pairs outbound HTTP may reach.
+    pub outbound_hosts: Vec<String>,
+    /// Outbound requests per invocation.
+    pub max_outbound_calls: u32,
+    /// The plugin's own settings.
+    pub config: Vec<(String, String)>,
+}
+
+/// The WIT world a plugin implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginWorld {
+    /// `turnpike:gateway/authorizer`.
+    Authorizer,
+    /// `turnpike:gateway/mapper`.
+    Mapper,
+    /// `wasi:http/proxy`: serves requests as a `function` integration.
+    Function,
+}
+
+impl PluginWorld {
+    /// The name used in config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginWorld::Authorizer => "authorizer",
+            PluginWorld::Mapper => "mapper",
+            PluginWorld::Function => "function",
+        }
+    }
+}
+
+/// `instances = "fresh" | "reuse"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstancesConfig {
+    /// A new instance per invocation.
+    Fresh,
+    /// Reused instances.
+    Reuse {
+        /// Invocations per instance before it is replaced.
+        reuse_limit: u32,
+        /// Idle instances kept per worker thread.
+        max_idle: usize,
+    },
+}
+
+/// `[apis.authorizers.NAME]`.
+#[derive(Debug, Clone)]
+pub struct AuthorizerConfig {
+    /// Name routes refer to.
+    pub name: String,
+    /// What decides.
+    pub kind: AuthorizerKind,
+    /// What the plugin receives.
+    pub payload: AuthorizerPayload,
+    /// Where the identity comes from; all must be present, else 401.
+    pub identity_sources: Vec<IdentitySource>,
+    /// How long decisions are cached; zero disables the cache.
+    pub cache_ttl: Duration,
+    /// What a plugin failure means.
+    pub on_error: OnError,
+}
+
+/// What decides for an authorizer.
+#[derive(Debug, Clone)]
+pub enum AuthorizerKind {
+    /// A plugin of the `authorizer` world; index into [`Config::plugins`].
+    Wasm {
+        /// The plugin.
+        plugin: usize,
+    },
+    /// A JSON Web Token check, built in.
+    Jwt(Arc<JwtConfig>),
+    /// An AWS Signature Version 4 check, built in.
+    SigV4(Arc<SigV4Config>),
+}
+
+/// `type = "sigv4"`: requests signed with AWS Signature Version 4.
+#[derive(Clone)]
+pub struct SigV4Config {
+    /// The region signatures must be scoped to; `None`: any.
+    pub region: Option<String>,
+    /// The service signatures must be scoped to.
+    pub service: String,
+    /// Accepted access keys.
+    pub credentials: Vec<SigV4Credential>,
+}
+
+impl fmt::Debug for SigV4Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the secrets.
+        f.debug_struct("SigV4Config")
+            .field("region", &self.region)
+            .field("service", &self.service)
+            .field(
+                "access_key_ids",
+                &self
+                    .credentials
+                    .iter()
+                    .map(|c| &c.access_key_id)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// An access key a `sigv4` authorizer accepts.
+#[derive(Clone)]
+pub struct SigV4Credential {
+    /// The key id (`AKIA...`).
+    pub access_key_id: String,
+    /// Its secret.
+    pub secret_access_key: String,
+    /// The principal id requests signed with it get.
+    pub principal: String,
+}
+
+/// Default service of SigV4 signatures, as API Gateway's.
+pub const DEFAULT_SIGV4_SERVICE: &str = "execute-api";
+
+impl AuthorizerConfig {
+    /// The plugin deciding, for `wasm` authorizers.
+    pub fn plugin(&self) -> Option<usize> {
+        match self.kind {
+            AuthorizerKind::Wasm { plugin } => Some(plugin),
+            AuthorizerKind::Jwt(_) | AuthorizerKind::SigV4(_) => None,
+        }
+    }
+}
+
+/// `type = "jwt"`: API Gateway's JWT authorizer.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// The `iss` tokens must carry.
+    pub issuer: String,
+    /// Accepted `aud` (or `client_id`) values; one must match.
+    pub audiences: Vec<String>,
+    /// Where the signing keys are.
+    pub jwks: JwksSource,
+    /// Accepted `alg` values; empty: any the key type allows.
+    pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// Clock skew allowed for `exp` and `nbf`.
+    pub leeway: Duration,
+    /// How long fetched keys are used before they are fetched again.
+    pub jwks_refresh: Duration,
+}
+
+/// A route's request validation, as API Gateway's request validators.
+#[derive(Debug, Clone, Default)]
+pub struct RequestValidation {
+    /// Body schemas by media type (lower case, no parameters), `$default`
+    /// for any other.
+    pub models: Vec<(String, Arc<Model>)>,
+    /// Query string parameters that must be present.
+    pub required_query: Vec<String>,
+    /// Headers that must be present.
+    pub required_headers: Vec<HeaderName>,
+}
+
+/// `[apis.models.NAME]`: a JSON Schema.
+#[derive(Debug)]
+pub struct Model {
+    /// The model's name.
+    pub name: String,
+    /// The schema, compiled.
+    pub validator: jsonschema::Validator,
+}
+
+/// A JSON Web Key Set's location.
+#[derive(Debug, Clone)]
+pub enum JwksSource {
+    /// Read when the configuration loads.
+    File(PathBuf),
+    /// Fetched on first use, again after `jwks_refresh`, and when a token
+    /// names a key id the set does not have.
+    Url(http::Uri),
+}
+
+/// Default clock skew allowed for JWT `exp` and `nbf`.
+pub const DEFAULT_JWT_LEEWAY: Duration = Duration::from_secs(60);
+/// Default time fetched JWKS are used before refetching.
+pub const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(3600);
+
+/// API Gateway's authorizer types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizerPayload {
+    /// One identity source, passed as the token.
+    Token,
+    /// Several identity sources and the whole request.
+    Request,
+}
+
+/// What an authorizer failure (trap, timeout, error) does to the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Fail closed: 500.
+    Deny,
+    /// Fail open: let the request through without a principal.
+    Allow,
+}
+
+/// An identity source, written as API Gateway writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// `$request.header.NAME`.
+    Header(HeaderName),
+    /// `$request.querystring.NAME`.
+    Query(String),
+    /// `$stageVariables.NAME`.
+    StageVariable(String),
+    /// `$context.identity.sourceIp`.
+    SourceIp,
+}
+
+impl IdentitySource {
+    /// Parses `$request.header.Authorization` and friends.
+    pub fn parse(text: &str) -> Result<IdentitySource, String> {
+        if let Some(name) = text.strip_prefix("$request.header.") {
+            return HeaderName::try_from(name)
+                .map(IdentitySource::Header)
+                .map_err(|_| format!("`{name}` is not a valid header name"));
+        }
+        if let Some(name) = text
+            .strip_prefix("$request.querystring.")
+            .filter(|n| !n.is_empty())
+        {
+            return Ok(IdentitySource::Query(name.to_owned()));
+        }
+        if let Some(name) = text
+            .strip_prefix("$stageVariables.")
+            .filter(|n| !n.is_empty())
+        {
+            return Ok(IdentitySource::StageVariable(name.to_owned()));
+        }
+        if text == "$context.identity.sourceIp" {
+            return Ok(IdentitySource::SourceIp);
+        }
+        Err(format!(
+            "`{text}` is not an identity source; use `$request.header.NAME`, `$request.querystring.NAME`, `$stageVariables.NAME` or `$context.identity.sourceIp`"
+        ))
+    }
+}
+
+impl fmt::Display for IdentitySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdentitySource::Header(h) => write!(f, "$request.header.{h}"),
+            IdentitySource::Query(q) => write!(f, "$request.querystring.{q}"),
+            IdentitySource::StageVariable(v) => write!(f, "$stageVariables.{v}"),
+            IdentitySource::SourceIp => f.write_str("$context.identity.sourceIp"),
+        }
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Time in-flight requests get to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// Where access-log lines go.
+    pub access_log: AccessLogTarget,
+    /// Worker threads; `None` means one per available core.
+    pub workers: Option<NonZeroUsize>,
+    /// Response (and upstream request) header carrying the request id.
+    pub request_id_header: HeaderName,
+    /// Where compiled plugins are cached; `None` turns the cache off.
+    pub cache_dir: Option<PathBuf>,
+    /// Durable state written through the admin API (uploaded plugins and
+    /// which version of each is active); `None`: uploads are refused.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Destination of the access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLogTarget {
+    /// One JSON line per request on standard output.
+    Stdout,
+    /// One JSON line per request on standard error.
+    Stderr,
+    /// Appended to a file.
+    File(PathBuf),
+    /// No access log.
+    Off,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: u64,
+    /// Largest total of request header names and values (431 beyond).
+    pub max_header_bytes: usize,
+    /// Integration timeout used when an integration sets none.
+    pub integration_timeout: Duration,
+}
+
+/// `[[listeners]]`.
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    /// Name that APIs refer to.
+    pub name: String,
+    /// Address to bind; port 0 picks a free port, reported at start-up.
+    pub address: SocketAddr,
+}
+
+/// `[[apis]]`.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Unique name.
+    pub name: String,
+    /// Indexes into [`Config::listeners`] of the listeners serving this API.
+    pub listeners: Vec<usize>,
+    /// Host names (lower case, no port) this API answers; empty means any.
+    pub hosts: Vec<String>,
+    /// Stages; at least one.
+    pub stages: Vec<StageConfig>,
+    /// Routes, in file order.
+    pub routes: Vec<RouteConfig>,
+    /// Authorizers routes may name.
+    pub authorizers: Vec<AuthorizerConfig>,
+    /// Who may call any route of the API.
+    pub policy: Option<SourcePolicy>,
+    /// Cross-origin resource sharing, answered by the gateway.
+    pub cors: Option<CorsConfig>,
+    /// Where routes that require an API key find it.
+    pub api_key_source: ApiKeySource,
+}
+
+/// `[apis.cors]`: CORS as API Gateway's HTTP APIs do it. Header values are
+/// prepared once here so that the request path only copies them.
+#[derive(Debug, Clone)]
+pub struct CorsConfig {
+    /// Origins that may call; empty means none.
+    pub allow_origins: Vec<OriginPattern>,
+    /// Methods a preflight may ask for (`Access-Control-Allow-Methods`).
+    pub allow_methods: CorsList,
+    /// Request headers allowed (`Access-Control-Allow-Headers`); `None`
+    /// sends no such header.
+    pub allow_headers: Option<CorsList>,
+    /// `Access-Control-Expose-Headers`, if any.
+    pub expose_headers: Option<HeaderValue>,
+    /// Whether credentials (cookies, `Authorization`) may be sent.
+    pub allow_credentials: bool,
+    /// `Access-Control-Max-Age`, if set.
+    pub max_age: Option<HeaderValue>,
+}
+
+/// `allow_methods` or `allow_headers` of `[apis.cors]`.
+#[derive(Debug, Clone)]
+pub enum CorsList {
+    /// `["*"]`: whatever the preflight asks for is echoed.
+    Any,
+    /// These names (methods upper case, headers lower case), and the same
+    /// joined as the header value to send.
+    Only {
+        /// The names, for matching a preflight's request.
+        names: Vec<String>,
+        /// `names` joined with `, `.
+        value: HeaderValue,
+    },
+}
+
+/// An entry of `allow_origins`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginPattern {
+    /// `*`: any origin.
+    Any,
+    /// One origin, `scheme://host[:port]`, lower case.
+    Exact(String),
+    /// `scheme://*.domain`: any subdomain of `domain` (not `domain` itself),
+    /// stored as (`scheme://`, `.domain`).
+    Subdomains(String, String),
+}
+
+impl CorsConfig {
+    /// Whether `origin` may call; compared case-insensitively.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.allow_origins.iter().any(|pattern| match pattern {
+            OriginPattern::Any => true,
+            OriginPattern::Exact(o) => o.eq_ignore_ascii_case(origin),
+            OriginPattern::Subdomains(scheme, suffix) => {
+                origin.len() > scheme.len() + suffix.len()
+                    && origin[..scheme.len()].eq_ignore_ascii_case(scheme)
+                    && origin
+                        .get(origin.len() - suffix.len()..)
+                        .is_some_and(|s| s.eq_ignore_ascii_case(suffix))
+                    && !origin[scheme.len()..origin.len() - suffix.len()].contains(['/', ':'])
+            }
+        })
+    }
+
+    /// Whether any origin may call (`*`), so the answer can be `*` itself.
+    pub fn any_origin(&self) -> bool {
+        self.allow_origins.contains(&OriginPattern::Any)
+    }
+}
+
+/// A resource policy by source address (`policy` of an API, stage or
+/// route): a request from an address in `deny` is refused; if `allow` is not
+/// empty, so is a request from any address outside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourcePolicy {
+    /// Networks that may call (empty: any).
+    pub allow: Vec<ipnet::IpNet>,
+    /// Networks that may not call, whatever `allow` says.
+    pub deny: Vec<ipnet::IpNet>,
+}
+
+/// Why a [`SourcePolicy`] refused an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyRefusal {
+    /// The address is in `deny_source`.
+    Denied,
+    /// `allow_source` is set and the address is not in it.
+    NotAllowed,
+}
+
+impl SourcePolicy {
+    /// Whether `ip` may call; IPv4-mapped IPv6 addresses count as IPv4.
+    pub fn check(&self, ip: std::net::IpAddr) -> Result<(), PolicyRefusal> {
+        let ip = ip.to_canonical();
+        if self.deny.iter().any(|net| net.contains(&ip)) {
+            return Err(PolicyRefusal::Denied);
+        }
+        if !self.allow.is_empty() && !self.allow.iter().any(|net| net.contains(&ip)) {
+            return Err(PolicyRefusal::NotAllowed);
+        }
+        Ok(())
+    }
+}
+
+/// A stage of an API.
+#[derive(Debug, Clone)]
+pub struct StageConfig {
+    /// `$default` (served at the root) or a name (served under `/{name}`).
+    pub name: StageName,
+    /// Stage variables.
+    pub variables: BTreeMap<String, String>,
+    /// Who may call the API through this stage.
+    pub policy: Option<SourcePolicy>,
+    /// Default throttle of every route on this stage, all callers together.
+    pub throttle: Option<ThrottleConfig>,
+}
+
+/// A stage's name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StageName {
+    /// `$default`: no path prefix.
+    Default,
+    /// Served under `/{name}/...`.
+    Named(String),
+}
+
+impl StageName {
+    /// The name as written in config and logs.
+    pub fn as_str(&self) -> &str {
+        match self {
+            StageName::Default => "$default",
+            StageName::Named(n) => n,
+        }
+    }
+}
+
+/// A route: its key and what serves it.
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    /// The route key.
+    pub key: RouteKey,
+    /// The integration behind the route.
+    pub integration: IntegrationConfig,
+    /// Index into [`ApiConfig::authorizers`] of the route's authorizer.
+    pub authorizer: Option<usize>,
+    /// Index into [`Config::plugins`] of the route's mapper.
+    pub mapper: Option<usize>,
+    /// Who may call this route.
+    pub policy: Option<SourcePolicy>,
+    /// Whether callers need an API key in a usage plan of the stage.
+    pub api_key_required: bool,
+    /// Scopes a JWT authorizer requires; one of them must be in the token.
+    pub authorization_scopes: Vec<String>,
+    /// What requests must carry to reach the integration.
+    pub validation: Option<Arc<RequestValidation>>,
+    /// Throttle of this route on every stage, all callers together
+    /// (overrides the stage's).
+    pub throttle: Option<ThrottleConfig>,
+}
+
+/// What serves a route.
+#[derive(Debug, Clone)]
+pub enum IntegrationConfig {
+    /// Pass the request on to an HTTP upstream.
+    HttpProxy(HttpProxyConfig),
+    /// Answer from config.
+    Mock(MockConfig),
+    /// Serve from a `wasi:http/proxy` component; index into [`Config::plugins`].
+    Function {
+        /// The plugin.
+        plugin: usize,
+    },
+}
+
+/// `type = "http_proxy"`.
+#[derive(Debug, Clone)]
+pub struct HttpProxyConfig {
+    /// Target URL; path parameters and stage variables are substituted, the
+    /// request's query string is appended.
+    pub url: Template,
+    /// Time allowed for the upstream's response headers.
+    pub timeout: Duration,
+    /// Headers set (replacing any the client sent) on the upstream request.
+    pub request_headers: Vec<(HeaderName, Template)>,
+}
+
+/// `type = "mock"`.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    /// Response status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: Vec<(HeaderName, Template)>,
+    /// Response body.
+    pub body: Template,
+}
+/// Whether `value` may be an API key: 20 to 128 printable ASCII
+/// characters without spaces, as API Gateway's.
+pub fn is_api_key_value(value: &str) -> bool {
+    (20..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Whether `name` is a name the configuration accepts for APIs, keys,
+/// plans and the like: letters, digits, `_` and `-`.
+pub fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}

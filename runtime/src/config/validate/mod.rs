@@ -1,0 +1,117 @@
+//! Validation: from the raw file to the typed [`Config`], one section per
+//! file. Every problem is recorded with its span and key and validation goes
+//! on, so that one run reports all of them.
+//!
+//! - [`server`]: `[server]`, `[limits]`, `[[listeners]]`, `[admin]`
+//! - [`plugins`]: `[plugins.NAME]` and references to them
+//! - [`apis`]: `[[apis]]` with their stages, policies, CORS and models
+//! - [`routes`]: `[[apis.routes]]` and their request validation
+//! - [`integrations`]: a route's `integration`, per type
+//! - [`authorizers`]: `[apis.authorizers.NAME]`, per type
+//! - [`usage`]: API keys, usage plans, throttles, `[usage_store]`
+//!
+//! A section whose entries come in types (integrations, authorizers) lists
+//! the keys each type accepts: a key of another type is a problem, never
+//! silently ignored.
+
+mod apis;
+mod authorizers;
+mod integrations;
+mod plugins;
+mod routes;
+mod server;
+mod usage;
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Found;
+use super::model::Config;
+use super::raw::{RawConfig, SpannedStr};
+use super::units;
+
+/// Collects problems while building the typed configuration.
+pub(super) struct Validator {
+    problems: Vec<Found>,
+    /// Folder of the config file: relative paths are resolved against it.
+    base_dir: PathBuf,
+}
+
+impl Validator {
+    /// A validator resolving relative paths against `base_dir`.
+    pub(super) fn new(base_dir: PathBuf) -> Validator {
+        Validator {
+            problems: Vec::new(),
+            base_dir,
+        }
+    }
+
+    /// Every problem found.
+    pub(super) fn into_problems(self) -> Vec<Found> {
+        self.problems
+    }
+
+    fn problem(&mut self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) {
+        self.problems.push((Some(span), key.into(), message.into()));
+    }
+
+    fn duration(&mut self, value: Option<SpannedStr>, key: &str, default: Duration) -> Duration {
+        let Some(value) = value else { return default };
+        match units::parse_duration(value.get_ref()) {
+            Ok(d) => d,
+            Err(why) => {
+                self.problem(value.span(), key, why);
+                default
+            }
+        }
+    }
+
+    /// Records a problem for every key in `present` (name, where it stands)
+    /// that an entry of type `kind` does not take.
+    fn keys_of_type(
+        &mut self,
+        present: &[(&str, Option<Range<usize>>)],
+        allowed: &[&str],
+        key: &str,
+        what: &str,
+        kind: &str,
+    ) {
+        for (name, at) in present {
+            if let Some(at) = at
+                && !allowed.contains(name)
+            {
+                self.problem(
+                    at.clone(),
+                    format!("{key}.{name}"),
+                    format!("`{name}` does not apply to {what} of type `{kind}`"),
+                );
+            }
+        }
+    }
+
+    /// Validates the whole file.
+    pub(super) fn config(&mut self, raw: RawConfig) -> Config {
+        let server = self.server(raw.server);
+        let limits = self.limits(raw.limits);
+        let listeners = self.listeners(raw.listeners);
+        let mut plugins = self.plugins(raw.plugins);
+        self.pinned_versions(&raw.apis, &server, &mut plugins);
+        let apis = self.apis(raw.apis, &listeners, &limits, &plugins);
+        let admin = raw.admin.map(|admin| self.admin(admin.into_inner()));
+        let api_keys = self.api_keys(&raw.api_keys);
+        let usage_plans = self.usage_plans(&raw.usage_plans, &api_keys, &apis);
+        let usage_store = raw.usage_store.map(|s| self.usage_store(s.into_inner()));
+        Config {
+            server,
+            limits,
+            listeners,
+            apis,
+            plugins,
+            admin,
+            api_keys,
+            usage_plans,
+            usage_store,
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! Building a [`Snapshot`] from a validated configuration and the release
+//! state: plugins loaded (compiled once, cached on disk), each API
+//! definition compiled once (router, authorizers, mappers), then each stage
+//! — the file's definition or the deployment its pointer names, and its
+//! canary — gets its routes with the stage's integrations and throttles.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::releases::Releases;
+use super::snapshot::{
+    ApiEntry, Canary, CompiledApi, CompiledRoute, CompiledStage, HostTable, PlanLimits, Snapshot,
+    StageEntry, Version,
+};
+use crate::auth::jwt::JwtVerifier;
+use crate::auth::sigv4::SigV4Verifier;
+use crate::auth::{CompiledAuthorizer, Decider};
+use crate::config::{
+    ApiConfig, AuthorizerKind, Config, InstancesConfig, IntegrationConfig, PluginConfig,
+    PluginWorld, StageConfig, StageName,
+};
+use crate::integrations::{Function, Integration};
+use crate::plugin::{
+    AuthorizerPlugin, FunctionPlugin, InstanceMode, MapperPlugin, PluginEngine, PluginSettings,
+};
+use crate::router::{RouteKey, Router};
+use crate::usage::Registry;
+
+/// Compiles a validated configuration; stages with a deployment pointer in
+/// `releases` serve their deployment (and canary) instead of the file's
+/// definition. `engine` runs the plugins (needed only if there are any).
+pub fn build(
+    config: &Config,
+    releases: &Releases,
+    limits: &Registry,
+    engine: Option<&PluginEngine>,
+) -> Result<Snapshot, String> {
+    let cache_dir = config.server.cache_dir.as_deref();
+    let live = Loaded::new(config, engine, cache_dir)?;
+    let mut deployed: HashMap<String, (Loaded<'_>, Definition)> = HashMap::new();
+    let mut hosts: Vec<HostTable> = config
+        .listeners
+        .iter()
+        .map(|_| HostTable::default())
+        .collect();
+    let mut apis = Vec::with_capacity(config.apis.len());
+    for (api_index, api) in config.apis.iter().enumerate() {
+        for &listener in &api.listeners {
+            let table = &mut hosts[listener];
+            if api.hosts.is_empty() {
+                table.any = Some(api_index);
+            }
+            for host in &api.hosts {
+                table.exact.insert(host.clone(), api_index);
+            }
+        }
+        let definition = Definition::compile(&live, api)?;
+        let mut stages = Vec::with_capacity(api.stages.len());
+        let mut default_stage = None;
+        let mut named_stages = HashMap::new();
+        for (stage_index, stage) in api.stages.iter().enumerate() {
+            match &stage.name {
+                StageName::Default => default_stage = Some(stage_index),
+                StageName::Named(n) => {
+                    named_stages.insert(n.clone(), stage_index);
+                }
+            }
+            let state = releases.stage(&api.name, stage.name.as_str());
+            let plans = Arc::new(plan_limits(config, &api.name, stage.name.as_str(), limits)?);
+            let mut version = |deployment: Option<&str>,
+                               overrides: &BTreeMap<String, String>|
+             -> Result<Version, String> {
+                let mut stage = stage.clone();
+                stage
+                    .variables
+                    .extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+                let Some(id) = deployment else {
+                    return definition.version(&live, api, &stage, &plans, limits, None);
+                };
+                if !deployed.contains_key(id) {
+                    let d = releases.loaded(id).ok_or_else(|| {
+                        format!(
+                            "stage `{}` of API `{}`: deployment {id} is not loaded",
+                            stage.name.as_str(),
+                            api.name
+                        )
+                    })?;
+                    let loaded = Loaded::new(&d.config, engine, cache_dir)?;
+                    let compiled = Definition::compile(&loaded, &d.config.apis[0])
+                        .map_err(|e| format!("deployment {id}: {e}"))?;
+                    deployed.insert(id.to_owned(), (loaded, compiled));
+                }
+                let (loaded, compiled) = &deployed[id];
+                compiled
+                    .version(
+                        loaded,
+                        &loaded.config.apis[0],
+                        &stage,
+                        &plans,
+                        limits,
+                        Some(id),
+                    )
+                    .map_err(|e| format!("deployment {id}: {e}"))
+            };
+            let main = match state {
+                Some(s) => version(s.deployment.as_deref(), &s.variables)?,
+                None => version(None, &BTreeMap::new())?,
+            };
+            let canary = match state.and_then(|s| s.canary.as_ref().map(|c| (s, c))) {
+                Some((s, c)) => {
+                    let mut variables = s.variables.clone();
+                    variables.extend(c.variables.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    Some(Canary {
+                        percent: c.percent,
+                        version: version(Some(&c.deployment), &variables)?,
+                    })
+                }
+                None => None,
+            };
+            stages.push(StageEntry {
+                name: stage.name.as_str().to_owned(),
+                main,
+                canary,
+            });
+        }
+        apis.push(ApiEntry {
+            name: api.name.clone(),
+            default_stage,
+            named_stages,
+            stages,
+            cors: api.cors.clone(),
+            policy: api.policy.clone(),
+        });
+    }
+    Ok(Snapshot {
+        limits: config.limits.clone(),
+        request_id_header: config.server.request_id_header.clone(),
+        hosts,
+        apis,
+        api_keys: config
+            .api_keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.enabled)
+            .map(|(i, k)| (k.value.as_bytes().into(), i))
+            .collect(),
+    })
+}
+
+/// A configuration (the file's or a deployment's) with its plugins loaded.
+struct Loaded<'c> {
+    config: &'c Config,
+    plugins: Vec<LoadedPlugin>,
+}
+
+impl<'c> Loaded<'c> {
+    /// Loads every plugin of `config`, compiling each once.
+    fn new(
+        config: &'c Config,
+        engine: Option<&PluginEngine>,
+        cache_dir: Option<&std::path::Path>,
+    ) -> Result<Loaded<'c>, String> {
+        let plugins = if config.plugins.is_empty() {
+            Vec::new()
+        } else {
+            let engine =
+                engine.ok_or("plugins are configured but no WebAssembly engine was created")?;
+            config
+                .plugins
+                .iter()
+                .map(|plugin| load_plugin(plugin, engine, cache_dir))
+                .collect::<Result<_, _>>()?
+        };
+        Ok(Loaded { config, plugins })
+    }
+
+    fn name(&self, plugin: usize) -> &str {
+        &self.config.plugins[plugin].name
+    }
+}
+
+/// A loaded plugin of any world.
+enum LoadedPlugin {
+    Authorizer(Arc<AuthorizerPlugin>),
+    Mapper(Arc<MapperPlugin>),
+    Function(Arc<FunctionPlugin>),
+}
+
+fn load_plugin(
+    plugin: &PluginConfig,
+    engine: &PluginEngine,
+    cache_dir: Option<&std::path::Path>,
+) -> Result<LoadedPlugin, String> {
+    let bytes = std::fs::read(&plugin.component).map_err(|e| {
+        format!(
+            "plugin `{}`: cannot read {}: {e}",
+            plugin.name,
+            plugin.component.display()
+        )
+    })?;
+    let settings = PluginSettings {
+        name: plugin.name.as_str().into(),
+        config: plugin.config.clone(),
+        timeout: plugin.timeout,
+        memory_limit: usize::try_from(plugin.memory_limit).unwrap_or(usize::MAX),
+        fuel: plugin.fuel,
+        outbound_hosts: plugin.outbound_hosts.clone(),
+        max_outbound_calls: plugin.max_outbound_calls,
+    };
+    let mode = match plugin.instances {
+        InstancesConfig::Fresh => InstanceMode::Fresh,
+        InstancesConfig::Reuse {
+            reuse_limit,
+            max_idle,
+        } => InstanceMode::Reuse {
+            max_uses: reuse_limit,
+            max_idle,
+        },
+    };
+    let started = std::time::Instant::now();
+    let located = |e: crate::plugin::PluginLoadError| {
+        format!("{e} (component {})", plugin.component.display())
+    };
+    let (loaded, digest) = match plugin.world {
+        PluginWorld::Authorizer => {
+            let p = AuthorizerPlugin::load(engine, settings, &bytes, cache_dir, mode)
+                .map_err(located)?;
+            let digest = p.digest().to_owned();
+            (LoadedPlugin::Authorizer(Arc::new(p)), digest)
+        }
+        PluginWorld::Mapper => {
+            let p =
+                MapperPlugin::load(engine, settings, &bytes, cache_dir, mode).map_err(located)?;
+            let digest = p.digest().to_owned();
+            (LoadedPlugin::Mapper(Arc::new(p)), digest)
+        }
+        PluginWorld::Function => {
+            // A wasi:http component serves whole requests; every request
+            // gets a fresh instance.
+            let p = FunctionPlugin::load(engine, settings, &bytes, cache_dir, InstanceMode::Fresh)
+                .map_err(located)?;
+            let digest = p.digest().to_owned();
+            (LoadedPlugin::Function(Arc::new(p)), digest)
+        }
+    };
+    tracing::info!(
+        plugin = %plugin.name,
+        sha256 = %digest,
+        ms = started.elapsed().as_millis() as u64,
+        "plugin loaded"
+    );
+    Ok(loaded)
+}
+
+/// The stage-independent parts of one API definition: compiled once, shared
+/// by every stage that serves it.
+struct Definition {
+    api: Arc<CompiledApi>,
+    authorizers: Vec<Arc<CompiledAuthorizer>>,
+    /// Each route's mapper, by route id.
+    mappers: Vec<Option<Arc<MapperPlugin>>>,
+}
+
+impl Definition {
+    fn compile(loaded: &Loaded<'_>, api: &ApiConfig) -> Result<Definition, String> {
+        let router = Router::build(api.routes.iter().map(|r| &r.key)).map_err(|conflicts| {
+            conflicts
+                .iter()
+                .map(|c| c.reason.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        let authorizers = api
+            .authorizers
+            .iter()
+            .map(|a| {
+                let decider = match &a.kind {
+                    AuthorizerKind::Wasm { plugin } => match &loaded.plugins[*plugin] {
+                        LoadedPlugin::Authorizer(p) => Decider::Wasm(p.clone()),
+                        _ => {
+                            return Err(format!(
+                                "plugin `{}` is not an authorizer",
+                                loaded.name(*plugin)
+                            ));
+                        }
+                    },
+                    AuthorizerKind::SigV4(sigv4) => {
+                        Decider::SigV4(Arc::new(SigV4Verifier::new((**sigv4).clone())))
+                    }
+                    AuthorizerKind::Jwt(jwt) => Decider::Jwt(Arc::new(
+                        JwtVerifier::new(jwt.clone())
+                            .map_err(|e| format!("authorizer `{}`: {e}", a.name))?,
+                    )),
+                };
+                Ok(Arc::new(CompiledAuthorizer::new(a.clone(), decider)))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let mappers = api
+            .routes
+            .iter()
+            .map(|r| match r.mapper.map(|m| (m, &loaded.plugins[m])) {
+                None => Ok(None),
+                Some((_, LoadedPlugin::Mapper(m))) => Ok(Some(m.clone())),
+                Some((m, _)) => Err(format!("plugin `{}` is not a mapper", loaded.name(m))),
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Definition {
+            api: Arc::new(CompiledApi {
+                name: api.name.clone(),
+                router,
+                policy: api.policy.clone(),
+                cors: api.cors.clone(),
+                api_key_source: api.api_key_source,
+            }),
+            authorizers,
+            mappers,
+        })
+    }
+
+    /// This definition served on `stage` (its variables filled in), with
+    /// the stage's throttles and the usage plans covering it (`plans`).
+    fn version(
+        &self,
+        loaded: &Loaded<'_>,
+        api: &ApiConfig,
+        stage: &StageConfig,
+        plans: &Arc<HashMap<usize, Arc<PlanLimits>>>,
+        limits: &Registry,
+        deployment: Option<&str>,
+    ) -> Result<Version, String> {
+        let routes = api
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(id, route)| {
+                let names: Vec<&str> = match &route.key {
+                    RouteKey::Route { path, .. } => path.param_names().collect(),
+                    RouteKey::Default => Vec::new(),
+                };
+                let located = |e: String| {
+                    format!(
+                        "API `{}`, stage `{}`, route `{}`: {e}",
+                        api.name,
+                        stage.name.as_str(),
+                        route.key
+                    )
+                };
+                let integration = match &route.integration {
+                    IntegrationConfig::Function { plugin } => match &loaded.plugins[*plugin] {
+                        LoadedPlugin::Function(function) => Function::compile(
+                            function.clone(),
+                            stage,
+                            &route.key.to_string(),
+                            &names,
+                        )
+                        .map(Integration::Function),
+                        _ => Err(format!(
+                            "plugin `{}` is not a function",
+                            loaded.name(*plugin)
+                        )),
+                    },
+                    other => Integration::compile(other, stage, &names),
+                }
+                .map_err(located)?;
+                // One bucket per route of the stage, shared by the stage's
+                // main version and its canary.
+                let throttle = route.throttle.or(stage.throttle).map(|t| {
+                    limits.bucket(
+                        format!("route:{}:{}:{}", api.name, stage.name.as_str(), route.key),
+                        t,
+                    )
+                });
+                Ok(CompiledRoute {
+                    key: route.key.to_string(),
+                    param_names: names.iter().map(|n| (*n).to_owned()).collect(),
+                    policy: route.policy.clone(),
+                    authorizer: route.authorizer.map(|a| self.authorizers[a].clone()),
+                    scopes: route.authorization_scopes.clone(),
+                    api_key_required: route.api_key_required,
+                    throttle,
+                    validation: route.validation.clone(),
+                    mapper: self.mappers[id].clone(),
+                    integration,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Version {
+            deployment: deployment.map(str::to_owned),
+            api: self.api.clone(),
+            stage: CompiledStage {
+                name: stage.name.as_str().to_owned(),
+                variables: stage.variables.clone(),
+                policy: stage.policy.clone(),
+                plans: plans.clone(),
+            },
+            routes,
+        })
+    }
+}
+
+/// The limits of every key of the usage plans covering `api`/`stage`.
+fn plan_limits(
+    config: &Config,
+    api: &str,
+    stage: &str,
+    limits: &Registry,
+) -> Result<HashMap<usize, Arc<PlanLimits>>, String> {
+    let mut out = HashMap::new();
+    for plan in &config.usage_plans {
+        if !plan.stages.iter().any(|(a, s)| a == api && s == stage) {
+            continue;
+        }
+        for &key in &plan.api_keys {
+            let key_name = &config.api_keys[key].name;
+            let bucket = plan
+                .throttle
+                .map(|t| limits.bucket(format!("plan:{}:{key_name}", plan.name), t));
+            let quota = plan
+                .quota
+                .map(|q| limits.quota(&plan.name, key_name, q))
+                .transpose()
+                .map_err(|e| format!("usage plan `{}`: {e}", plan.name))?;
+            out.insert(
+                key,
+                Arc::new(PlanLimits {
+                    plan: plan.name.clone(),
+                    key: key_name.clone(),
+                    bucket,
+                    quota,
+                }),
+            );
+        }
+    }
+    Ok(out)
+}

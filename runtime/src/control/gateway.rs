@@ -1,0 +1,250 @@
+//! The running gateway: the snapshot being served behind an atomic
+//! pointer, and what outlives snapshots — the WebAssembly engine, the
+//! upstream client, the access log, rate-limit buckets and quotas.
+//!
+//! The gateway serves; what it should serve (the configuration, uploads,
+//! deployments, keys) is [`super::state`]'s to decide.
+
+use std::sync::{Arc, OnceLock};
+
+use arc_swap::ArcSwap;
+
+use super::compile;
+use super::releases::Releases;
+use super::snapshot::Snapshot;
+use crate::config::{AccessLogTarget, Config};
+use crate::observe::AccessLog;
+use crate::plugin::{EngineOptions, PluginEngine};
+use crate::upstream::UpstreamClient;
+use crate::usage::Registry;
+use crate::usage::redis::RedisStore;
+
+/// Shared state of a running gateway.
+pub struct Gateway {
+    snapshot: ArcSwap<Snapshot>,
+    /// The WebAssembly engine, created when the first plugin is configured
+    /// (at start or by a reload).
+    plugin_engine: OnceLock<PluginEngine>,
+    upstream: UpstreamClient,
+    access_log: AccessLog,
+    /// What a reload may not change: the sockets are bound, the log open.
+    fixed: FixedSettings,
+    /// Rate-limit buckets and quotas, kept across rebuilds.
+    limits: Registry,
+}
+
+/// Settings applied once at start; a reload that changes them is refused.
+struct FixedSettings {
+    listeners: Vec<(String, std::net::SocketAddr)>,
+    access_log: AccessLogTarget,
+    admin: Option<std::net::SocketAddr>,
+    workers: Option<std::num::NonZeroUsize>,
+    data_dir: Option<std::path::PathBuf>,
+    usage_store: Option<crate::config::UsageStoreConfig>,
+}
+
+impl FixedSettings {
+    fn of(config: &Config) -> FixedSettings {
+        FixedSettings {
+            listeners: config
+                .listeners
+                .iter()
+                .map(|l| (l.name.clone(), l.address))
+                .collect(),
+            access_log: config.server.access_log.clone(),
+            admin: config.admin.as_ref().map(|a| a.address),
+            workers: config.server.workers,
+            data_dir: config.server.data_dir.clone(),
+            usage_store: config.usage_store.clone(),
+        }
+    }
+
+    /// What differs in `config`, as a sentence, if anything.
+    fn changed_in(&self, config: &Config) -> Option<String> {
+        let new = FixedSettings::of(config);
+        let mut changed = Vec::new();
+        if new.listeners != self.listeners {
+            changed.push("[[listeners]]");
+        }
+        if new.access_log != self.access_log {
+            changed.push("server.access_log");
+        }
+        if new.admin != self.admin {
+            changed.push("[admin] address");
+        }
+        if new.workers != self.workers {
+            changed.push("server.workers");
+        }
+        if new.data_dir != self.data_dir {
+            changed.push("server.data_dir");
+        }
+        if new.usage_store != self.usage_store {
+            changed.push("[usage_store]");
+        }
+        (!changed.is_empty()).then(|| {
+            format!(
+                "{} changed; these apply only at start, restart the gateway for them",
+                changed.join(", ")
+            )
+        })
+    }
+}
+
+/// Why a reload was refused; the running configuration keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The file is not a valid configuration.
+    #[error("{0}")]
+    Invalid(String),
+    /// The configuration is valid but changes start-only settings.
+    #[error("{0}")]
+    NeedsRestart(String),
+    /// A plugin or route could not be compiled.
+    #[error("{0}")]
+    Compile(String),
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A listener's address could not be bound.
+    #[error("listener `{listener}`: cannot bind {address}: {source}")]
+    Bind {
+        /// Listener name.
+        listener: String,
+        /// The address.
+        address: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The access log could not be opened.
+    #[error("cannot open the access log: {0}")]
+    AccessLog(std::io::Error),
+    /// The configuration could not be compiled.
+    #[error("cannot compile the configuration: {0}")]
+    Compile(String),
+    /// A thread or runtime could not be started.
+    #[error("cannot start the worker threads: {0}")]
+    Runtime(std::io::Error),
+    /// The configuration has no listener.
+    #[error("the configuration has no [[listeners]]; nothing to serve on")]
+    NoListeners,
+}
+
+impl Gateway {
+    /// Compiles `config` with the stage pointers of `releases`, connects
+    /// nothing yet (Redis on first use), and opens the access log.
+    pub fn new(config: &Config, releases: &Releases) -> Result<Gateway, StartError> {
+        let plugin_engine = OnceLock::new();
+        let store = config
+            .usage_store
+            .clone()
+            .map(RedisStore::new)
+            .transpose()
+            .map_err(StartError::Compile)?
+            .map(Arc::new);
+        let limits = Registry::new(config.server.data_dir.as_deref(), store);
+        let snapshot = engine_for(&plugin_engine, config, releases, false)
+            .and_then(|engine| compile::build(config, releases, &limits, engine))
+            .map_err(StartError::Compile)?;
+        let access_log =
+            AccessLog::open(&config.server.access_log).map_err(StartError::AccessLog)?;
+        Ok(Gateway {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            plugin_engine,
+            upstream: UpstreamClient::new(),
+            access_log,
+            fixed: FixedSettings::of(config),
+            limits,
+        })
+    }
+
+    /// Compiles `config` with the stage pointers of `releases`, without
+    /// serving it yet (see [`Gateway::serve`]). Anything wrong leaves the
+    /// running snapshot untouched.
+    pub fn compile(&self, config: &Config, releases: &Releases) -> Result<Snapshot, ReloadError> {
+        if let Some(why) = self.fixed.changed_in(config) {
+            return Err(ReloadError::NeedsRestart(why));
+        }
+        let engine = engine_for(&self.plugin_engine, config, releases, false)
+            .map_err(ReloadError::Compile)?;
+        if let Some(engine) = engine
+            && !engine.fuel()
+            && all_plugins(config, releases).any(|p| p.fuel.is_some())
+        {
+            return Err(ReloadError::NeedsRestart(
+                "a plugin now sets `fuel`, which changes how every plugin is compiled; restart the gateway for it".into(),
+            ));
+        }
+        compile::build(config, releases, &self.limits, engine).map_err(ReloadError::Compile)
+    }
+
+    /// Serves `snapshot` from now on; requests in flight finish on the one
+    /// they started with.
+    pub fn serve(&self, snapshot: Snapshot) {
+        self.snapshot.store(Arc::new(snapshot));
+    }
+
+    /// The snapshot current now; a request keeps it for its whole life.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// The WebAssembly engine, if any plugin is configured.
+    pub fn plugin_engine(&self) -> Option<&PluginEngine> {
+        self.plugin_engine.get()
+    }
+
+    /// The upstream client.
+    pub fn upstream(&self) -> &UpstreamClient {
+        &self.upstream
+    }
+
+    /// The access log.
+    pub fn access_log(&self) -> &AccessLog {
+        &self.access_log
+    }
+}
+
+/// Compiles everything `config` needs, as `serve` would, without serving
+/// it: plugins compiled and linked in an engine that never runs them, JWT
+/// key files read. Opens no log, starts no thread of its own, connects to
+/// nothing and writes nothing (the compiled-plugin cache is only read).
+pub fn check(config: &Config) -> Result<(), StartError> {
+    let engine = OnceLock::new();
+    let releases = Releases::default();
+    let engine = engine_for(&engine, config, &releases, true).map_err(StartError::Compile)?;
+    compile::build(config, &releases, &Registry::new(None, None), engine)
+        .map(drop)
+        .map_err(StartError::Compile)
+}
+
+/// Every plugin the file and the stages' deployments configure.
+fn all_plugins<'a>(
+    config: &'a Config,
+    releases: &'a Releases,
+) -> impl Iterator<Item = &'a crate::config::PluginConfig> {
+    config.plugins.iter().chain(releases.deployed_plugins())
+}
+
+/// The engine, created on first need with settings for `config`'s plugins;
+/// `None` while no plugin is configured.
+fn engine_for<'a>(
+    engine: &'a OnceLock<PluginEngine>,
+    config: &Config,
+    releases: &Releases,
+    check_only: bool,
+) -> Result<Option<&'a PluginEngine>, String> {
+    if all_plugins(config, releases).next().is_none() {
+        return Ok(engine.get());
+    }
+    if let Some(engine) = engine.get() {
+        return Ok(Some(engine));
+    }
+    let created = PluginEngine::with_options(EngineOptions {
+        fuel: all_plugins(config, releases).any(|p| p.fuel.is_some()),
+        check_only,
+        ..EngineOptions::default()
+    })?;
+    Ok(Some(engine.get_or_init(|| created)))
+}

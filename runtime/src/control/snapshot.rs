@@ -1,0 +1,202 @@
+//! The immutable, compiled form of a configuration that the request path
+//! reads: routers built, plugins loaded, stage variables filled in, every
+//! route holding what it needs in one [`CompiledRoute`]. Requests read it
+//! through an atomic pointer and keep the one they started with; a reload,
+//! upload or deploy swaps the pointer. [`super::compile`] builds it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use http::HeaderName;
+
+use crate::auth::CompiledAuthorizer;
+use crate::config::{ApiKeySource, CorsConfig, Limits, RequestValidation, SourcePolicy};
+use crate::integrations::Integration;
+use crate::plugin::MapperPlugin;
+use crate::router::Router;
+use crate::usage::{Bucket, Quota};
+
+/// Everything a request needs to be served, compiled once.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Request limits.
+    pub limits: Limits,
+    /// Header carrying the request id.
+    pub request_id_header: HeaderName,
+    pub(super) hosts: Vec<HostTable>,
+    /// APIs with their stages, in config order.
+    pub apis: Vec<ApiEntry>,
+    /// Enabled API keys: value → index into the configuration's keys.
+    pub api_keys: HashMap<Box<[u8]>, usize>,
+}
+
+/// Which API a listener serves for a `Host`.
+#[derive(Debug, Default)]
+pub(super) struct HostTable {
+    pub(super) exact: HashMap<String, usize>,
+    pub(super) any: Option<usize>,
+}
+
+impl Snapshot {
+    /// Whether `listener` tells APIs apart by `Host` (so the host must be
+    /// looked at).
+    pub fn listener_uses_hosts(&self, listener: usize) -> bool {
+        self.hosts
+            .get(listener)
+            .is_some_and(|t| !t.exact.is_empty())
+    }
+
+    /// The API serving `host` (lower case, no port) on `listener`.
+    pub fn api_for(&self, listener: usize, host: Option<&str>) -> Option<&ApiEntry> {
+        let table = self.hosts.get(listener)?;
+        host.and_then(|h| table.exact.get(h).copied())
+            .or(table.any)
+            .and_then(|api| self.apis.get(api))
+    }
+}
+
+/// An API as served: its stages, each serving a compiled definition.
+#[derive(Debug)]
+pub struct ApiEntry {
+    /// The API's name.
+    pub name: String,
+    pub(super) default_stage: Option<usize>,
+    pub(super) named_stages: HashMap<String, usize>,
+    /// The stages, in config order.
+    pub stages: Vec<StageEntry>,
+    /// CORS as the configuration file defines it, for answers given before
+    /// a stage is known (a path no stage serves).
+    pub cors: Option<CorsConfig>,
+    /// The resource policy as the configuration file defines it, likewise.
+    pub policy: Option<SourcePolicy>,
+}
+
+impl ApiEntry {
+    /// Splits a stage prefix off `path`: returns the stage and the path
+    /// within it.
+    pub fn stage_for<'p>(&self, path: &'p str) -> Option<(&StageEntry, &'p str)> {
+        if !self.named_stages.is_empty() {
+            let rest = path.strip_prefix('/').unwrap_or(path);
+            let (first, within) = match rest.find('/') {
+                Some(at) => (&rest[..at], &rest[at..]),
+                None => (rest, "/"),
+            };
+            if let Some(&stage) = self.named_stages.get(first) {
+                return Some((&self.stages[stage], within));
+            }
+        }
+        self.default_stage.map(|s| (&self.stages[s], path))
+    }
+}
+
+/// A stage: what it serves, and its canary.
+#[derive(Debug)]
+pub struct StageEntry {
+    /// The stage's name.
+    pub name: String,
+    /// What the stage serves.
+    pub main: Version,
+    /// A second version serving a share of the requests.
+    pub canary: Option<Canary>,
+}
+
+/// A canary on a stage.
+#[derive(Debug)]
+pub struct Canary {
+    /// Share of the stage's requests, 0 to 100.
+    pub percent: f64,
+    /// What the canary serves.
+    pub version: Version,
+}
+
+impl StageEntry {
+    /// The version serving one request: the canary for its share of
+    /// requests. Returns whether it is the canary.
+    pub fn pick(&self) -> (&Version, bool) {
+        match &self.canary {
+            Some(canary) if fastrand::f64() * 100.0 < canary.percent => (&canary.version, true),
+            _ => (&self.main, false),
+        }
+    }
+}
+
+/// One API definition served on one stage.
+#[derive(Debug)]
+pub struct Version {
+    /// The deployment (`None`: the configuration file).
+    pub deployment: Option<String>,
+    /// What the definition's stages share: router, authorizers, policy, CORS.
+    pub api: Arc<CompiledApi>,
+    /// The stage's own settings.
+    pub stage: CompiledStage,
+    /// The routes, indexed by the router's route ids.
+    pub routes: Vec<CompiledRoute>,
+}
+
+/// What every stage serving one API definition shares.
+#[derive(Debug)]
+pub struct CompiledApi {
+    /// The API's name.
+    pub name: String,
+    /// Route key matching.
+    pub router: Router,
+    /// The API's resource policy.
+    pub policy: Option<SourcePolicy>,
+    /// CORS, answered by the gateway.
+    pub cors: Option<CorsConfig>,
+    /// Where routes that require an API key find it.
+    pub api_key_source: ApiKeySource,
+}
+
+/// A stage's own settings.
+#[derive(Debug)]
+pub struct CompiledStage {
+    /// The stage's name.
+    pub name: String,
+    /// The stage's variables (canary overrides applied), for plugins and
+    /// identity sources.
+    pub variables: BTreeMap<String, String>,
+    /// The stage's resource policy.
+    pub policy: Option<SourcePolicy>,
+    /// Usage-plan limits by API key index, for the keys of plans covering
+    /// this stage (shared by the stage's versions).
+    pub plans: Arc<HashMap<usize, Arc<PlanLimits>>>,
+}
+
+/// A route on one stage: everything its request needs after matching.
+#[derive(Debug)]
+pub struct CompiledRoute {
+    /// The route key as written, for logs and plugins.
+    pub key: String,
+    /// Path parameter names, in the route key's order.
+    pub param_names: Vec<String>,
+    /// Who may call this route.
+    pub policy: Option<SourcePolicy>,
+    /// The route's authorizer, shared with the other routes naming it.
+    pub authorizer: Option<Arc<CompiledAuthorizer>>,
+    /// Scopes a JWT authorizer must have granted (one of them).
+    pub scopes: Vec<String>,
+    /// Whether callers need an API key in a usage plan of the stage.
+    pub api_key_required: bool,
+    /// Throttle for all callers (the route's, else the stage's).
+    pub throttle: Option<Arc<Bucket>>,
+    /// What requests must carry.
+    pub validation: Option<Arc<RequestValidation>>,
+    /// The mapper around the integration.
+    pub mapper: Option<Arc<MapperPlugin>>,
+    /// What serves the route, its stage variables filled in.
+    pub integration: Integration,
+}
+
+/// A key's limits in the usage plan that covers a stage.
+#[derive(Debug)]
+pub struct PlanLimits {
+    /// The plan's name.
+    pub plan: String,
+    /// The key's name.
+    pub key: String,
+    /// Rate and burst of this key.
+    pub bucket: Option<Arc<Bucket>>,
+    /// Requests of this key per period.
+    pub quota: Option<Arc<Quota>>,
+}

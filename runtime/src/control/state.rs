@@ -1,0 +1,213 @@
+//! The desired state, under one owner: the configuration (as the file says,
+//! with the plugin versions and API keys the admin API added on top), the
+//! stage pointers and deployments, and the file they are read from.
+//!
+//! Every change — a reload, an upload, a deploy, a key — takes the lock,
+//! computes the next state, compiles it into a snapshot (anything wrong
+//! leaves everything as it was), records it durably, and only then serves
+//! it and makes it current. One change at a time; the request path never
+//! takes this lock.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::gateway::{Gateway, ReloadError};
+use super::releases::Releases;
+use crate::config::{ApiKeyConfig, Config, is_api_key_value, is_identifier};
+use crate::store::{ApiKeyStore, PluginStore, StoredKey};
+
+/// Reads and validates a configuration file, then applies what the admin
+/// API recorded in `server.data_dir` (the active plugin versions, the API
+/// keys created at run time), so that a restart serves exactly what was
+/// served before.
+pub fn load(path: &Path) -> Result<Config, String> {
+    let mut config = Config::from_file(path).map_err(|e| e.to_string())?;
+    if let Some(data_dir) = config.server.data_dir.clone() {
+        apply_active_versions(&PluginStore::new(&data_dir), &mut config)?;
+        for key in ApiKeyStore::new(&data_dir).list()? {
+            add_key(&mut config, &key)?;
+        }
+    }
+    Ok(config)
+}
+
+/// Points every plugin of `config` that has an active uploaded version at
+/// that version.
+fn apply_active_versions(store: &PluginStore, config: &mut Config) -> Result<(), String> {
+    for plugin in &mut config.plugins {
+        let active = store.active(&plugin.name).map_err(|e| {
+            format!(
+                "plugin `{}`: cannot read its active version: {e}",
+                plugin.name
+            )
+        })?;
+        if let Some(sha256) = active {
+            let path = store.component_path(&plugin.name, &sha256);
+            if !path.is_file() {
+                return Err(format!(
+                    "plugin `{}`: the active version {sha256} is missing from {}",
+                    plugin.name,
+                    path.display()
+                ));
+            }
+            plugin.component = path;
+        }
+    }
+    Ok(())
+}
+
+/// Adds `key` to `config` and to its usage plans, with the configuration
+/// file's rules; says why not.
+pub fn add_key(config: &mut Config, key: &StoredKey) -> Result<(), String> {
+    if key.name.len() > 128 || !is_identifier(&key.name) {
+        return Err(format!(
+            "`{}` is not a valid key name (letters, digits, `_` and `-`)",
+            key.name
+        ));
+    }
+    if !is_api_key_value(&key.value) {
+        return Err("an API key is 20 to 128 printable ASCII characters without spaces".into());
+    }
+    if let Some(other) = config.api_keys.iter().find(|k| k.name == key.name) {
+        return Err(format!("an API key named `{}` exists already", other.name));
+    }
+    if let Some(other) = config.api_keys.iter().find(|k| k.value == key.value) {
+        return Err(format!("API key `{}` has the same value", other.name));
+    }
+    let index = config.api_keys.len();
+    for plan_name in &key.usage_plans {
+        let Some(plan) = config.usage_plans.iter().find(|p| p.name == *plan_name) else {
+            return Err(format!("no usage plan `{plan_name}` is configured"));
+        };
+        for (api, stage) in &plan.stages {
+            let taken = config.usage_plans.iter().any(|other| {
+                other.name != *plan_name
+                    && key.usage_plans.contains(&other.name)
+                    && other.stages.iter().any(|(a, s)| a == api && s == stage)
+            });
+            if taken {
+                return Err(format!(
+                    "usage plans `{}` cover the same stage `{stage}` of API `{api}`; a key can be in one plan per stage",
+                    key.usage_plans.join("`, `")
+                ));
+            }
+        }
+    }
+    config.api_keys.push(ApiKeyConfig {
+        name: key.name.clone(),
+        value: key.value.clone(),
+        enabled: key.enabled,
+    });
+    for plan in &mut config.usage_plans {
+        if key.usage_plans.contains(&plan.name) {
+            plan.api_keys.push(index);
+        }
+    }
+    Ok(())
+}
+
+/// What the gateway should serve.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    /// The configuration: the file's, with uploads and keys applied.
+    pub config: Config,
+    /// Stage pointers and the deployments they name.
+    pub releases: Releases,
+}
+
+/// The owner of the desired state; see the module documentation.
+pub struct Control {
+    gateway: Arc<Gateway>,
+    /// The file reloads (and deployments) read.
+    config_path: Option<PathBuf>,
+    desired: Mutex<Current>,
+}
+
+/// The desired state being served, and how many changes were served.
+struct Current {
+    desired: Desired,
+    generation: u64,
+}
+
+impl Control {
+    /// The owner of `desired`, which `gateway` serves already.
+    pub fn new(gateway: Arc<Gateway>, config_path: Option<PathBuf>, desired: Desired) -> Control {
+        Control {
+            gateway,
+            config_path,
+            desired: Mutex::new(Current {
+                desired,
+                generation: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Current> {
+        self.desired.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The gateway.
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// The configuration file, if the gateway was started from one.
+    pub fn config_path(&self) -> Option<&Path> {
+        self.config_path.as_deref()
+    }
+
+    /// A copy of the desired state being served.
+    pub fn current(&self) -> Desired {
+        self.lock().desired.clone()
+    }
+
+    /// Reads the desired state being served without copying it.
+    pub fn read<T>(&self, read: impl FnOnce(&Desired) -> T) -> T {
+        read(&self.lock().desired)
+    }
+
+    /// Applies one change: `change` computes the next desired state from
+    /// the current one; it is compiled, `record` writes it durably, and then
+    /// it is served. An error from any step leaves everything as it was
+    /// (apart from what `record` wrote before failing). Returns what
+    /// `change` returned and the new generation: how many changes (reloads,
+    /// uploads, deploys, keys) have been served since start.
+    pub fn change<T, E: From<ReloadError>>(
+        &self,
+        change: impl FnOnce(&Desired) -> Result<(Desired, T), E>,
+        record: impl FnOnce(&Desired, &T) -> Result<(), E>,
+    ) -> Result<(T, u64), E> {
+        let mut current = self.lock();
+        let (next, outcome) = change(&current.desired)?;
+        let snapshot = self.gateway.compile(&next.config, &next.releases)?;
+        record(&next, &outcome)?;
+        self.gateway.serve(snapshot);
+        current.desired = next;
+        current.generation += 1;
+        Ok((outcome, current.generation))
+    }
+
+    /// Re-reads the configuration file and serves it if it is valid. Used
+    /// by `POST /reload` and SIGHUP. Returns the new generation.
+    pub fn reload_from_file(&self) -> Result<u64, ReloadError> {
+        let Some(path) = self.config_path.clone() else {
+            return Err(ReloadError::NeedsRestart(
+                "the gateway was not started from a file".into(),
+            ));
+        };
+        self.change(
+            |current| {
+                let config = load(&path).map_err(ReloadError::Invalid)?;
+                Ok((
+                    Desired {
+                        config,
+                        releases: current.releases.clone(),
+                    },
+                    (),
+                ))
+            },
+            |_, _| Ok(()),
+        )
+        .map(|((), generation)| generation)
+    }
+}

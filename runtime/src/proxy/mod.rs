@@ -1,0 +1,209 @@
+//! The request path: one fixed sequence of phases over one per-request
+//! context ([`Cx`]). Every phase has the same shape — `async fn(&mut Cx) ->
+//! Verdict` — and either lets the request continue, answers it itself
+//! ([`Flow::Respond`]), or fails it with a [`GatewayError`] that says who is
+//! at fault. `docs/request-path.md` mirrors this list.
+//!
+//! 0. **accept** ([`listeners`], [`handle`]): HTTP/1.1 or HTTP/2; a request
+//!    id; `.` and `..` in the path resolved (400 above the root).
+//! 1. **limits** ([`phases::limits`]): header size (431), declared body size
+//!    (413).
+//! 2. **locate** ([`phases::locate`]): listener and `Host` → API (404);
+//!    first path segment → stage; the stage's version (deployment or canary).
+//! 3. **preflight** ([`phases::preflight`]): a CORS preflight is answered
+//!    here (204).
+//! 4. **policy** ([`phases::policy`]): the API's and the stage's resource
+//!    policies (403 for every path); then 404 if no stage serves the path.
+//! 5. **route** ([`phases::route`]): route key match (404, 405), then the
+//!    route's own resource policy (403).
+//! 6. **authorize** ([`phases::authorize`]): the route's authorizer behind
+//!    its decision cache (401, 403, 500), then its scopes (403).
+//! 7. **usage** ([`phases::usage`]): API key and usage plan (403), rate,
+//!    throttle and quota (429).
+//! 8. **validate** ([`phases::validate`]): required parameters and the body
+//!    model (400).
+//! 9. **map request** ([`phases::mapping`]): the route's mapper may rewrite
+//!    the request or answer it.
+//! 10. **integrate** ([`phases::integrate`]): `http_proxy`, `mock` or
+//!     `function` (502, 504, 500).
+//! 11. **map response** ([`phases::mapping`]): the mapper on the response.
+//! 12. **respond** ([`handle`]): request id header, CORS headers, the
+//!     access-log record — also for requests that failed in any phase.
+
+mod context;
+pub mod listeners;
+pub mod phases;
+
+pub use context::{ConnectionInfo, Cx, Flow, Verdict, new_request_id};
+
+use std::time::Duration;
+
+use http::{Request, Response};
+
+use crate::body::{RequestBody, ResponseBody};
+use crate::control::Gateway;
+use crate::error::{Blame, ErrorKind, GatewayError};
+use crate::observe::AccessLogEntry;
+
+/// Runs phases 1 to 11 in order; stops at the first that answers or fails.
+async fn run_phases(cx: &mut Cx<'_>) -> Result<Response<ResponseBody>, GatewayError> {
+    macro_rules! phase {
+        ($phase:expr) => {
+            if let Flow::Respond(response) = $phase(cx).await? {
+                return Ok(response);
+            }
+        };
+    }
+    phase!(phases::limits::run); // 1
+    phase!(phases::locate::run); // 2
+    phase!(phases::preflight::run); // 3
+    phase!(phases::policy::run); // 4
+    phase!(phases::route::run); // 5
+    phase!(phases::authorize::run); // 6
+    phase!(phases::usage::run); // 7
+    phase!(phases::validate::run); // 8
+    phase!(phases::mapping::request); // 9
+    phase!(phases::integrate::run); // 10
+    phase!(phases::mapping::response); // 11
+    cx.response
+        .take()
+        .ok_or_else(|| GatewayError::with_source(ErrorKind::Internal, "no phase answered"))
+}
+
+/// Serves one request through every phase and records it (phases 0 and
+/// 12). Drivable in-process: give it a request whose body is
+/// [`RequestBody::Buffered`].
+pub async fn handle(
+    gateway: &Gateway,
+    request: Request<RequestBody>,
+    conn: &ConnectionInfo,
+) -> Response<ResponseBody> {
+    let snapshot = gateway.snapshot();
+    let (parts, body) = request.into_parts();
+    // What the access log and the last phase need after the parts have gone
+    // to the integration.
+    let method = parts.method.clone();
+    let uri = parts.uri.clone();
+    let version = parts.version;
+    let origin = parts.headers.get(http::header::ORIGIN).cloned();
+    let normalized = phases::route::normalize_path(uri.path());
+    let path = normalized.as_deref().unwrap_or(uri.path());
+    let mut cx = Cx::new(gateway, &snapshot, conn, path, parts, body);
+    let outcome = match &normalized {
+        Ok(_) => run_phases(&mut cx).await,
+        Err(refusal) => Err(GatewayError::with_source(
+            ErrorKind::BadRequest,
+            refusal.to_string(),
+        )),
+    };
+    if let Some(RequestBody::Streaming(unread)) = cx.body.take() {
+        crate::util::drain::drain_in_background(unread);
+    }
+    let (mut response, error) = match outcome {
+        Ok(response) => (response, None),
+        Err(error) => (error.to_response(), Some(error)),
+    };
+    // The downstream connection's protocol, whatever the upstream spoke: an
+    // HTTP/1.0 answer relayed as such would end a 1.1 client's keep-alive.
+    if matches!(version, http::Version::HTTP_10 | http::Version::HTTP_11) {
+        *response.version_mut() = version;
+    }
+    response
+        .headers_mut()
+        .insert(snapshot.request_id_header.clone(), cx.request_id.clone());
+    let cors = match cx.version {
+        Some(v) => v.api.cors.as_ref(),
+        None => cx.api.and_then(|a| a.cors.as_ref()),
+    };
+    if !cx.preflight
+        && let Some(cors) = cors
+    {
+        phases::preflight::decorate(cors, origin.as_ref(), &mut response);
+    }
+    if let Some(error) = &error {
+        if error.blame() == Blame::Downstream {
+            tracing::debug!(request_id = cx.request_id_str(), %error, "request refused");
+        } else {
+            tracing::warn!(request_id = cx.request_id_str(), blame = error.blame().as_str(), %error, "request failed");
+        }
+    }
+    let log = gateway.access_log();
+    if log.enabled() {
+        log.record(&AccessLogEntry {
+            request_id: cx.request_id_str(),
+            request_time: humantime::format_rfc3339_millis(cx.received_wall).to_string(),
+            ip: cx.conn.client.ip(),
+            http_method: method.as_str(),
+            path: uri.path(),
+            protocol: version_name(version),
+            status: response.status().as_u16(),
+            api: cx.api.map(|a| a.name.as_str()),
+            stage: cx.version.map(|v| v.stage.name.as_str()),
+            deployment_id: cx.version.and_then(|v| v.deployment.as_deref()),
+            is_canary_request: cx.version.map(|_| cx.canary),
+            route_key: cx.route.map(|r| r.key.as_str()),
+            response_latency: millis(cx.received_at.elapsed()),
+            integration_latency: cx.integration.latency.map(millis),
+            integration_status: cx.integration.status.map(|s| s.as_u16()),
+            error_message: error.as_ref().map(ToString::to_string),
+            error_blame: error.as_ref().map(|e| e.blame().as_str()),
+            principal_id: cx.authorized.as_ref().map(|a| a.principal_id.as_str()),
+            authorizer_cache_hit: cx.authorizer_cache_hit,
+            authorizer_latency: cx.authorizer_latency.map(millis),
+        });
+    }
+    response
+}
+
+/// Reads the whole request body (up to the body limit, else 413) and keeps
+/// it in the context for the phases after, which then see it buffered.
+pub async fn read_body(cx: &mut Cx<'_>) -> Result<bytes::Bytes, GatewayError> {
+    use http_body_util::BodyExt;
+    let limit = cx.snapshot.limits.max_body_bytes;
+    let bytes = match cx.body.take() {
+        Some(RequestBody::Streaming(incoming)) => {
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            http_body_util::Limited::new(incoming, limit)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        GatewayError::with_source(ErrorKind::PayloadTooLarge, e)
+                    } else {
+                        GatewayError::with_source(ErrorKind::BadRequest, e)
+                    }
+                })?
+                .to_bytes()
+        }
+        Some(RequestBody::Buffered(bytes)) => {
+            if bytes.len() as u64 > limit {
+                return Err(GatewayError::with_source(
+                    ErrorKind::PayloadTooLarge,
+                    format!("body of {} bytes, limit {limit}", bytes.len()),
+                ));
+            }
+            bytes
+        }
+        None => bytes::Bytes::new(),
+    };
+    cx.body = Some(RequestBody::Buffered(bytes.clone()));
+    Ok(bytes)
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
+}
+
+fn version_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP",
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,339 @@
+//! Phase 6: authorization, with API Gateway's semantics. A missing identity
+//! source is 401 without calling the authorizer; `deny` is 403;
+//! `unauthorized` is 401; `allow` passes a principal and context on to the
+//! integration. Decisions are cached per authorizer, keyed by the identity
+//! source values, for the configured TTL (or the plugin's override; for a
+//! JWT, never past its `exp`). A SigV4 signature is checked on every
+//! request (it covers its own time and body). A route's authorization
+//! scopes are checked after every decision, cached or not.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::auth::jwt::{JwtRefusal, JwtVerifier};
+use crate::auth::sigv4::SigV4Verifier;
+use crate::auth::{Authorized, Cached, CompiledAuthorizer, Decider, DecisionCache};
+use crate::config::{AuthorizerPayload, IdentitySource, OnError};
+use crate::error::{Blame, ErrorKind, GatewayError};
+use crate::plugin::{AuthorizeInput, Decision, RequestInfo};
+use crate::proxy::{Cx, Flow, Verdict};
+
+/// Runs the route's authorizer, if it has one, then checks the route's
+/// authorization scopes.
+pub async fn run(cx: &mut Cx<'_>) -> Verdict {
+    let Some(route) = cx.route else {
+        return Ok(Flow::Continue);
+    };
+    let Some(authorizer) = &route.authorizer else {
+        return Ok(Flow::Continue);
+    };
+    let authorized = match &authorizer.decider {
+        Decider::SigV4(verifier) => Some(verify_sigv4(verifier, cx).await?),
+        _ => decide(authorizer, cx).await?,
+    };
+    if !route.scopes.is_empty()
+        && !authorized
+            .as_ref()
+            .is_some_and(|a| route.scopes.iter().any(|r| a.scopes.contains(r)))
+    {
+        return Err(GatewayError::with_source(
+            ErrorKind::Forbidden,
+            "the token has none of the route's authorization scopes",
+        ));
+    }
+    cx.authorized = authorized;
+    Ok(Flow::Continue)
+}
+
+/// A `wasm` or `jwt` decision, from the cache when it has one.
+async fn decide(
+    authorizer: &CompiledAuthorizer,
+    cx: &mut Cx<'_>,
+) -> Result<Option<Arc<Authorized>>, GatewayError> {
+    let mut identity = Vec::with_capacity(authorizer.config.identity_sources.len());
+    for source in &authorizer.config.identity_sources {
+        match identity_value(source, cx) {
+            Some(value) if !value.is_empty() => identity.push((source.to_string(), value)),
+            _ => {
+                return Err(GatewayError::with_source(
+                    ErrorKind::Unauthorized,
+                    format!("identity source {source} is missing"),
+                ));
+            }
+        }
+    }
+    let cache_key = authorizer
+        .cache
+        .as_ref()
+        .map(|_| DecisionCache::key(identity.iter().map(|(_, v)| v.as_str())));
+    if let (Some(cache), Some(key)) = (&authorizer.cache, &cache_key)
+        && let Some(hit) = cache.get(key)
+    {
+        cx.authorizer_cache_hit = Some(true);
+        return match hit {
+            Cached::Allow(allowed) => Ok(Some(allowed)),
+            Cached::Deny => Err(GatewayError::with_source(
+                ErrorKind::Forbidden,
+                "denied (cached decision)",
+            )),
+        };
+    }
+    cx.authorizer_cache_hit = Some(false);
+    let remember = |decision: Cached, ttl: Option<Duration>| {
+        if let (Some(cache), Some(key)) = (&authorizer.cache, cache_key.clone()) {
+            cache.remember(key, decision, ttl);
+        }
+    };
+    let plugin = match &authorizer.decider {
+        Decider::Wasm(plugin) => plugin,
+        Decider::Jwt(verifier) => {
+            let token = identity.first().map_or("", |(_, v)| v.as_str());
+            let (allowed, ttl) = verify_jwt(authorizer, verifier, token).await?;
+            remember(Cached::Allow(allowed.clone()), ttl);
+            return Ok(Some(allowed));
+        }
+        // Checked before the identity sources, in `run`.
+        Decider::SigV4(_) => return Ok(None),
+    };
+    let input = AuthorizeInput {
+        token: match authorizer.config.payload {
+            AuthorizerPayload::Token => identity.first().map(|(_, v)| v.clone()),
+            AuthorizerPayload::Request => None,
+        },
+        identity,
+        request: plugin_view(cx),
+    };
+    let started = Instant::now();
+    let outcome = plugin.authorize(cx.request_id_str(), &input).await;
+    cx.authorizer_latency = Some(started.elapsed());
+    match outcome {
+        Ok(Decision::Allow(allow)) => {
+            let ttl = allow.ttl_seconds.map(|s| Duration::from_secs(u64::from(s)));
+            let allowed = Arc::new(Authorized {
+                principal_id: allow.principal_id,
+                context: allow.context,
+                usage_identifier: allow.usage_identifier,
+                scopes: Vec::new(),
+            });
+            remember(Cached::Allow(allowed.clone()), ttl);
+            Ok(Some(allowed))
+        }
+        Ok(Decision::Deny) => {
+            remember(Cached::Deny, None);
+            Err(GatewayError::with_source(
+                ErrorKind::Forbidden,
+                "denied by the authorizer",
+            ))
+        }
+        Ok(Decision::Unauthorized) => Err(GatewayError::with_source(
+            ErrorKind::Unauthorized,
+            "the authorizer did not accept the identity",
+        )),
+        Err(failure) => match authorizer.config.on_error {
+            // The request's own log line (warn, blamed on the plugin) says
+            // what failed; the guest's details are in its output lines.
+            OnError::Deny => Err(GatewayError::with_source(ErrorKind::PluginFailed, failure)),
+            OnError::Allow => {
+                tracing::warn!(authorizer = %authorizer.config.name, request_id = cx.request_id_str(), error = %failure, "authorizer failed; failing open");
+                Ok(None)
+            }
+        },
+    }
+}
+
+/// Checks a request's SigV4 signature; the body is read first when the
+/// request is signed (the signature covers it).
+async fn verify_sigv4(
+    verifier: &SigV4Verifier,
+    cx: &mut Cx<'_>,
+) -> Result<Arc<Authorized>, GatewayError> {
+    let bytes = if SigV4Verifier::is_signed(&cx.parts) {
+        crate::proxy::read_body(cx).await?
+    } else {
+        bytes::Bytes::new()
+    };
+    let signer = verifier
+        .verify(&cx.parts, &bytes)
+        .map_err(|refusal| GatewayError::new(ErrorKind::SignatureRefused(refusal.to_string())))?;
+    Ok(Arc::new(Authorized {
+        principal_id: signer.principal,
+        context: vec![("accessKeyId".to_owned(), signer.access_key_id)],
+        usage_identifier: None,
+        scopes: Vec::new(),
+    }))
+}
+
+/// Checks a bearer token; returns what it says and how long that may be
+/// remembered (the cache TTL, but never past the token's expiry).
+async fn verify_jwt(
+    authorizer: &CompiledAuthorizer,
+    verifier: &JwtVerifier,
+    value: &str,
+) -> Result<(Arc<Authorized>, Option<Duration>), GatewayError> {
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => value.trim(),
+    };
+    let verified = verifier.verify(token).await.map_err(|refusal| match refusal {
+        JwtRefusal::Invalid(why) => GatewayError::with_source(ErrorKind::Unauthorized, why),
+        JwtRefusal::Keys(why) => {
+            tracing::error!(authorizer = %authorizer.config.name, error = %why, "JWT authorizer has no keys");
+            GatewayError::with_source(ErrorKind::Internal, why).blamed_on(Blame::Dependency)
+        }
+    })?;
+    let left = verified
+        .expires_at
+        .saturating_sub(u64::try_from(crate::util::time::unix_now()).unwrap_or(0));
+    let ttl = authorizer
+        .cache
+        .as_ref()
+        .map(|c| c.ttl().min(Duration::from_secs(left)));
+    Ok((Arc::new(verified.authorized()), ttl))
+}
+
+fn identity_value(source: &IdentitySource, cx: &Cx<'_>) -> Option<String> {
+    match source {
+        IdentitySource::Header(name) => cx
+            .parts
+            .headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        IdentitySource::Query(name) => cx.parts.uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        }),
+        IdentitySource::StageVariable(name) => cx
+            .version
+            .and_then(|v| v.stage.variables.get(name).cloned()),
+        IdentitySource::SourceIp => Some(cx.conn.client.ip().to_string()),
+    }
+}
+
+/// What plugins learn about the request.
+pub fn plugin_view(cx: &Cx<'_>) -> RequestInfo {
+    let route = cx.route;
+    let stage = cx.version.map(|v| &v.stage);
+    RequestInfo {
+        request_id: cx.request_id_str().to_owned(),
+        method: cx.parts.method.as_str().to_owned(),
+        path: cx.path.to_owned(),
+        route_key: route.map(|r| r.key.clone()).unwrap_or_default(),
+        stage: stage.map(|s| s.name.clone()).unwrap_or_default(),
+        headers: crate::plugin::header_entries(&cx.parts.headers),
+        query: cx
+            .parts
+            .uri
+            .query()
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        path_parameters: route
+            .map(|r| {
+                r.param_names
+                    .iter()
+                    .zip(&cx.params)
+                    .map(|(n, v)| (n.clone(), (*v).to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        stage_variables: stage
+            .map(|s| {
+                s.variables
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        source_ip: cx.conn.client.ip().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::proxy::testing::{Harness, request};
+
+    /// An HS256 key set ("oct" key) written to a temporary file.
+    fn jwks() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("jwks.json");
+        // base64url of "a-very-secret-key-for-tests-only"
+        std::fs::write(
+            &path,
+            r#"{"keys":[{"kty":"oct","kid":"k1","alg":"HS256","k":"YS12ZXJ5LXNlY3JldC1rZXktZm9yLXRlc3RzLW9ubHk"}]}"#,
+        )
+        .expect("write jwks");
+        let path = path.display().to_string();
+        (dir, path)
+    }
+
+    fn token(claims: serde_json::Value) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some("k1".into());
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"a-very-secret-key-for-tests-only"),
+        )
+        .expect("sign")
+    }
+
+    #[tokio::test]
+    async fn jwt_decisions_and_scopes() {
+        let (_dir, jwks) = jwks();
+        let harness = Harness::new(&format!(
+            r#"
+[[apis]]
+name = "a"
+[apis.authorizers.jwt]
+type = "jwt"
+issuer = "https://issuer.example"
+audiences = ["shop"]
+jwks_file = "{jwks}"
+[[apis.routes]]
+key = "GET /read"
+authorizer = "jwt"
+authorization_scopes = ["orders:read"]
+integration = {{ type = "mock", body = "read" }}
+[[apis.routes]]
+key = "GET /any"
+authorizer = "jwt"
+integration = {{ type = "mock", body = "any" }}
+"#
+        ));
+        let exp = crate::util::time::unix_now() + 600;
+        let good = token(serde_json::json!({
+            "iss": "https://issuer.example", "aud": "shop", "sub": "u1",
+            "exp": exp, "scope": "orders:read profile",
+        }));
+        let unscoped = token(serde_json::json!({
+            "iss": "https://issuer.example", "aud": "shop", "sub": "u2", "exp": exp,
+        }));
+        let foreign = token(serde_json::json!({
+            "iss": "https://other.example", "aud": "shop", "sub": "u3", "exp": exp,
+        }));
+        let expired = token(serde_json::json!({
+            "iss": "https://issuer.example", "aud": "shop", "sub": "u4", "exp": exp - 7200,
+        }));
+        let cases = [
+            ("/read", Some(good.as_str()), 200),
+            ("/read", Some(unscoped.as_str()), 403),
+            ("/any", Some(unscoped.as_str()), 200),
+            ("/any", Some(foreign.as_str()), 401),
+            ("/any", Some(expired.as_str()), 401),
+            ("/any", Some("not-a-token"), 401),
+            ("/any", None, 401),
+        ];
+        for (path, bearer, status) in cases {
+            let mut builder = request("GET", path);
+            if let Some(t) = bearer {
+                builder = builder.header("authorization", &format!("Bearer {t}"));
+            }
+            let (got, body) = harness.send(builder.body("")).await;
+            assert_eq!(got, status, "{path} {bearer:?}: {body}");
+        }
+    }
+}

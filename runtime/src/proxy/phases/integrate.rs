@@ -1,0 +1,34 @@
+//! Phase 10: the route's integration serves the request — `http_proxy`,
+//! `mock` or `function`, compiled for the stage when the snapshot was built.
+
+use crate::body::RequestBody;
+use crate::error::{ErrorKind, GatewayError};
+use crate::proxy::{Cx, Flow, Verdict};
+
+/// Hands the request to the integration; its response goes on to the
+/// response mapper and then to the client.
+pub async fn run(cx: &mut Cx<'_>) -> Verdict {
+    let Some(route) = cx.route else {
+        return Err(GatewayError::new(ErrorKind::NotFound));
+    };
+    let parts = std::mem::replace(&mut cx.parts, http::Request::new(()).into_parts().0);
+    // Taken out for the call and put back: what the integration leaves
+    // unread is drained when the request ends.
+    let mut body: Option<RequestBody> = cx.body.take();
+    let mut measured = cx.integration;
+    let outcome = route
+        .integration
+        .invoke(
+            cx.gateway.upstream(),
+            cx.forwarding(),
+            parts,
+            &mut body,
+            &cx.params,
+            &mut measured,
+        )
+        .await;
+    cx.body = body;
+    cx.integration = measured;
+    cx.response = Some(outcome?);
+    Ok(Flow::Continue)
+}

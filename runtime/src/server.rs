@@ -1,0 +1,130 @@
+//! Running the gateway: bind every listener, start the worker threads and
+//! the admin thread, reload on SIGHUP, and drain on shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::control::admin::{self, Admin};
+use crate::control::releases::Releases;
+use crate::control::{Control, Desired, Gateway, StartError};
+use crate::proxy::listeners;
+
+/// Name under which the admin listener is reported to `on_listening`
+/// (listener names cannot contain `@`).
+pub const ADMIN_LISTENER: &str = "@admin";
+
+/// Runs the gateway for `config` until `shutdown` resolves.
+///
+/// `on_listening` is called once every listener is bound, with each
+/// listener's name and the address it really bound (the admin API as
+/// [`ADMIN_LISTENER`]). The calling thread waits for `shutdown` on a small
+/// runtime of its own while worker threads serve; SIGHUP (and the admin
+/// API's `POST /reload`) re-read `config_path`, if given.
+pub fn run(
+    config: Config,
+    config_path: Option<PathBuf>,
+    on_listening: impl FnOnce(&[(String, SocketAddr)]),
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let releases =
+        Releases::load(config.server.data_dir.as_deref()).map_err(StartError::Compile)?;
+    let gateway = Arc::new(Gateway::new(&config, &releases)?);
+    let bound = listeners::bind(&config)?;
+    let mut addresses: Vec<(String, SocketAddr)> =
+        bound.iter().map(|l| (l.name.clone(), l.address)).collect();
+    let admin_settings = config.admin.clone();
+    let limits = config.limits.clone();
+    let grace = config.server.shutdown_grace;
+    let workers = config
+        .server
+        .workers
+        .map(|w| w.get())
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1);
+    let control = Arc::new(Control::new(
+        gateway.clone(),
+        config_path,
+        Desired { config, releases },
+    ));
+    let admin = Arc::new(Admin::new(control.clone()));
+    let admin_listener = match &admin_settings {
+        Some(settings) => {
+            let listener = admin::bind(settings.address).map_err(|source| StartError::Bind {
+                listener: ADMIN_LISTENER.into(),
+                address: settings.address,
+                source,
+            })?;
+            let address = listener.local_addr().map_err(StartError::Runtime)?;
+            addresses.push((ADMIN_LISTENER.into(), address));
+            Some(listener)
+        }
+        None => None,
+    };
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(StartError::Runtime)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let serving_gateway = gateway.clone();
+    let serving = std::thread::Builder::new()
+        .name("turnpike-serve".into())
+        .spawn(move || listeners::serve(serving_gateway, bound, &limits, workers, grace, stop_rx))
+        .map_err(StartError::Runtime)?;
+    // The admin API outlives the drain, so that readiness answers 503 (and
+    // health 200) until the last request has finished.
+    let (admin_stop_tx, admin_stop_rx) = tokio::sync::watch::channel(false);
+    let admin_thread = match admin_listener {
+        Some(listener) => Some(
+            admin::spawn(admin.clone(), listener, admin_stop_rx).map_err(StartError::Runtime)?,
+        ),
+        None => None,
+    };
+    admin.set_ready(true);
+    on_listening(&addresses);
+    signals.block_on(async {
+        tokio::select! {
+            _ = shutdown => {}
+            _ = reload_on_sighup(&control) => {}
+        }
+        tracing::info!(grace = ?grace, "shutting down: no new connections, finishing requests in flight");
+    });
+    admin.set_ready(false);
+    let _ = stop_tx.send(true);
+    match serving.join() {
+        Ok(Ok(())) => tracing::info!("all connections finished"),
+        Ok(Err(error)) => tracing::error!(%error, "a worker could not start"),
+        Err(_) => tracing::error!("a worker thread panicked"),
+    }
+    let _ = admin_stop_tx.send(true);
+    if let Some(thread) = admin_thread {
+        let _ = thread.join();
+    }
+    gateway.access_log().close();
+    Ok(())
+}
+
+/// Reloads the configuration file on every SIGHUP; never returns unless the
+/// signal cannot be watched.
+async fn reload_on_sighup(control: &Control) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGHUP; reload through the admin API");
+            return std::future::pending().await;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        match control.reload_from_file() {
+            Ok(generation) => tracing::info!(generation, "configuration reloaded (SIGHUP)"),
+            Err(error) => tracing::error!(
+                %error,
+                "configuration reload refused (SIGHUP); still serving the previous one"
+            ),
+        }
+    }
+    std::future::pending().await
+}

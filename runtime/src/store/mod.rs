@@ -1,0 +1,16 @@
+//! Durable control-plane state in `server.data_dir`: plugin versions,
+//! API keys created at run time, deployments and stage pointers. Every file
+//! is written with [`crate::util::fs::write_durably`].
+//!
+//! The store keeps records; it does not interpret them against a
+//! configuration (that is `control::state` and `control::releases`).
+
+pub mod deployments;
+pub mod keys;
+pub mod plugins;
+
+pub use deployments::{
+    CanaryState, DeploymentRecord, DeploymentStore, HISTORY_KEPT, Served, StageState,
+};
+pub use keys::{ApiKeyStore, StoredKey};
+pub use plugins::{PluginStore, StoredVersion, is_sha256};

@@ -1,0 +1,99 @@
+//! The per-worker pool of HTTP/1.1 connections to plain-HTTP origins.
+//!
+//! Every worker runs its own single-threaded runtime, so the pool is a
+//! thread-local without a lock, and a response hands its connection back
+//! ([`checkin`]) when its body ends.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+
+use super::ForwardedBody;
+use crate::util::BoxError;
+
+/// How long an idle upstream connection is kept for reuse.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Idle connections kept per origin and worker thread.
+const MAX_IDLE_PER_ORIGIN: usize = 256;
+
+/// Where plain-HTTP requests of an integration go: the pool key.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// `host:port`, also the key of the connection pool.
+    pub authority: Arc<str>,
+}
+
+/// A pooled connection on loan to one request; handed back with [`checkin`]
+/// once the response body has been read to the end.
+pub struct PooledConnection {
+    pub(super) sender: SendRequest<ForwardedBody>,
+    pub(super) authority: Arc<str>,
+}
+
+struct Idle {
+    sender: SendRequest<ForwardedBody>,
+    since: Instant,
+}
+
+thread_local! {
+    static IDLE: RefCell<HashMap<Arc<str>, Vec<Idle>>> = RefCell::new(HashMap::new());
+}
+
+/// An idle connection to `authority` on this thread, if one is usable.
+pub(super) fn take_idle(authority: &Arc<str>) -> Option<SendRequest<ForwardedBody>> {
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        let list = idle.get_mut(authority)?;
+        while let Some(entry) = list.pop() {
+            if !entry.sender.is_closed() && entry.since.elapsed() < POOL_IDLE_TIMEOUT {
+                return Some(entry.sender);
+            }
+        }
+        None
+    })
+}
+
+/// Returns a connection to this thread's pool after its response ended.
+pub fn checkin(connection: PooledConnection) {
+    if connection.sender.is_closed() {
+        return;
+    }
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        let list = idle.entry(connection.authority).or_default();
+        let now = Instant::now();
+        // The oldest connections sit at the front; drop the expired ones and
+        // keep the list bounded.
+        let expired = list
+            .iter()
+            .take_while(|e| now.duration_since(e.since) >= POOL_IDLE_TIMEOUT)
+            .count();
+        list.drain(..expired);
+        if list.len() >= MAX_IDLE_PER_ORIGIN {
+            list.remove(0);
+        }
+        list.push(Idle {
+            sender: connection.sender,
+            since: now,
+        });
+    });
+}
+
+/// Opens a new HTTP/1.1 connection to `authority`.
+pub(super) async fn connect(authority: &str) -> Result<SendRequest<ForwardedBody>, BoxError> {
+    let stream = tokio::net::TcpStream::connect(authority).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = http1::Builder::new()
+        .handshake::<_, ForwardedBody>(TokioIo::new(stream))
+        .await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "upstream connection ended with an error");
+        }
+    });
+    Ok(sender)
+}
