@@ -111,7 +111,17 @@ impl Validator {
             let stages = self.stages(&api, &key);
             let authorizers = self.authorizers(&api, &key, plugins);
             let models = self.models(&api, &key);
-            let routes = self.routes(&api, &key, &stages, limits, &authorizers, plugins, &models);
+            let routes = self.routes(
+                &api,
+                &key,
+                super::routes::RouteScope {
+                    stages: &stages,
+                    limits,
+                    authorizers: &authorizers,
+                    plugins,
+                    models: &models,
+                },
+            );
             let policy = api
                 .policy
                 .as_ref()

@@ -11,18 +11,35 @@ use crate::config::model::*;
 use crate::config::raw::{self, RawApi};
 use crate::router::{RouteKey, Router};
 
+/// What a route may refer to: the rest of its API and of the file,
+/// validated already.
+pub(super) struct RouteScope<'a> {
+    /// The API's stages.
+    pub stages: &'a [StageConfig],
+    /// `[limits]`, for the integrations' default timeout.
+    pub limits: &'a Limits,
+    /// The API's authorizers.
+    pub authorizers: &'a [AuthorizerConfig],
+    /// Every plugin.
+    pub plugins: &'a [PluginConfig],
+    /// The API's models.
+    pub models: &'a [Arc<Model>],
+}
+
 impl Validator {
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn routes(
         &mut self,
         api: &RawApi,
         key: &str,
-        stages: &[StageConfig],
-        limits: &Limits,
-        authorizers: &[AuthorizerConfig],
-        plugins: &[PluginConfig],
-        models: &[Arc<Model>],
+        scope: RouteScope<'_>,
     ) -> Vec<RouteConfig> {
+        let RouteScope {
+            stages,
+            limits,
+            authorizers,
+            plugins,
+            models,
+        } = scope;
         let mut parsed: Vec<(RouteConfig, Range<usize>)> = Vec::new();
         for (i, route) in api.routes.iter().enumerate() {
             let route_key_path = format!("{key}.routes[{i}]");
