@@ -12,6 +12,7 @@ const LAYERS: &[&str] = &[
     "util",
     "router",
     "store",
+    "tls",
     "config",
     "observe",
     "upstream",

@@ -8,6 +8,7 @@
 //! - [`util`]: leaf helpers (calendar math, durable writes, header facts).
 //! - [`router`]: route keys and matching, built once, pure afterwards.
 //! - [`store`]: durable records in `server.data_dir`.
+//! - [`tls`]: certificates, SNI, server TLS configurations, client certificates.
 //! - [`config`]: the TOML file → raw → validated, typed [`Config`].
 //! - [`observe`]: the access log.
 //! - [`upstream`]: the client to origins, its pool, TLS client settings.
@@ -35,6 +36,7 @@ pub mod proxy;
 pub mod router;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod upstream;
 pub mod usage;
 pub mod util;

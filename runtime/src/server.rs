@@ -31,8 +31,12 @@ pub fn run(
 ) -> Result<(), StartError> {
     let releases =
         Releases::load(config.server.data_dir.as_deref()).map_err(StartError::Compile)?;
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     let gateway = Arc::new(Gateway::new(&config, &releases)?);
     let bound = listeners::bind(&config)?;
+    gateway.set_bound(bound.iter().map(|l| l.address).collect());
     let mut addresses: Vec<(String, SocketAddr)> =
         bound.iter().map(|l| (l.name.clone(), l.address)).collect();
     let admin_settings = config.admin.clone();
@@ -88,6 +92,7 @@ pub fn run(
         tokio::select! {
             _ = shutdown => {}
             _ = reload_on_sighup(&control) => {}
+            _ = reload_changed_certificates(&control) => {}
         }
         tracing::info!(grace = ?grace, "shutting down: no new connections, finishing requests in flight");
     });
@@ -104,6 +109,51 @@ pub fn run(
     }
     gateway.access_log().close();
     Ok(())
+}
+
+/// How often certificate files are checked for changes.
+const CERTIFICATE_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Rebuilds the snapshot when a certificate, key, truststore or CRL file
+/// changes (its modification time, size or inode): new handshakes use the
+/// new files, open connections keep theirs; a file that no longer loads is
+/// logged with its name and the old ones keep serving. Polling sees
+/// Kubernetes' secret updates (a symlink swapped) as well as a `cp`.
+async fn reload_changed_certificates(control: &Control) {
+    let stamp = |files: &[PathBuf]| -> Vec<Option<(std::time::SystemTime, u64, u64)>> {
+        use std::os::unix::fs::MetadataExt;
+        files
+            .iter()
+            .map(|f| {
+                let m = std::fs::metadata(f).ok()?;
+                Some((m.modified().ok()?, m.len(), m.ino()))
+            })
+            .collect()
+    };
+    let mut files = control.tls_files();
+    let mut seen = stamp(&files);
+    loop {
+        tokio::time::sleep(CERTIFICATE_POLL).await;
+        let now_files = control.tls_files();
+        let now = stamp(&now_files);
+        if now_files != files {
+            // A reload named other files: they load with it.
+            (files, seen) = (now_files, now);
+            continue;
+        }
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        // On this thread, like SIGHUP's reload: one change at a time.
+        match control.rebuild() {
+            Ok(generation) => tracing::info!(generation, "certificates reloaded (a file changed)"),
+            Err(error) => tracing::error!(
+                %error,
+                "a certificate file changed but does not load; the previous certificates keep serving"
+            ),
+        }
+    }
 }
 
 /// Reloads the configuration file on every SIGHUP; never returns unless the

@@ -203,6 +203,11 @@ impl Gateway {
         }
     }
 
+    /// The lines written to stdout so far (listening lines, access log).
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().expect("lock").clone()
+    }
+
     /// Everything written to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("lock").clone()

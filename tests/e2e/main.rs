@@ -3,6 +3,7 @@
 //! One test binary for the whole suite, so that it links once.
 
 mod harness;
+mod pki;
 mod upstream;
 
 mod admin;
@@ -21,6 +22,7 @@ mod routing;
 mod scaffold;
 mod shared_limits;
 mod sigv4;
+mod tls;
 mod uploads;
 mod usage;
 mod validation;

@@ -242,6 +242,9 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn validate(path: &Path) -> Result<String, String> {
     let config = Config::from_file(path).map_err(|e| e.to_string())?;
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}");
+    }
     crate::control::check(&config).map_err(|e| e.to_string())?;
     Ok(format!("{}: configuration is valid", path.display()))
 }

@@ -162,11 +162,17 @@ impl Config {
         let config = raw.map(|raw| {
             let mut validator = validate::Validator::new(base_dir);
             let config = validator.config(raw);
-            problems.extend(validator.into_problems());
-            config
+            let (found, warnings) = validator.into_findings();
+            problems.extend(found);
+            (config, warnings)
         });
         match config {
-            Some(config) if problems.is_empty() => Ok(config),
+            Some((mut config, warnings)) if problems.is_empty() => {
+                if let ConfigError::Invalid(placed) = place(warnings) {
+                    config.warnings = placed;
+                }
+                Ok(config)
+            }
             _ => {
                 problems.sort_by_key(|(span, _, _)| span.as_ref().map(|s| s.start));
                 Err(place(problems))

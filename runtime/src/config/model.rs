@@ -45,6 +45,35 @@ pub struct Config {
     pub usage_plans: Vec<UsagePlanConfig>,
     /// Where rate limits and quotas are shared between gateway nodes.
     pub usage_store: Option<UsageStoreConfig>,
+    /// Custom domain names with their certificates and base path mappings.
+    pub domains: Vec<DomainConfig>,
+    /// What is not wrong but worth saying (a certificate past its date).
+    pub warnings: Vec<super::Problem>,
+}
+
+/// `[[domains]]`: a custom domain name, as API Gateway's: its certificate,
+/// optional mutual TLS, and base paths mapped to API stages.
+#[derive(Debug, Clone)]
+pub struct DomainConfig {
+    /// The name (lower case; `*.example.com` for a wildcard), certificate
+    /// and mutual TLS.
+    pub tls: crate::tls::DomainTlsSettings,
+    /// Indexes into [`Config::listeners`] of the listeners serving it.
+    pub listeners: Vec<usize>,
+    /// Base paths, longest first.
+    pub mappings: Vec<BasePathMapping>,
+}
+
+/// A base path of a custom domain mapped to an API stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasePathMapping {
+    /// Path segments joined with `/`, no leading or trailing slash; empty
+    /// maps the root.
+    pub base_path: String,
+    /// Index into [`Config::apis`].
+    pub api: usize,
+    /// The stage's name as written (`$default` or a name).
+    pub stage: String,
 }
 
 /// `[usage_store]`: Redis holding the rate limits and quotas, shared by
@@ -507,7 +536,24 @@ pub struct ListenerConfig {
     pub name: String,
     /// Address to bind; port 0 picks a free port, reported at start-up.
     pub address: SocketAddr,
+    /// TLS, for an HTTPS listener.
+    pub tls: Option<ListenerTls>,
+    /// For a listener that only redirects to HTTPS: the index of the TLS
+    /// listener it sends clients to.
+    pub redirect_https: Option<usize>,
 }
+
+/// `[listeners.tls]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerTls {
+    /// Certificates, versions, ALPN, resumption.
+    pub settings: crate::tls::ListenerTlsSettings,
+    /// HTTP/3 on the same port over UDP.
+    pub http3: bool,
+}
+
+/// Default size of a TLS listener's session cache, in sessions.
+pub const DEFAULT_TLS_SESSION_CACHE: usize = 20_000;
 
 /// `[[apis]]`.
 #[derive(Debug, Clone)]

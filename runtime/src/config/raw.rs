@@ -32,6 +32,62 @@ pub struct RawConfig {
     #[serde(default)]
     pub usage_plans: BTreeMap<String, Spanned<RawUsagePlan>>,
     pub usage_store: Option<Spanned<RawUsageStore>>,
+    #[serde(default)]
+    pub domains: Vec<Spanned<RawDomain>>,
+}
+
+/// `[[domains]]`: a custom domain name, its certificate and mutual TLS, and
+/// its base path mappings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDomain {
+    pub name: SpannedStr,
+    pub certificate: Option<Spanned<RawCertificate>>,
+    pub listeners: Option<Vec<SpannedStr>>,
+    pub mtls: Option<Spanned<RawMtls>>,
+    #[serde(default)]
+    pub mappings: Vec<Spanned<RawMapping>>,
+}
+
+/// `mtls = { truststore, mode, crls }` of a domain.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMtls {
+    pub truststore: SpannedStr,
+    pub mode: Option<SpannedStr>,
+    #[serde(default)]
+    pub crls: Vec<SpannedStr>,
+}
+
+/// `[[domains.mappings]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMapping {
+    pub base_path: SpannedStr,
+    pub api: SpannedStr,
+    pub stage: Option<SpannedStr>,
+}
+
+/// A certificate chain file and its key file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCertificate {
+    pub cert: SpannedStr,
+    pub key: SpannedStr,
+}
+
+/// `[listeners.tls]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    #[serde(default)]
+    pub certificates: Vec<Spanned<RawCertificate>>,
+    pub min_version: Option<SpannedStr>,
+    pub without_sni: Option<SpannedStr>,
+    pub alpn: Option<Spanned<Vec<SpannedStr>>>,
+    pub session_cache: Option<Spanned<i64>>,
+    pub session_tickets: Option<Spanned<bool>>,
+    pub http3: Option<Spanned<bool>>,
 }
 
 /// `[usage_store]`: where shared rate limits and quotas live.
@@ -198,6 +254,8 @@ pub struct RawLimits {
 pub struct RawListener {
     pub name: SpannedStr,
     pub address: SpannedStr,
+    pub tls: Option<Spanned<RawTls>>,
+    pub redirect_https: Option<SpannedStr>,
 }
 
 /// `[[apis]]`.

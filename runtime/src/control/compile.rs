@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use super::releases::Releases;
 use super::snapshot::{
-    ApiEntry, Canary, CompiledApi, CompiledRoute, CompiledStage, HostTable, PlanLimits, Snapshot,
-    StageEntry, Version,
+    ApiEntry, Canary, CompiledApi, CompiledRoute, CompiledStage, DomainEntry, DomainTable,
+    HostTable, Mapping, PlanLimits, Snapshot, StageEntry, Version,
 };
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::sigv4::SigV4Verifier;
@@ -34,6 +34,7 @@ pub fn build(
     releases: &Releases,
     limits: &Registry,
     engine: Option<&PluginEngine>,
+    sessions: &[crate::tls::Sessions],
 ) -> Result<Snapshot, String> {
     let cache_dir = config.server.cache_dir.as_deref();
     let live = Loaded::new(config, engine, cache_dir)?;
@@ -136,6 +137,9 @@ pub fn build(
         limits: config.limits.clone(),
         request_id_header: config.server.request_id_header.clone(),
         hosts,
+        domains: domain_tables(config),
+        tls: server_tls(config, sessions)?,
+        redirects: config.listeners.iter().map(|l| l.redirect_https).collect(),
         apis,
         api_keys: config
             .api_keys
@@ -145,6 +149,95 @@ pub fn build(
             .map(|(i, k)| (k.value.as_bytes().into(), i))
             .collect(),
     })
+}
+
+/// Per listener, the custom domains it serves.
+fn domain_tables(config: &Config) -> Vec<DomainTable> {
+    let mut tables: Vec<DomainTable> = config
+        .listeners
+        .iter()
+        .map(|_| DomainTable::default())
+        .collect();
+    for (index, domain) in config.domains.iter().enumerate() {
+        let entry = Arc::new(DomainEntry {
+            index,
+            name: domain.tls.name.clone(),
+            mtls_required: domain.tls.mtls.as_ref().is_some_and(|m| m.required),
+            mappings: domain
+                .mappings
+                .iter()
+                .map(|m| Mapping {
+                    segments: m
+                        .base_path
+                        .split('/')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    api: m.api,
+                    stage: config.apis[m.api]
+                        .stages
+                        .iter()
+                        .position(|s| s.name.as_str() == m.stage)
+                        .unwrap_or(0),
+                })
+                .collect(),
+        });
+        for &listener in &domain.listeners {
+            let table = &mut tables[listener];
+            match domain.tls.name.strip_prefix("*.") {
+                Some(suffix) => table.wildcard.insert(suffix.to_owned(), entry.clone()),
+                None => table.exact.insert(domain.tls.name.clone(), entry.clone()),
+            };
+        }
+    }
+    tables
+}
+
+/// Per listener with `tls`, its server side, certificates read now.
+fn server_tls(
+    config: &Config,
+    sessions: &[crate::tls::Sessions],
+) -> Result<Vec<Option<Arc<crate::tls::ServerTls>>>, String> {
+    let provider = crate::tls::provider();
+    let fresh = crate::tls::Sessions::default();
+    config
+        .listeners
+        .iter()
+        .enumerate()
+        .map(|(index, listener)| {
+            let Some(tls) = &listener.tls else {
+                return Ok(None);
+            };
+            // The domains on this listener, in configuration order: a
+            // handshake's domain index is the configuration's.
+            let domains: Vec<crate::tls::DomainTlsSettings> = config
+                .domains
+                .iter()
+                .map(|d| {
+                    let mut settings = d.tls.clone();
+                    if !d.listeners.contains(&index) {
+                        // Not served here: its name selects nothing.
+                        settings.certificate = None;
+                        settings.mtls = None;
+                        settings.name.clear();
+                    }
+                    settings
+                })
+                .collect();
+            let (built, warnings) = crate::tls::ServerTls::build(
+                &listener.name,
+                &tls.settings,
+                &domains,
+                sessions.get(index).unwrap_or(&fresh),
+                &provider,
+            )
+            .map_err(|e| format!("listener `{}`: {e}", listener.name))?;
+            for warning in warnings {
+                tracing::warn!(listener = %listener.name, "{}", warning.0);
+            }
+            Ok(Some(Arc::new(built)))
+        })
+        .collect()
 }
 
 /// A configuration (the file's or a deployment's) with its plugins loaded.

@@ -31,11 +31,18 @@ pub struct Gateway {
     fixed: FixedSettings,
     /// Rate-limit buckets and quotas, kept across rebuilds.
     limits: Registry,
+    /// Per listener: TLS session caches and ticket keys, kept across
+    /// rebuilds so that resumption survives reloads.
+    sessions: Vec<crate::tls::Sessions>,
+    /// The addresses the listeners really bound (port 0 resolved), once
+    /// they are bound.
+    bound: OnceLock<Vec<std::net::SocketAddr>>,
 }
 
 /// Settings applied once at start; a reload that changes them is refused.
 struct FixedSettings {
-    listeners: Vec<(String, std::net::SocketAddr)>,
+    /// Name, address, and whether HTTP/3 runs beside it (a UDP socket).
+    listeners: Vec<(String, std::net::SocketAddr, bool)>,
     access_log: AccessLogTarget,
     admin: Option<std::net::SocketAddr>,
     workers: Option<std::num::NonZeroUsize>,
@@ -49,7 +56,13 @@ impl FixedSettings {
             listeners: config
                 .listeners
                 .iter()
-                .map(|l| (l.name.clone(), l.address))
+                .map(|l| {
+                    (
+                        l.name.clone(),
+                        l.address,
+                        l.tls.as_ref().is_some_and(|t| t.http3),
+                    )
+                })
                 .collect(),
             access_log: config.server.access_log.clone(),
             admin: config.admin.as_ref().map(|a| a.address),
@@ -144,8 +157,13 @@ impl Gateway {
             .map_err(StartError::Compile)?
             .map(Arc::new);
         let limits = Registry::new(config.server.data_dir.as_deref(), store);
+        let sessions: Vec<crate::tls::Sessions> = config
+            .listeners
+            .iter()
+            .map(|_| crate::tls::Sessions::default())
+            .collect();
         let snapshot = engine_for(&plugin_engine, config, releases, false)
-            .and_then(|engine| compile::build(config, releases, &limits, engine))
+            .and_then(|engine| compile::build(config, releases, &limits, engine, &sessions))
             .map_err(StartError::Compile)?;
         let access_log =
             AccessLog::open(&config.server.access_log).map_err(StartError::AccessLog)?;
@@ -156,6 +174,8 @@ impl Gateway {
             access_log,
             fixed: FixedSettings::of(config),
             limits,
+            sessions,
+            bound: OnceLock::new(),
         })
     }
 
@@ -176,7 +196,18 @@ impl Gateway {
                 "a plugin now sets `fuel`, which changes how every plugin is compiled; restart the gateway for it".into(),
             ));
         }
-        compile::build(config, releases, &self.limits, engine).map_err(ReloadError::Compile)
+        compile::build(config, releases, &self.limits, engine, &self.sessions)
+            .map_err(ReloadError::Compile)
+    }
+
+    /// Records the addresses the listeners bound, in configuration order.
+    pub fn set_bound(&self, addresses: Vec<std::net::SocketAddr>) {
+        let _ = self.bound.set(addresses);
+    }
+
+    /// The address listener `index` bound, once bound.
+    pub fn bound(&self, index: usize) -> Option<std::net::SocketAddr> {
+        self.bound.get()?.get(index).copied()
     }
 
     /// Serves `snapshot` from now on; requests in flight finish on the one
@@ -214,7 +245,7 @@ pub fn check(config: &Config) -> Result<(), StartError> {
     let engine = OnceLock::new();
     let releases = Releases::default();
     let engine = engine_for(&engine, config, &releases, true).map_err(StartError::Compile)?;
-    compile::build(config, &releases, &Registry::new(None, None), engine)
+    compile::build(config, &releases, &Registry::new(None, None), engine, &[])
         .map(drop)
         .map_err(StartError::Compile)
 }

@@ -24,6 +24,13 @@ pub struct Snapshot {
     /// Header carrying the request id.
     pub request_id_header: HeaderName,
     pub(super) hosts: Vec<HostTable>,
+    /// Per listener: the custom domains it serves.
+    pub(super) domains: Vec<DomainTable>,
+    /// Per listener: its TLS server side, if it has `tls`.
+    pub tls: Vec<Option<Arc<crate::tls::ServerTls>>>,
+    /// Per listener: the TLS listener a plain one redirects every request
+    /// to.
+    pub redirects: Vec<Option<usize>>,
     /// APIs with their stages, in config order.
     pub apis: Vec<ApiEntry>,
     /// Enabled API keys: value → index into the configuration's keys.
@@ -37,6 +44,57 @@ pub(super) struct HostTable {
     pub(super) any: Option<usize>,
 }
 
+/// The custom domains a listener serves, by name.
+#[derive(Debug, Default)]
+pub(super) struct DomainTable {
+    pub(super) exact: HashMap<String, Arc<DomainEntry>>,
+    /// `*.example.com`, stored as `example.com`.
+    pub(super) wildcard: HashMap<String, Arc<DomainEntry>>,
+}
+
+/// A custom domain as served: its base path mappings.
+#[derive(Debug)]
+pub struct DomainEntry {
+    /// Its index among the configuration's domains (also the TLS domain
+    /// index a handshake selected).
+    pub index: usize,
+    /// Its name, as configured.
+    pub name: String,
+    /// Whether a client certificate is required: such a domain is served
+    /// only on connections whose handshake was for it.
+    pub mtls_required: bool,
+    /// Base path mappings, longest first.
+    pub mappings: Vec<Mapping>,
+}
+
+/// A base path mapped to an API stage.
+#[derive(Debug)]
+pub struct Mapping {
+    /// Segments of the base path; empty for the root.
+    pub segments: Vec<String>,
+    /// Index into [`Snapshot::apis`].
+    pub api: usize,
+    /// Index into that API's stages.
+    pub stage: usize,
+}
+
+impl DomainEntry {
+    /// The mapping serving `path`, and the path within it (the base path
+    /// stripped).
+    pub fn map<'p>(&self, path: &'p str) -> Option<(&Mapping, &'p str)> {
+        self.mappings.iter().find_map(|m| {
+            let mut rest = path;
+            for segment in &m.segments {
+                rest = rest.strip_prefix('/')?.strip_prefix(segment.as_str())?;
+                if !(rest.is_empty() || rest.starts_with('/')) {
+                    return None;
+                }
+            }
+            Some((m, if rest.is_empty() { "/" } else { rest }))
+        })
+    }
+}
+
 impl Snapshot {
     /// Whether `listener` tells APIs apart by `Host` (so the host must be
     /// looked at).
@@ -44,6 +102,23 @@ impl Snapshot {
         self.hosts
             .get(listener)
             .is_some_and(|t| !t.exact.is_empty())
+            || self.serves_domains(listener)
+    }
+
+    /// Whether `listener` serves custom domains.
+    pub fn serves_domains(&self, listener: usize) -> bool {
+        self.domains
+            .get(listener)
+            .is_some_and(|t| !t.exact.is_empty() || !t.wildcard.is_empty())
+    }
+
+    /// The custom domain `host` (lower case, no port) names on `listener`.
+    pub fn domain_for(&self, listener: usize, host: &str) -> Option<&Arc<DomainEntry>> {
+        let table = self.domains.get(listener)?;
+        table.exact.get(host).or_else(|| {
+            let (_, suffix) = host.split_once('.')?;
+            table.wildcard.get(suffix)
+        })
     }
 
     /// The API serving `host` (lower case, no port) on `listener`.

@@ -187,6 +187,38 @@ impl Control {
         Ok((outcome, current.generation))
     }
 
+    /// Rebuilds the snapshot from the desired state as it is, re-reading
+    /// what it names from disk (certificates that changed): new handshakes
+    /// use the new certificates, open connections keep theirs. Refused (the
+    /// old keeps serving) if anything no longer loads.
+    pub fn rebuild(&self) -> Result<u64, ReloadError> {
+        self.change(|current| Ok((current.clone(), ())), |_, _| Ok(()))
+            .map(|((), generation)| generation)
+    }
+
+    /// Every file the served TLS configuration reads (certificates, keys,
+    /// truststores, revocation lists), to watch for changes.
+    pub fn tls_files(&self) -> Vec<PathBuf> {
+        self.read(|d| {
+            let mut files = Vec::new();
+            for listener in &d.config.listeners {
+                for cert in listener.tls.iter().flat_map(|t| &t.settings.certificates) {
+                    files.extend([cert.cert.clone(), cert.key.clone()]);
+                }
+            }
+            for domain in &d.config.domains {
+                if let Some(cert) = &domain.tls.certificate {
+                    files.extend([cert.cert.clone(), cert.key.clone()]);
+                }
+                if let Some(mtls) = &domain.tls.mtls {
+                    files.push(mtls.truststore.clone());
+                    files.extend(mtls.crls.iter().cloned());
+                }
+            }
+            files
+        })
+    }
+
     /// Re-reads the configuration file and serves it if it is valid. Used
     /// by `POST /reload` and SIGHUP. Returns the new generation.
     pub fn reload_from_file(&self) -> Result<u64, ReloadError> {

@@ -84,7 +84,7 @@ impl Function {
         params: &[&str],
         measured: &mut Measured,
     ) -> Result<Response<ResponseBody>, GatewayError> {
-        super::apply_gateway_headers(&mut parts.headers, forwarding.authorized);
+        super::apply_gateway_headers(&mut parts.headers, &forwarding);
         for (name, value) in &self.fixed_headers {
             parts.headers.insert(name.clone(), value.clone());
         }

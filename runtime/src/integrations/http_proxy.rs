@@ -264,7 +264,7 @@ fn prepare_upstream_headers(
         forwarding.request_id_header.clone(),
         forwarding.request_id.clone(),
     );
-    super::apply_gateway_headers(headers, forwarding.authorized);
+    super::apply_gateway_headers(headers, forwarding);
 }
 
 /// Removes hop-by-hop headers, including those the `Connection` header

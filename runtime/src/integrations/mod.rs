@@ -48,6 +48,8 @@ pub struct Forwarding<'a> {
     pub mapped_query: Option<&'a str>,
     /// The request body limit in force.
     pub max_body_bytes: u64,
+    /// The client certificate the TLS handshake verified.
+    pub client_cert: Option<&'a crate::tls::ClientCert>,
 }
 
 /// How an integration call went, recorded for the access log even when it
@@ -117,9 +119,11 @@ impl Integration {
 }
 
 /// Drops client-sent `x-turnpike-*` headers (the prefix belongs to the
-/// gateway, so a client cannot forge what an authorizer said) and adds the
-/// authorizer's principal and context.
-fn apply_gateway_headers(headers: &mut HeaderMap, authorized: Option<&Authorized>) {
+/// gateway, so a client cannot forge what an authorizer said or which
+/// certificate it showed) and adds the authorizer's principal and context
+/// and the verified client certificate's fields.
+fn apply_gateway_headers(headers: &mut HeaderMap, forwarding: &Forwarding<'_>) {
+    let authorized = forwarding.authorized;
     if headers
         .keys()
         .any(|k| k.as_str().starts_with(GATEWAY_PREFIX))
@@ -147,6 +151,24 @@ fn apply_gateway_headers(headers: &mut HeaderMap, authorized: Option<&Authorized
             }
         }
     }
+    if let Some(cert) = forwarding.client_cert {
+        for (name, value) in client_cert_headers(cert) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// The headers that carry a verified client certificate's fields:
+/// `x-turnpike-client-cert-subject`, `-issuer`, `-serial`, `-not-before`,
+/// `-not-after`, `-fingerprint` and `-pem` (percent-encoded PEM).
+pub fn client_cert_headers(
+    cert: &crate::tls::ClientCert,
+) -> impl Iterator<Item = (HeaderName, HeaderValue)> + '_ {
+    cert.fields().into_iter().filter_map(|(field, value)| {
+        let name = HeaderName::try_from(format!("{GATEWAY_PREFIX}client-cert-{field}")).ok()?;
+        let value = HeaderValue::try_from(value).ok()?;
+        Some((name, value))
+    })
 }
 
 /// Prefix of the headers the gateway adds for the upstream.

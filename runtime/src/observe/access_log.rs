@@ -56,6 +56,36 @@ pub struct AccessLogEntry<'a> {
     pub authorizer_cache_hit: Option<bool>,
     /// Milliseconds the authorizer plugin took, if invoked.
     pub authorizer_latency: Option<f64>,
+    /// The custom domain that mapped the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain_name: Option<&'a str>,
+    /// `TLSv1.3` or `TLSv1.2` on a TLS connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_version: Option<&'a str>,
+    /// The verified client certificate, as API Gateway's
+    /// `$context.identity.clientCert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<ClientCertEntry<'a>>,
+}
+
+/// `clientCert` of an access-log record.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientCertEntry<'a> {
+    /// The subject's distinguished name.
+    #[serde(rename = "subjectDN")]
+    pub subject_dn: &'a str,
+    /// The issuer's distinguished name.
+    #[serde(rename = "issuerDN")]
+    pub issuer_dn: &'a str,
+    /// Serial number, hex.
+    pub serial_number: &'a str,
+    /// Start of the validity period, RFC 3339.
+    pub not_before: &'a str,
+    /// End of the validity period, RFC 3339.
+    pub not_after: &'a str,
+    /// SHA-256 fingerprint, hex.
+    pub fingerprint: &'a str,
 }
 
 /// Handle to the access-log writer.

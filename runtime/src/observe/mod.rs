@@ -2,4 +2,4 @@
 
 mod access_log;
 
-pub use access_log::{AccessLog, AccessLogEntry};
+pub use access_log::{AccessLog, AccessLogEntry, ClientCertEntry};

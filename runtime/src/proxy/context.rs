@@ -11,7 +11,9 @@ use http::{HeaderValue, Response};
 use crate::auth::Authorized;
 use crate::body::{RequestBody, ResponseBody};
 use crate::control::Gateway;
-use crate::control::snapshot::{ApiEntry, CompiledRoute, Snapshot, StageEntry, Version};
+use crate::control::snapshot::{
+    ApiEntry, CompiledRoute, DomainEntry, Snapshot, StageEntry, Version,
+};
 use crate::error::GatewayError;
 use crate::integrations::{Forwarding, Measured};
 use crate::router::ParamValues;
@@ -27,6 +29,22 @@ pub struct ConnectionInfo {
     pub client_ip: HeaderValue,
     /// `http` or `https`.
     pub scheme: &'static str,
+    /// What the TLS handshake established, on a TLS connection.
+    pub tls: Option<TlsInfo>,
+}
+
+/// What a TLS handshake established.
+#[derive(Debug, Clone)]
+pub struct TlsInfo {
+    /// The server name the client asked for (lower case).
+    pub sni: Option<String>,
+    /// The custom domain the SNI selected (index among the configuration's
+    /// domains).
+    pub domain: Option<usize>,
+    /// The client certificate, verified against the domain's truststore.
+    pub client_cert: Option<Arc<crate::tls::ClientCert>>,
+    /// `TLSv1.3` or `TLSv1.2`.
+    pub version: &'static str,
 }
 
 impl ConnectionInfo {
@@ -38,7 +56,14 @@ impl ConnectionInfo {
             client_ip: HeaderValue::try_from(client.ip().to_string())
                 .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
             scheme,
+            tls: None,
         }
+    }
+
+    /// The same connection, with what its TLS handshake established.
+    pub fn with_tls(mut self, tls: TlsInfo) -> ConnectionInfo {
+        self.tls = Some(tls);
+        self
     }
 }
 
@@ -78,6 +103,8 @@ pub struct Cx<'r> {
     pub body: Option<RequestBody>,
     /// The API the host and listener select.
     pub api: Option<&'r ApiEntry>,
+    /// The custom domain the host names, if one mapped the request.
+    pub domain: Option<&'r DomainEntry>,
     /// The stage the path prefix selects, and the path within it.
     pub stage: Option<(&'r StageEntry, &'r str)>,
     /// The version serving the request (the stage's, or its canary's).
@@ -133,6 +160,7 @@ impl<'r> Cx<'r> {
             parts,
             body: Some(body),
             api: None,
+            domain: None,
             stage: None,
             version: None,
             canary: false,
@@ -161,7 +189,13 @@ impl<'r> Cx<'r> {
             mapped_path: self.mapped_path.as_deref(),
             mapped_query: self.mapped_query.as_deref(),
             max_body_bytes: self.snapshot.limits.max_body_bytes,
+            client_cert: self.client_cert(),
         }
+    }
+
+    /// The client certificate the connection's handshake verified.
+    pub fn client_cert(&self) -> Option<&crate::tls::ClientCert> {
+        self.conn.tls.as_ref()?.client_cert.as_deref()
     }
 
     /// The request id as text, for logs and plugins.

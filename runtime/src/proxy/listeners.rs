@@ -1,6 +1,12 @@
 //! Downstream listeners: plain TCP serving HTTP/1.1 and HTTP/2 (prior
-//! knowledge) on the same port, one single-threaded runtime per worker, and
-//! graceful shutdown.
+//! knowledge) on the same port, or TLS serving the protocol ALPN chose; one
+//! single-threaded runtime per worker, and graceful shutdown.
+//!
+//! A TLS handshake reads the ClientHello first and picks the server
+//! configuration for its SNI from the snapshot current at that moment (a
+//! custom domain with mutual TLS has its own), so a reload's new
+//! certificates serve the next handshake while open connections keep
+//! theirs.
 //!
 //! Every worker thread runs its own current-thread runtime and accepts on its
 //! own duplicate of each listening socket, so a connection lives and dies on
@@ -28,6 +34,16 @@ use crate::proxy::{ConnectionInfo, handle};
 
 /// How long a client may take to send request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to complete a TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connection builders: one that detects HTTP/2 by its preface (plain
+/// listeners), and one per protocol for TLS connections, where ALPN chose.
+struct Builders {
+    auto: auto::Builder<TokioExecutor>,
+    http1: auto::Builder<TokioExecutor>,
+    http2: auto::Builder<TokioExecutor>,
+}
 
 /// A bound listener, not yet accepting.
 pub struct BoundListener {
@@ -88,7 +104,12 @@ pub fn serve(
     grace: Duration,
     stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let builder = Arc::new(connection_builder(limits));
+    let auto = connection_builder(limits);
+    let builder = Arc::new(Builders {
+        http1: auto.clone().http1_only(),
+        http2: auto.clone().http2_only(),
+        auto,
+    });
     let mut threads = Vec::with_capacity(workers);
     for worker in 0..workers {
         let sockets = listeners
@@ -125,7 +146,7 @@ pub fn serve(
 async fn serve_worker(
     gateway: Arc<Gateway>,
     sockets: Vec<(String, std::net::TcpListener)>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    builder: Arc<Builders>,
     grace: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -187,7 +208,7 @@ async fn accept_loop(
     name: &str,
     listener: &TcpListener,
     gateway: &Arc<Gateway>,
-    builder: &Arc<auto::Builder<TokioExecutor>>,
+    builders: &Arc<Builders>,
     graceful: &GracefulShutdown,
 ) {
     loop {
@@ -201,24 +222,120 @@ async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        let conn = Arc::new(ConnectionInfo::new(index, client, "http"));
-        let gateway = gateway.clone();
-        let service = service_fn(move |request: Request<Incoming>| {
-            let gateway = gateway.clone();
-            let conn = conn.clone();
-            async move {
-                let request = request.map(RequestBody::Streaming);
-                Ok::<_, Infallible>(handle(&gateway, request, &conn).await)
+        let tls = gateway.snapshot().tls.get(index).cloned().flatten();
+        match tls {
+            None => {
+                let conn = Arc::new(ConnectionInfo::new(index, client, "http"));
+                let connection = builders
+                    .auto
+                    .serve_connection(TokioIo::new(stream), service(gateway.clone(), conn))
+                    .into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%client, error = %error, "connection ended with an error");
+                    }
+                });
             }
-        });
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%client, error = %error, "connection ended with an error");
+            Some(tls) => {
+                let watcher = graceful.watcher();
+                let (gateway, builders) = (gateway.clone(), builders.clone());
+                tokio::spawn(async move {
+                    let Some((stream, info)) = handshake(stream, &tls).await else {
+                        return;
+                    };
+                    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                    let conn = Arc::new(ConnectionInfo::new(index, client, "https").with_tls(info));
+                    let builder = if h2 { &builders.http2 } else { &builders.http1 };
+                    let connection = builder
+                        .serve_connection(TokioIo::new(stream), service(gateway, conn))
+                        .into_owned();
+                    if let Err(error) = watcher.watch(connection).await {
+                        tracing::debug!(%client, error = %error, "connection ended with an error");
+                    }
+                });
             }
-        });
+        }
     }
+}
+
+/// The service answering every request of one connection.
+fn service(
+    gateway: Arc<Gateway>,
+    conn: Arc<ConnectionInfo>,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = http::Response<crate::body::ResponseBody>,
+    Error = Infallible,
+    Future = impl std::future::Future<
+        Output = Result<http::Response<crate::body::ResponseBody>, Infallible>,
+    > + Send,
+> + Clone
++ Send
++ 'static {
+    service_fn(move |request: Request<Incoming>| {
+        let gateway = gateway.clone();
+        let conn = conn.clone();
+        async move {
+            let request = request.map(RequestBody::Streaming);
+            Ok::<_, Infallible>(handle(&gateway, request, &conn).await)
+        }
+    })
+}
+
+/// Completes a TLS handshake with the configuration its SNI selects;
+/// `None` (logged at debug) if the client goes away, times out or is
+/// refused (no SNI where one is required, a client certificate that does
+/// not verify).
+async fn handshake(
+    stream: tokio::net::TcpStream,
+    tls: &crate::tls::ServerTls,
+) -> Option<(
+    tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    crate::proxy::TlsInfo,
+)> {
+    let started = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        let acceptor =
+            tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+        let start = acceptor.await.map_err(|e| e.to_string())?;
+        let hello = start.client_hello();
+        let sni = hello.server_name().map(str::to_ascii_lowercase);
+        let Some(selected) = tls.select(&hello) else {
+            return Err("no SNI, and the listener refuses handshakes without one".to_owned());
+        };
+        let stream = start
+            .into_stream(selected.config)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((stream, sni, selected.domain))
+    })
+    .await;
+    let (stream, sni, domain) = match started {
+        Ok(Ok(done)) => done,
+        Ok(Err(why)) => {
+            tracing::debug!(%why, "TLS handshake failed");
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            return None;
+        }
+    };
+    let session = stream.get_ref().1;
+    let client_cert = session
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(crate::tls::ClientCert::from_der)
+        .map(Arc::new);
+    let info = crate::proxy::TlsInfo {
+        sni,
+        domain,
+        client_cert,
+        version: match session.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+            _ => "TLS",
+        },
+    };
+    Some((stream, info))
 }

@@ -34,7 +34,7 @@ mod context;
 pub mod listeners;
 pub mod phases;
 
-pub use context::{ConnectionInfo, Cx, Flow, Verdict, new_request_id};
+pub use context::{ConnectionInfo, Cx, Flow, TlsInfo, Verdict, new_request_id};
 
 use std::time::Duration;
 
@@ -43,7 +43,7 @@ use http::{Request, Response};
 use crate::body::{RequestBody, ResponseBody};
 use crate::control::Gateway;
 use crate::error::{Blame, ErrorKind, GatewayError};
-use crate::observe::AccessLogEntry;
+use crate::observe::{AccessLogEntry, ClientCertEntry};
 
 /// Runs phases 1 to 11 in order; stops at the first that answers or fails.
 async fn run_phases(cx: &mut Cx<'_>) -> Result<Response<ResponseBody>, GatewayError> {
@@ -150,6 +150,16 @@ pub async fn handle(
             principal_id: cx.authorized.as_ref().map(|a| a.principal_id.as_str()),
             authorizer_cache_hit: cx.authorizer_cache_hit,
             authorizer_latency: cx.authorizer_latency.map(millis),
+            domain_name: cx.domain.map(|d| d.name.as_str()),
+            tls_version: cx.conn.tls.as_ref().map(|t| t.version),
+            client_cert: cx.client_cert().map(|c| ClientCertEntry {
+                subject_dn: &c.subject,
+                issuer_dn: &c.issuer,
+                serial_number: &c.serial,
+                not_before: &c.not_before,
+                not_after: &c.not_after,
+                fingerprint: &c.fingerprint,
+            }),
         });
     }
     response

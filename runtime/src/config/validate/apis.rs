@@ -41,24 +41,7 @@ impl Validator {
                     format!("API `{name}` is defined twice"),
                 );
             }
-            let listener_ids: Vec<usize> = match &api.listeners {
-                None => (0..listeners.len()).collect(),
-                Some(names) => names
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(j, n)| {
-                        let found = listeners.iter().position(|l| l.name == *n.get_ref());
-                        if found.is_none() {
-                            self.problem(
-                                n.span(),
-                                format!("{key}.listeners[{j}]"),
-                                format!("no listener is named `{}`", n.get_ref()),
-                            );
-                        }
-                        found
-                    })
-                    .collect(),
-            };
+            let listener_ids = self.listener_refs(api.listeners.as_deref(), listeners, &key);
             if listeners.is_empty() {
                 self.problem(
                     api_span.clone(),

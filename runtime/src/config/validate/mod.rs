@@ -20,6 +20,7 @@ mod integrations;
 mod plugins;
 mod routes;
 mod server;
+mod tls;
 mod usage;
 
 use std::ops::Range;
@@ -27,13 +28,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Found;
-use super::model::Config;
+use super::model::{Config, ListenerConfig};
 use super::raw::{RawConfig, SpannedStr};
 use super::units;
 
 /// Collects problems while building the typed configuration.
 pub(super) struct Validator {
     problems: Vec<Found>,
+    warnings: Vec<Found>,
     /// Folder of the config file: relative paths are resolved against it.
     base_dir: PathBuf,
 }
@@ -43,13 +45,18 @@ impl Validator {
     pub(super) fn new(base_dir: PathBuf) -> Validator {
         Validator {
             problems: Vec::new(),
+            warnings: Vec::new(),
             base_dir,
         }
     }
 
-    /// Every problem found.
-    pub(super) fn into_problems(self) -> Vec<Found> {
-        self.problems
+    /// Every problem found, and every warning.
+    pub(super) fn into_findings(self) -> (Vec<Found>, Vec<Found>) {
+        (self.problems, self.warnings)
+    }
+
+    fn warning(&mut self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push((Some(span), key.into(), message.into()));
     }
 
     fn problem(&mut self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) {
@@ -65,6 +72,34 @@ impl Validator {
                 default
             }
         }
+    }
+
+    /// The listeners `names` (of the entry at `key`) refer to; every
+    /// listener when the entry names none.
+    fn listener_refs(
+        &mut self,
+        names: Option<&[SpannedStr]>,
+        listeners: &[ListenerConfig],
+        key: &str,
+    ) -> Vec<usize> {
+        let Some(names) = names else {
+            return (0..listeners.len()).collect();
+        };
+        names
+            .iter()
+            .enumerate()
+            .filter_map(|(j, n)| {
+                let found = listeners.iter().position(|l| l.name == *n.get_ref());
+                if found.is_none() {
+                    self.problem(
+                        n.span(),
+                        format!("{key}.listeners[{j}]"),
+                        format!("no listener is named `{}`", n.get_ref()),
+                    );
+                }
+                found
+            })
+            .collect()
     }
 
     /// Records a problem for every key in `present` (name, where it stands)
@@ -92,6 +127,19 @@ impl Validator {
 
     /// Validates the whole file.
     pub(super) fn config(&mut self, raw: RawConfig) -> Config {
+        let listener_spans: Vec<(Range<usize>, usize)> = raw
+            .listeners
+            .iter()
+            .map(|l| {
+                let listed = l
+                    .get_ref()
+                    .tls
+                    .as_ref()
+                    .map_or(0, |t| t.get_ref().certificates.len());
+                (l.span(), listed)
+            })
+            .collect();
+        let domain_spans: Vec<Range<usize>> = raw.domains.iter().map(|d| d.span()).collect();
         let server = self.server(raw.server);
         let limits = self.limits(raw.limits);
         let listeners = self.listeners(raw.listeners);
@@ -102,6 +150,8 @@ impl Validator {
         let api_keys = self.api_keys(&raw.api_keys);
         let usage_plans = self.usage_plans(&raw.usage_plans, &api_keys, &apis);
         let usage_store = raw.usage_store.map(|s| self.usage_store(s.into_inner()));
+        let domains = self.domains(raw.domains, &listeners, &apis);
+        self.tls_coverage(&listeners, &domains, &listener_spans, &domain_spans);
         Config {
             server,
             limits,
@@ -112,6 +162,8 @@ impl Validator {
             api_keys,
             usage_plans,
             usage_store,
+            domains,
+            warnings: Vec::new(),
         }
     }
 }

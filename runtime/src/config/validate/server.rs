@@ -122,6 +122,7 @@ impl Validator {
 
     pub(super) fn listeners(&mut self, raw: Vec<Spanned<RawListener>>) -> Vec<ListenerConfig> {
         let mut out: Vec<ListenerConfig> = Vec::new();
+        let mut redirects = Vec::new();
         for (i, listener) in raw.into_iter().enumerate() {
             let listener = listener.into_inner();
             let key = format!("listeners[{i}]");
@@ -163,7 +164,44 @@ impl Validator {
                     format!("listener `{}` already binds {address}", other.name),
                 );
             }
-            out.push(ListenerConfig { name, address });
+            let tls = listener
+                .tls
+                .as_ref()
+                .map(|t| self.listener_tls(t, &format!("{key}.tls")));
+            if let Some(target) = listener.redirect_https {
+                if tls.is_some() {
+                    self.problem(
+                        target.span(),
+                        format!("{key}.redirect_https"),
+                        "a listener with `tls` serves HTTPS itself; `redirect_https` is for a plain listener",
+                    );
+                }
+                redirects.push((i, key.clone(), target));
+            }
+            out.push(ListenerConfig {
+                name,
+                address,
+                tls,
+                redirect_https: None,
+            });
+        }
+        for (i, key, target) in redirects {
+            match out.iter().position(|l| l.name == *target.get_ref()) {
+                Some(to) if out[to].tls.is_some() => out[i].redirect_https = Some(to),
+                Some(_) => self.problem(
+                    target.span(),
+                    format!("{key}.redirect_https"),
+                    format!(
+                        "listener `{}` has no `tls` to redirect to",
+                        target.get_ref()
+                    ),
+                ),
+                None => self.problem(
+                    target.span(),
+                    format!("{key}.redirect_https"),
+                    format!("no listener is named `{}`", target.get_ref()),
+                ),
+            }
         }
         out
     }

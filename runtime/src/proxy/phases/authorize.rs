@@ -220,7 +220,7 @@ pub fn plugin_view(cx: &Cx<'_>) -> RequestInfo {
         path: cx.path.to_owned(),
         route_key: route.map(|r| r.key.clone()).unwrap_or_default(),
         stage: stage.map(|s| s.name.clone()).unwrap_or_default(),
-        headers: crate::plugin::header_entries(&cx.parts.headers),
+        headers: plugin_headers(cx),
         query: cx
             .parts
             .uri
@@ -250,6 +250,27 @@ pub fn plugin_view(cx: &Cx<'_>) -> RequestInfo {
             .unwrap_or_default(),
         source_ip: cx.conn.client.ip().to_string(),
     }
+}
+
+/// The request's headers as plugins see them: client-sent `x-turnpike-*`
+/// headers dropped (a client cannot forge them), the verified client
+/// certificate's fields added as the upstream receives them.
+fn plugin_headers(cx: &Cx<'_>) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = crate::plugin::header_entries(&cx.parts.headers)
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("x-turnpike-"))
+        .collect();
+    if let Some(cert) = cx.client_cert() {
+        headers.extend(
+            crate::integrations::client_cert_headers(cert).map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            }),
+        );
+    }
+    headers
 }
 
 #[cfg(test)]
