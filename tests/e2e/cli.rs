@@ -25,10 +25,17 @@ fn version_and_help() {
 
 #[test]
 fn bundled_configs_are_valid() {
-    // They name the example plugins, which must exist to validate.
+    // They name the example plugins, which must exist to validate, and
+    // certificates made by the scripts that go with them.
     crate::harness::guest_dir();
+    for script in ["scripts/example-certs", "benches/tls/make-cert.sh"] {
+        let (code, _, err) = run(&mut Command::new(workspace().join(script)));
+        assert_eq!(code, 0, "{script}: {err}");
+    }
     for file in [
         "examples/quickstart.toml",
+        "examples/https.toml",
+        "benches/proxy-tls.toml",
         "benches/proxy.toml",
         "benches/proxy-wasm-auth.toml",
         "benches/proxy-usage-plan.toml",
