@@ -36,6 +36,7 @@ fn bundled_configs_are_valid() {
         "examples/quickstart.toml",
         "examples/https.toml",
         "benches/proxy-tls.toml",
+        "benches/proxy-tls-h2.toml",
         "benches/proxy.toml",
         "benches/proxy-wasm-auth.toml",
         "benches/proxy-usage-plan.toml",
