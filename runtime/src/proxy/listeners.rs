@@ -259,6 +259,15 @@ async fn accept_loop(
     }
 }
 
+/// One request's answer in the making.
+type ServiceFuture = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<http::Response<crate::body::ResponseBody>, Infallible>,
+            > + Send,
+    >,
+>;
+
 /// The service answering every request of one connection.
 fn service(
     gateway: Arc<Gateway>,
@@ -267,19 +276,21 @@ fn service(
     Request<Incoming>,
     Response = http::Response<crate::body::ResponseBody>,
     Error = Infallible,
-    Future = impl std::future::Future<
-        Output = Result<http::Response<crate::body::ResponseBody>, Infallible>,
-    > + Send,
+    Future = ServiceFuture,
 > + Clone
 + Send
 + 'static {
     service_fn(move |request: Request<Incoming>| {
         let gateway = gateway.clone();
         let conn = conn.clone();
-        async move {
+        // Boxed: hyper keeps room for one request's future for as long as
+        // the connection lives; a box makes that room a pointer, and the
+        // request's state exists only while a request is in flight.
+        let future: ServiceFuture = Box::pin(async move {
             let request = request.map(RequestBody::Streaming);
             Ok::<_, Infallible>(handle(&gateway, request, &conn).await)
-        }
+        });
+        future
     })
 }
 
