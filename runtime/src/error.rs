@@ -67,6 +67,8 @@ pub enum ErrorKind {
     UpstreamUnreachable,
     /// The upstream did not answer within the integration timeout.
     UpstreamTimeout,
+    /// The upstream's connection or request limit is reached.
+    UpstreamOverloaded,
     /// A rate limit (usage plan, stage or route throttle) refused the
     /// request; carries the seconds after which a retry may succeed.
     TooManyRequests(u64),
@@ -140,7 +142,9 @@ impl GatewayError {
             | ErrorKind::SignatureRefused(_)
             | ErrorKind::InvalidRequest(_) => Blame::Downstream,
             ErrorKind::PluginFailed => Blame::Plugin,
-            ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamTimeout => Blame::Upstream,
+            ErrorKind::UpstreamUnreachable
+            | ErrorKind::UpstreamTimeout
+            | ErrorKind::UpstreamOverloaded => Blame::Upstream,
             ErrorKind::Internal => Blame::Internal,
         }
     }
@@ -158,6 +162,7 @@ impl GatewayError {
             ErrorKind::PluginFailed => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorKind::UpstreamOverloaded => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::TooManyRequests(_) | ErrorKind::LimitExceeded(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -178,6 +183,7 @@ impl GatewayError {
             ErrorKind::PluginFailed => "Internal server error",
             ErrorKind::UpstreamUnreachable => "Bad Gateway",
             ErrorKind::UpstreamTimeout => "Endpoint request timed out",
+            ErrorKind::UpstreamOverloaded => "Service Unavailable",
             ErrorKind::TooManyRequests(_) => "Too Many Requests",
             ErrorKind::LimitExceeded(_) => "Limit Exceeded",
             ErrorKind::SignatureRefused(message) | ErrorKind::InvalidRequest(message) => message,

@@ -8,6 +8,7 @@ mod upstream;
 
 mod admin;
 mod cli;
+mod clusters;
 mod config_errors;
 mod cors;
 mod errors;

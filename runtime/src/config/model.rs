@@ -49,6 +49,93 @@ pub struct Config {
     pub domains: Vec<DomainConfig>,
     /// What is not wrong but worth saying (a certificate past its date).
     pub warnings: Vec<super::Problem>,
+    /// Named sets of targets `http_proxy` URLs can use as their host.
+    pub upstreams: Vec<Arc<UpstreamConfig>>,
+}
+
+/// `[upstreams.NAME]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamConfig {
+    /// The name an `http_proxy` URL uses as its host.
+    pub name: String,
+    /// `host:port` of each target.
+    pub targets: Vec<String>,
+    /// How a request's target is chosen.
+    pub balance: Balance,
+    /// HTTP/2 to the targets (ALPN over TLS, prior knowledge without).
+    pub http2: bool,
+    /// TLS to the targets.
+    pub tls: Option<UpstreamTls>,
+    /// Connections open to all targets together, from every worker.
+    pub max_connections: usize,
+    /// Requests in flight to all targets together.
+    pub max_pending: usize,
+    /// Time allowed to connect (and finish a TLS handshake).
+    pub connect_timeout: Duration,
+    /// What is tried again, and how often.
+    pub retries: RetryPolicy,
+    /// Passive health: targets failing in a row are left out for a while.
+    pub outlier: Option<OutlierPolicy>,
+    /// Active health: a request to each target now and then.
+    pub health_check: Option<HealthCheck>,
+}
+
+/// How an upstream's target is chosen for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balance {
+    /// In turn.
+    RoundRobin,
+    /// The one of two random targets with fewer requests in flight.
+    LeastRequest,
+}
+
+/// TLS to an upstream's targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamTls {
+    /// A PEM bundle trusted besides the system's roots.
+    pub ca: Option<PathBuf>,
+    /// The name sent in SNI and verified (default: the target's host).
+    pub server_name: Option<String>,
+    /// Whether the certificate is verified (turning this off is loud).
+    pub verify: bool,
+    /// A client certificate for the targets that ask for one.
+    pub client_cert: Option<crate::tls::CertificateFiles>,
+}
+
+/// Retries of an upstream's requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts after the first.
+    pub attempts: u32,
+    /// Statuses that make an idempotent request without a body go to
+    /// another target.
+    pub statuses: Vec<u16>,
+}
+
+/// Passive outlier ejection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutlierPolicy {
+    /// Connect failures or 5xx answers in a row that eject a target.
+    pub consecutive_failures: u32,
+    /// How long an ejected target is left out.
+    pub ejection_time: Duration,
+    /// The most targets (percent) ejected at once.
+    pub max_ejected_percent: u8,
+}
+
+/// Active health checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// Path requested with GET; a 2xx answer is healthy.
+    pub path: String,
+    /// Time between checks.
+    pub interval: Duration,
+    /// Time allowed for an answer.
+    pub timeout: Duration,
+    /// Successes in a row that make an unhealthy target healthy.
+    pub healthy_threshold: u32,
+    /// Failures in a row that make a healthy target unhealthy.
+    pub unhealthy_threshold: u32,
 }
 
 /// `[[domains]]`: a custom domain name, as API Gateway's: its certificate,

@@ -34,6 +34,64 @@ pub struct RawConfig {
     pub usage_store: Option<Spanned<RawUsageStore>>,
     #[serde(default)]
     pub domains: Vec<Spanned<RawDomain>>,
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, Spanned<RawUpstream>>,
+}
+
+/// `[upstreams.NAME]`: a set of targets an `http_proxy` URL can name as its
+/// host, with balancing, TLS, HTTP/2, limits, retries and health.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    pub targets: Spanned<Vec<SpannedStr>>,
+    pub balance: Option<SpannedStr>,
+    pub http2: Option<Spanned<bool>>,
+    pub tls: Option<Spanned<RawUpstreamTls>>,
+    pub max_connections: Option<Spanned<i64>>,
+    pub max_pending: Option<Spanned<i64>>,
+    pub connect_timeout: Option<SpannedStr>,
+    pub retries: Option<Spanned<RawRetries>>,
+    pub outlier: Option<Spanned<RawOutlier>>,
+    pub health_check: Option<Spanned<RawHealthCheck>>,
+}
+
+/// `tls` of an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstreamTls {
+    pub ca: Option<SpannedStr>,
+    pub server_name: Option<SpannedStr>,
+    pub verify: Option<Spanned<bool>>,
+    pub client_cert: Option<Spanned<RawCertificate>>,
+}
+
+/// `retries` of an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetries {
+    pub attempts: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub statuses: Vec<Spanned<i64>>,
+}
+
+/// `outlier` of an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutlier {
+    pub consecutive_failures: Option<Spanned<i64>>,
+    pub ejection_time: Option<SpannedStr>,
+    pub max_ejected_percent: Option<Spanned<i64>>,
+}
+
+/// `health_check` of an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthCheck {
+    pub path: SpannedStr,
+    pub interval: Option<SpannedStr>,
+    pub timeout: Option<SpannedStr>,
+    pub healthy_threshold: Option<Spanned<i64>>,
+    pub unhealthy_threshold: Option<Spanned<i64>>,
 }
 
 /// `[[domains]]`: a custom domain name, its certificate and mutual TLS, and

@@ -17,13 +17,14 @@ use crate::auth::sigv4::SigV4Verifier;
 use crate::auth::{CompiledAuthorizer, Decider};
 use crate::config::{
     ApiConfig, AuthorizerKind, Config, InstancesConfig, IntegrationConfig, PluginConfig,
-    PluginWorld, StageConfig, StageName,
+    PluginWorld, StageConfig, StageName, UpstreamConfig,
 };
-use crate::integrations::{Function, Integration};
+use crate::integrations::{Clusters, Function, Integration};
 use crate::plugin::{
     AuthorizerPlugin, FunctionPlugin, InstanceMode, MapperPlugin, PluginEngine, PluginSettings,
 };
 use crate::router::{RouteKey, Router};
+use crate::upstream::Cluster;
 use crate::usage::Registry;
 
 /// Compiles a validated configuration; stages with a deployment pointer in
@@ -35,9 +36,17 @@ pub fn build(
     limits: &Registry,
     engine: Option<&PluginEngine>,
     sessions: &[crate::tls::Sessions],
+    previous: &[Arc<Cluster>],
 ) -> Result<Snapshot, String> {
     let cache_dir = config.server.cache_dir.as_deref();
-    let live = Loaded::new(config, engine, cache_dir)?;
+    let mut live = Loaded::new(config, engine, cache_dir)?;
+    let mut upstreams = Vec::new();
+    live.clusters = clusters(
+        &config.upstreams,
+        &Clusters::new(),
+        previous,
+        &mut upstreams,
+    )?;
     let mut deployed: HashMap<String, (Loaded<'_>, Definition)> = HashMap::new();
     let mut hosts: Vec<HostTable> = config
         .listeners
@@ -86,9 +95,16 @@ pub fn build(
                             api.name
                         )
                     })?;
-                    let loaded = Loaded::new(&d.config, engine, cache_dir)?;
+                    let mut loaded = Loaded::new(&d.config, engine, cache_dir)?;
                     let compiled = Definition::compile(&loaded, &d.config.apis[0])
                         .map_err(|e| format!("deployment {id}: {e}"))?;
+                    loaded.clusters = clusters(
+                        &d.config.upstreams,
+                        &live.clusters,
+                        previous,
+                        &mut upstreams,
+                    )
+                    .map_err(|e| format!("deployment {id}: {e}"))?;
                     deployed.insert(id.to_owned(), (loaded, compiled));
                 }
                 let (loaded, compiled) = &deployed[id];
@@ -148,7 +164,35 @@ pub fn build(
             .filter(|(_, k)| k.enabled)
             .map(|(i, k)| (k.value.as_bytes().into(), i))
             .collect(),
+        upstreams,
     })
+}
+
+/// The clusters of `configs` by name: `shared`'s where it has the name
+/// (a deployment uses the file's upstream of that name), built otherwise,
+/// carrying over the state of the same upstream in `previous`. Each one
+/// built is also pushed to `all`.
+fn clusters(
+    configs: &[Arc<UpstreamConfig>],
+    shared: &Clusters,
+    previous: &[Arc<Cluster>],
+    all: &mut Vec<Arc<Cluster>>,
+) -> Result<Clusters, String> {
+    let mut clusters = shared.clone();
+    for config in configs {
+        if clusters.contains_key(&config.name) {
+            continue;
+        }
+        let mut cluster =
+            Cluster::new(config).map_err(|e| format!("upstream `{}`: {e}", config.name))?;
+        if let Some(old) = previous.iter().find(|c| c.name() == config.name) {
+            cluster.inherit(old);
+        }
+        let cluster = Arc::new(cluster);
+        all.push(cluster.clone());
+        clusters.insert(config.name.clone(), cluster);
+    }
+    Ok(clusters)
 }
 
 /// Per listener, the custom domains it serves.
@@ -244,6 +288,8 @@ fn server_tls(
 struct Loaded<'c> {
     config: &'c Config,
     plugins: Vec<LoadedPlugin>,
+    /// The clusters its `http_proxy` URLs name.
+    clusters: Clusters,
 }
 
 impl<'c> Loaded<'c> {
@@ -264,7 +310,11 @@ impl<'c> Loaded<'c> {
                 .map(|plugin| load_plugin(plugin, engine, cache_dir))
                 .collect::<Result<_, _>>()?
         };
-        Ok(Loaded { config, plugins })
+        Ok(Loaded {
+            config,
+            plugins,
+            clusters: Clusters::new(),
+        })
     }
 
     fn name(&self, plugin: usize) -> &str {
@@ -452,7 +502,7 @@ impl Definition {
                             loaded.name(*plugin)
                         )),
                     },
-                    other => Integration::compile(other, stage, &names),
+                    other => Integration::compile(other, stage, &names, &loaded.clusters),
                 }
                 .map_err(located)?;
                 // One bucket per route of the stage, shared by the stage's

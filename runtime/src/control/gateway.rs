@@ -163,10 +163,11 @@ impl Gateway {
             .map(|_| crate::tls::Sessions::default())
             .collect();
         let snapshot = engine_for(&plugin_engine, config, releases, false)
-            .and_then(|engine| compile::build(config, releases, &limits, engine, &sessions))
+            .and_then(|engine| compile::build(config, releases, &limits, engine, &sessions, &[]))
             .map_err(StartError::Compile)?;
         let access_log =
             AccessLog::open(&config.server.access_log).map_err(StartError::AccessLog)?;
+        start_health_checks(&snapshot);
         Ok(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
             plugin_engine,
@@ -196,8 +197,16 @@ impl Gateway {
                 "a plugin now sets `fuel`, which changes how every plugin is compiled; restart the gateway for it".into(),
             ));
         }
-        compile::build(config, releases, &self.limits, engine, &self.sessions)
-            .map_err(ReloadError::Compile)
+        let previous = &self.snapshot.load().upstreams;
+        compile::build(
+            config,
+            releases,
+            &self.limits,
+            engine,
+            &self.sessions,
+            previous,
+        )
+        .map_err(ReloadError::Compile)
     }
 
     /// Records the addresses the listeners bound, in configuration order.
@@ -213,6 +222,7 @@ impl Gateway {
     /// Serves `snapshot` from now on; requests in flight finish on the one
     /// they started with.
     pub fn serve(&self, snapshot: Snapshot) {
+        start_health_checks(&snapshot);
         self.snapshot.store(Arc::new(snapshot));
     }
 
@@ -245,9 +255,24 @@ pub fn check(config: &Config) -> Result<(), StartError> {
     let engine = OnceLock::new();
     let releases = Releases::default();
     let engine = engine_for(&engine, config, &releases, true).map_err(StartError::Compile)?;
-    compile::build(config, &releases, &Registry::new(None, None), engine, &[])
-        .map(drop)
-        .map_err(StartError::Compile)
+    compile::build(
+        config,
+        &releases,
+        &Registry::new(None, None),
+        engine,
+        &[],
+        &[],
+    )
+    .map(drop)
+    .map_err(StartError::Compile)
+}
+
+/// Health checks run for the upstreams of the snapshot being served (each
+/// stops once its cluster is dropped with the snapshot).
+fn start_health_checks(snapshot: &Snapshot) {
+    for cluster in &snapshot.upstreams {
+        cluster.start_health_checks();
+    }
 }
 
 /// Every plugin the file and the stages' deployments configure.

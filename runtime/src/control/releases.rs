@@ -273,7 +273,9 @@ impl Releases {
                 pins.insert(base.to_owned(), sha256);
             }
         }
-        let definition = definition_text(&text, api, &data_dir, &components)?;
+        let base_dir = file.parent().unwrap_or(Path::new("."));
+        let base_dir = std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
+        let definition = definition_text(&text, api, &data_dir, &base_dir, &components)?;
         let id = new_deployment_id();
         let path = store.deployment_path(api, &id);
         let parsed = Config::parse(&definition, &path.display().to_string()).map_err(|e| {
@@ -329,18 +331,60 @@ fn definition_text(
     text: &str,
     api: &str,
     data_dir: &Path,
+    base_dir: &Path,
     components: &BTreeMap<String, PathBuf>,
 ) -> Result<String, ReleaseError> {
     let invalid = |what: &str| ReleaseError::Invalid(format!("cannot snapshot the API: {what}"));
     let mut table: toml::Table = text.parse().map_err(|_| invalid("the file is not TOML"))?;
     let listeners = table.remove("listeners");
-    let apis = table.remove("apis");
+    let mut apis = table.remove("apis");
     let plugins = table.remove("plugins");
     // `integration_timeout` is the default timeout of the API's integrations.
     let limits = table.remove("limits");
+    // The upstreams the routes name, so that the deployment keeps working
+    // if the file's `[upstreams]` change or go.
+    let mut upstreams = table.remove("upstreams");
     table.clear();
-    if let Some(listeners) = listeners {
-        table.insert("listeners".into(), listeners);
+    if let Some(toml::Value::Array(mut listeners)) = listeners {
+        // Only names and addresses matter to a definition; certificates
+        // stay with the file (and would be read again for nothing).
+        for listener in &mut listeners {
+            if let Some(l) = listener.as_table_mut() {
+                l.remove("tls");
+                l.remove("redirect_https");
+            }
+        }
+        table.insert("listeners".into(), toml::Value::Array(listeners));
+    }
+    // Files the definition reads, which is itself read from another folder.
+    if let Some(toml::Value::Table(upstreams)) = &mut upstreams {
+        for (_, upstream) in upstreams.iter_mut() {
+            let tls = upstream.get_mut("tls").and_then(toml::Value::as_table_mut);
+            if let Some(tls) = tls {
+                absolute(tls, "ca", base_dir);
+                if let Some(cert) = tls
+                    .get_mut("client_cert")
+                    .and_then(toml::Value::as_table_mut)
+                {
+                    absolute(cert, "cert", base_dir);
+                    absolute(cert, "key", base_dir);
+                }
+            }
+        }
+    }
+    if let Some(upstreams) = upstreams {
+        table.insert("upstreams".into(), upstreams);
+    }
+    if let Some(toml::Value::Array(apis)) = &mut apis {
+        for api in apis.iter_mut().filter_map(toml::Value::as_table_mut) {
+            for (key, file_key) in [("authorizers", "jwks_file"), ("models", "schema_file")] {
+                if let Some(toml::Value::Table(entries)) = api.get_mut(key) {
+                    for entry in entries.iter_mut().filter_map(|(_, e)| e.as_table_mut()) {
+                        absolute(entry, file_key, base_dir);
+                    }
+                }
+            }
+        }
     }
     if let Some(limits) = limits {
         table.insert("limits".into(), limits);
@@ -377,6 +421,13 @@ fn definition_text(
         table.insert("plugins".into(), toml::Value::Table(kept));
     }
     toml::to_string(&table).map_err(|e| invalid(&e.to_string()))
+}
+
+/// Makes the path at `table[key]`, if any, absolute against `base_dir`.
+fn absolute(table: &mut toml::Table, key: &str, base_dir: &Path) {
+    if let Some(toml::Value::String(path)) = table.get_mut(key) {
+        *path = base_dir.join(&*path).display().to_string();
+    }
 }
 
 #[cfg(test)]
@@ -476,5 +527,65 @@ integration = { type = "mock", body = "c" }
             releases.deployment("second", &deployment.record.id),
             Err(ReleaseError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn a_deployment_keeps_its_upstreams_and_reads_their_files_from_anywhere() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pem = rcgen::generate_simple_self_signed(vec!["origin.internal".to_owned()])
+            .expect("cert")
+            .cert
+            .pem();
+        std::fs::write(dir.path().join("ca.pem"), &pem).expect("write ca");
+        let file = dir.path().join("gw.toml");
+        std::fs::write(
+            &file,
+            r#"
+[server]
+data_dir = "data"
+access_log = "off"
+
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+redirect_https = "secure"
+
+[[listeners]]
+name = "secure"
+address = "127.0.0.1:0"
+tls = { certificates = [{ cert = "server.pem", key = "server.key" }] }
+
+[upstreams.orders]
+targets = ["10.0.0.5:8443"]
+tls = { ca = "ca.pem" }
+
+[[apis]]
+name = "shop"
+
+[[apis.routes]]
+key = "GET /orders"
+integration = { type = "http_proxy", url = "https://orders/v1/orders" }
+"#,
+        )
+        .expect("write config");
+        let definition = definition_text(
+            &std::fs::read_to_string(&file).expect("read"),
+            "shop",
+            &dir.path().join("data"),
+            dir.path(),
+            &BTreeMap::new(),
+        )
+        .expect("definition");
+        // Read from the data folder: every path must still resolve, and the
+        // listeners' certificates are not part of it.
+        let elsewhere = dir.path().join("data/deployments/x.toml");
+        let config = Config::parse(&definition, &elsewhere.display().to_string())
+            .unwrap_or_else(|e| panic!("{e}\n{definition}"));
+        assert_eq!(config.upstreams.len(), 1);
+        assert_eq!(
+            config.upstreams[0].tls.as_ref().and_then(|t| t.ca.clone()),
+            Some(dir.path().join("ca.pem"))
+        );
+        assert!(config.listeners.iter().all(|l| l.tls.is_none()));
     }
 }

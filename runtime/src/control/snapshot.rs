@@ -35,6 +35,9 @@ pub struct Snapshot {
     pub apis: Vec<ApiEntry>,
     /// Enabled API keys: value → index into the configuration's keys.
     pub api_keys: HashMap<Box<[u8]>, usize>,
+    /// Every named upstream the routes send to: the file's `[upstreams]`,
+    /// then those only a deployment defines.
+    pub upstreams: Vec<Arc<crate::upstream::Cluster>>,
 }
 
 /// Which API a listener serves for a `Host`.

@@ -14,7 +14,9 @@ use crate::body::{RequestBody, ResponseBody};
 use crate::config::template::Resolved;
 use crate::config::{HttpProxyConfig, StageConfig};
 use crate::error::{BoxError, ErrorKind, GatewayError};
-use crate::upstream::{BodyTooLarge, DownstreamBodyError, Origin, UpstreamClient};
+use crate::upstream::{
+    BodyTooLarge, Cluster, ClusterError, DownstreamBodyError, Exchange, UpstreamClient,
+};
 use crate::util::headers::is_hop_by_hop;
 
 /// An `http_proxy` integration compiled for one stage.
@@ -29,17 +31,20 @@ pub struct HttpProxy {
 /// How the upstream request is addressed.
 #[derive(Debug)]
 enum Target {
-    /// A plain-HTTP origin fixed at load time: pooled connection, origin-form
-    /// URI rendered from `path`, `Host` set to `host`.
-    Pooled {
-        origin: Origin,
-        host: HeaderValue,
+    /// A host fixed at load time — the URL's own, or a named upstream's
+    /// targets: origin-form URI rendered from `path`, sent through the
+    /// cluster (which sets `Host` to the target's).
+    Cluster {
+        cluster: Arc<Cluster>,
         path: Vec<Resolved>,
     },
-    /// https, or an origin that depends on the request: absolute URI
-    /// through the general client.
+    /// A host that depends on the request: absolute URI through the
+    /// general client.
     General { url: Vec<Resolved> },
 }
+
+/// The named upstreams' clusters, by name.
+pub type Clusters = std::collections::HashMap<String, Arc<Cluster>>;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -51,6 +56,7 @@ impl HttpProxy {
         config: &HttpProxyConfig,
         stage: &StageConfig,
         param_names: &[&str],
+        clusters: &Clusters,
     ) -> Result<HttpProxy, String> {
         let url = config
             .url
@@ -67,7 +73,7 @@ impl HttpProxy {
             })
             .collect::<Result<_, _>>()?;
         Ok(HttpProxy {
-            target: Target::for_url(url)?,
+            target: Target::for_url(url, clusters)?,
             url_has_query,
             timeout: config.timeout,
             request_headers,
@@ -94,11 +100,8 @@ impl HttpProxy {
             }
         }
         let query = parts.uri.query();
-        let (pieces, pooled) = match &self.target {
-            Target::Pooled { origin, host, path } => {
-                parts.headers.insert(header::HOST, host.clone());
-                (path, Some(origin))
-            }
+        let (pieces, cluster) = match &self.target {
+            Target::Cluster { cluster, path } => (path, Some(cluster)),
             Target::General { url } => (url, None),
         };
         // A request mapper may have chosen the query and the path.
@@ -117,26 +120,62 @@ impl HttpProxy {
 
         let started = Instant::now();
         let exchange = async {
-            match pooled {
-                Some(origin) => upstream
-                    .send_pooled(origin, request)
+            match cluster {
+                Some(cluster) => cluster.send(request).await,
+                None => upstream
+                    .send_general(request)
                     .await
-                    .map(|(response, connection)| (response, Some(connection))),
-                None => upstream.send_general(request).await.map(|r| (r, None)),
+                    .map(|response| Exchange {
+                        response,
+                        connection: None,
+                        target: Arc::from(""),
+                        attempts: 1,
+                    })
+                    .map_err(|error| ClusterError::Failed {
+                        error,
+                        target: None,
+                        attempts: 1,
+                    }),
             }
         };
         let sent = tokio::time::timeout(self.timeout, exchange).await;
         measured.latency = Some(started.elapsed());
-        let (response, connection) = match sent {
+        let Exchange {
+            response,
+            connection,
+            target,
+            attempts,
+        } = match sent {
             Err(_elapsed) => {
                 return Err(GatewayError::with_source(
                     ErrorKind::UpstreamTimeout,
                     format!("no response within {:?}", self.timeout),
                 ));
             }
-            Ok(Err(e)) => return Err(classify(e)),
+            Ok(Err(ClusterError::Overloaded(limit))) => {
+                return Err(GatewayError::with_source(
+                    ErrorKind::UpstreamOverloaded,
+                    format!(
+                        "upstream `{}` is at its {limit}",
+                        cluster.map_or("", |c| c.name())
+                    ),
+                ));
+            }
+            Ok(Err(ClusterError::Failed {
+                error,
+                target,
+                attempts,
+            })) => {
+                measured.upstream = target;
+                measured.attempts = attempts;
+                return Err(classify(error));
+            }
             Ok(Ok(exchanged)) => exchanged,
         };
+        if !target.is_empty() {
+            measured.upstream = Some(target);
+        }
+        measured.attempts = attempts;
         measured.status = Some(response.status());
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
@@ -179,46 +218,39 @@ fn replace_path(uri: Uri, path: &str) -> Result<Uri, GatewayError> {
 }
 
 impl Target {
-    fn for_url(url: Vec<Resolved>) -> Result<Target, String> {
+    fn for_url(url: Vec<Resolved>, clusters: &Clusters) -> Result<Target, String> {
         let Some(Resolved::Text(first)) = url.first() else {
             return Err("the URL must start with its scheme and host".into());
         };
-        let Some(rest) = first.strip_prefix("http://") else {
-            return Ok(Target::General { url });
+        let (https, rest) = match (
+            first.strip_prefix("http://"),
+            first.strip_prefix("https://"),
+        ) {
+            (Some(rest), _) => (false, rest),
+            (_, Some(rest)) => (true, rest),
+            _ => return Ok(Target::General { url }),
         };
-        // The origin is fixed only if the first literal piece holds the whole authority.
-        let Some(end) = rest.find(['/', '?']) else {
-            if url.len() == 1 {
-                return Target::pooled(rest, vec![Resolved::Text("/".into())]);
+        // The host is fixed only if the first literal piece holds the whole authority.
+        let (authority, path) = match rest.find(['/', '?']) {
+            None if url.len() == 1 => (rest, vec![Resolved::Text("/".into())]),
+            None => return Ok(Target::General { url }),
+            Some(end) => {
+                let mut path = Vec::with_capacity(url.len());
+                let first_path = &rest[end..];
+                if first_path.starts_with('?') {
+                    path.push(Resolved::Text(format!("/{first_path}")));
+                } else {
+                    path.push(Resolved::Text(first_path.to_owned()));
+                }
+                path.extend(url.iter().skip(1).cloned());
+                (&rest[..end], path)
             }
-            return Ok(Target::General { url });
         };
-        let authority = &rest[..end];
-        let mut path = Vec::with_capacity(url.len());
-        let first_path = &rest[end..];
-        if first_path.starts_with('?') {
-            path.push(Resolved::Text(format!("/{first_path}")));
-        } else {
-            path.push(Resolved::Text(first_path.to_owned()));
-        }
-        path.extend(url.iter().skip(1).cloned());
-        Target::pooled(authority, path)
-    }
-
-    fn pooled(authority: &str, path: Vec<Resolved>) -> Result<Target, String> {
-        let parsed: http::uri::Authority = authority
-            .parse()
-            .map_err(|e| format!("`{authority}` is not a valid host ({e})"))?;
-        let port = parsed.port_u16().unwrap_or(80);
-        let host = HeaderValue::try_from(authority)
-            .map_err(|_| format!("`{authority}` is not a valid Host header"))?;
-        Ok(Target::Pooled {
-            origin: Origin {
-                authority: Arc::from(format!("{}:{port}", parsed.host())),
-            },
-            host,
-            path,
-        })
+        let cluster = match clusters.get(authority) {
+            Some(named) => named.clone(),
+            None => Arc::new(Cluster::single(authority, https)?),
+        };
+        Ok(Target::Cluster { cluster, path })
     }
 }
 
@@ -325,46 +357,37 @@ mod tests {
     }
 
     #[test]
-    fn plain_http_origins_are_pooled_with_origin_form_paths() {
-        let target = Target::for_url(vec![
-            text("http://127.0.0.1:9000/pets/"),
-            Resolved::Param(0),
-        ])
+    fn fixed_hosts_get_a_cluster_and_origin_form_paths() {
+        let none = Clusters::new();
+        let target = Target::for_url(
+            vec![text("http://127.0.0.1:9000/pets/"), Resolved::Param(0)],
+            &none,
+        )
         .expect("valid");
         match target {
-            Target::Pooled { origin, host, path } => {
-                assert_eq!(&*origin.authority, "127.0.0.1:9000");
-                assert_eq!(host, "127.0.0.1:9000");
+            Target::Cluster { cluster, path } => {
+                assert_eq!(cluster.name(), "127.0.0.1:9000");
                 assert_eq!(path, vec![text("/pets/"), Resolved::Param(0)]);
             }
             other => panic!("{other:?}"),
         }
-        match Target::for_url(vec![text("http://example.com")]).expect("valid") {
-            Target::Pooled { origin, host, path } => {
-                assert_eq!(&*origin.authority, "example.com:80");
-                assert_eq!(host, "example.com");
-                assert_eq!(path, vec![text("/")]);
-            }
+        match Target::for_url(vec![text("https://example.com")], &none).expect("valid") {
+            Target::Cluster { path, .. } => assert_eq!(path, vec![text("/")]),
             other => panic!("{other:?}"),
         }
-        match Target::for_url(vec![text("http://example.com?x=1")]).expect("valid") {
-            Target::Pooled { path, .. } => assert_eq!(path, vec![text("/?x=1")]),
+        match Target::for_url(vec![text("http://example.com?x=1")], &none).expect("valid") {
+            Target::Cluster { path, .. } => assert_eq!(path, vec![text("/?x=1")]),
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
-    fn https_and_request_dependent_hosts_use_the_general_client() {
+    fn request_dependent_hosts_use_the_general_client() {
         assert!(matches!(
-            Target::for_url(vec![text("https://example.com/")]),
-            Ok(Target::General { .. })
-        ));
-        assert!(matches!(
-            Target::for_url(vec![
-                text("http://"),
-                Resolved::Param(0),
-                text(".example.com/")
-            ]),
+            Target::for_url(
+                vec![text("http://"), Resolved::Param(0), text(".example.com/")],
+                &Clusters::new()
+            ),
             Ok(Target::General { .. })
         ));
     }

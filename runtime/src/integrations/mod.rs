@@ -12,7 +12,7 @@ mod http_proxy;
 mod mock;
 
 pub use function::Function;
-pub use http_proxy::HttpProxy;
+pub use http_proxy::{Clusters, HttpProxy};
 pub use mock::Mock;
 
 use std::time::Duration;
@@ -54,12 +54,16 @@ pub struct Forwarding<'a> {
 
 /// How an integration call went, recorded for the access log even when it
 /// failed.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Measured {
     /// Time spent waiting for the integration's response.
     pub latency: Option<Duration>,
     /// The status it answered with.
     pub status: Option<StatusCode>,
+    /// The upstream target that answered (or failed last).
+    pub upstream: Option<std::sync::Arc<str>>,
+    /// Attempts made on upstream targets.
+    pub attempts: u32,
 }
 
 /// An integration compiled for one stage: stage variables already filled in.
@@ -81,10 +85,11 @@ impl Integration {
         config: &IntegrationConfig,
         stage: &StageConfig,
         param_names: &[&str],
+        clusters: &Clusters,
     ) -> Result<Integration, String> {
         Ok(match config {
             IntegrationConfig::HttpProxy(c) => {
-                Integration::HttpProxy(HttpProxy::compile(c, stage, param_names)?)
+                Integration::HttpProxy(HttpProxy::compile(c, stage, param_names, clusters)?)
             }
             IntegrationConfig::Mock(c) => Integration::Mock(Mock::compile(c, stage, param_names)?),
             IntegrationConfig::Function { .. } => {

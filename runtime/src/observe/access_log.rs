@@ -46,6 +46,12 @@ pub struct AccessLogEntry<'a> {
     pub integration_latency: Option<f64>,
     /// Status the integration returned, if any.
     pub integration_status: Option<u16>,
+    /// The upstream target (`host:port`) that answered, or was tried last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_address: Option<&'a str>,
+    /// Attempts made on the upstream, retries included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_attempts: Option<u32>,
     /// Why the request failed, if it did.
     pub error_message: Option<String>,
     /// Who caused the failure, if any.

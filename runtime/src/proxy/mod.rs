@@ -145,6 +145,8 @@ pub async fn handle(
             response_latency: millis(cx.received_at.elapsed()),
             integration_latency: cx.integration.latency.map(millis),
             integration_status: cx.integration.status.map(|s| s.as_u16()),
+            upstream_address: cx.integration.upstream.as_deref(),
+            upstream_attempts: (cx.integration.attempts > 0).then_some(cx.integration.attempts),
             error_message: error.as_ref().map(ToString::to_string),
             error_blame: error.as_ref().map(|e| e.blame().as_str()),
             principal_id: cx.authorized.as_ref().map(|a| a.principal_id.as_str()),

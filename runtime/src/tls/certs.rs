@@ -162,7 +162,8 @@ pub fn read_crls(
     Ok(lists)
 }
 
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, CertError> {
+/// Reads the private key of a PEM file.
+pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, CertError> {
     let bytes = read(path)?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| CertError::Invalid {
         path: path.to_owned(),

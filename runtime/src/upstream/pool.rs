@@ -1,4 +1,5 @@
-//! The per-worker pool of HTTP/1.1 connections to plain-HTTP origins.
+//! The per-worker pool of HTTP/1.1 connections to upstream targets, plain
+//! or TLS (keyed by scheme and authority).
 //!
 //! Every worker runs its own single-threaded runtime, so the pool is a
 //! thread-local without a lock, and a response hands its connection back
@@ -9,23 +10,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::http1::SendRequest;
 
 use super::ForwardedBody;
-use crate::util::BoxError;
 
 /// How long an idle upstream connection is kept for reuse.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Idle connections kept per origin and worker thread.
 const MAX_IDLE_PER_ORIGIN: usize = 256;
-
-/// Where plain-HTTP requests of an integration go: the pool key.
-#[derive(Debug, Clone)]
-pub struct Origin {
-    /// `host:port`, also the key of the connection pool.
-    pub authority: Arc<str>,
-}
 
 /// A pooled connection on loan to one request; handed back with [`checkin`]
 /// once the response body has been read to the end.
@@ -81,19 +73,4 @@ pub fn checkin(connection: PooledConnection) {
             since: now,
         });
     });
-}
-
-/// Opens a new HTTP/1.1 connection to `authority`.
-pub(super) async fn connect(authority: &str) -> Result<SendRequest<ForwardedBody>, BoxError> {
-    let stream = tokio::net::TcpStream::connect(authority).await?;
-    stream.set_nodelay(true)?;
-    let (sender, connection) = http1::Builder::new()
-        .handshake::<_, ForwardedBody>(TokioIo::new(stream))
-        .await?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, "upstream connection ended with an error");
-        }
-    });
-    Ok(sender)
 }

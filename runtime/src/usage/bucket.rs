@@ -5,9 +5,8 @@
 //! never a lock; a bucket shared between nodes lives in Redis instead.
 
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::redis::RedisStore;
 use crate::config::ThrottleConfig;
@@ -21,11 +20,9 @@ pub enum Refusal {
     Unavailable(String),
 }
 
-/// Nanoseconds since the first bucket was created: the buckets' clock.
+/// The buckets' clock.
 fn clock_nanos() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    let start = *START.get_or_init(Instant::now);
-    u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    crate::util::time::monotonic_nanos()
 }
 
 /// A token bucket: `rate` tokens per second, at most `burst` at once.

@@ -1,7 +1,16 @@
 //! Civil (proleptic Gregorian, UTC) calendar math and the wall clock, for
 //! quota periods, SigV4 dates and record timestamps.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Nanoseconds since the first call in this process, by the monotonic
+/// clock: cheap timestamps that fit an atomic.
+pub fn monotonic_nanos() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let start = *START.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
 
 /// Year, month, day of a day count since 1970-01-01.
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {

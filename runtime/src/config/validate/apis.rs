@@ -19,6 +19,7 @@ impl Validator {
         listeners: &[ListenerConfig],
         limits: &Limits,
         plugins: &[PluginConfig],
+        upstreams: &[Arc<UpstreamConfig>],
     ) -> Vec<ApiConfig> {
         let mut out: Vec<ApiConfig> = Vec::new();
         // (listener, host or "" for any) -> api name, to find two APIs claiming one place.
@@ -103,6 +104,7 @@ impl Validator {
                     authorizers: &authorizers,
                     plugins,
                     models: &models,
+                    upstreams,
                 },
             );
             let policy = api

@@ -7,6 +7,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use serde_spanned::Spanned;
 
 use super::Validator;
+use super::routes::RouteScope;
 use crate::config::model::*;
 use crate::config::raw::{RawIntegration, SpannedStr};
 use crate::config::template::{self, BraceParams, Resolved, Template};
@@ -19,10 +20,15 @@ impl Validator {
         raw: &Spanned<RawIntegration>,
         key: &str,
         route_key: &RouteKey,
-        stages: &[StageConfig],
-        limits: &Limits,
-        plugins: &[PluginConfig],
+        scope: &RouteScope<'_>,
     ) -> Option<IntegrationConfig> {
+        let RouteScope {
+            stages,
+            limits,
+            plugins,
+            upstreams,
+            ..
+        } = *scope;
         let span = raw.span();
         let raw = raw.get_ref();
         let kind = raw.kind.get_ref().as_str();
@@ -68,7 +74,7 @@ impl Validator {
                 for stage in stages {
                     match template.resolve(&stage.variables, names.iter().copied()) {
                         Ok(resolved) => {
-                            if let Err(why) = check_upstream_url(&resolved) {
+                            if let Err(why) = check_upstream_url(&resolved, upstreams) {
                                 self.problem(
                                     url.span(),
                                     url_key.clone(),
@@ -283,7 +289,10 @@ fn stage_context(stages: &[StageConfig], stage: &StageConfig, why: String) -> St
 
 /// Checks that a resolved integration URL is an absolute http(s) URL, with
 /// sample values standing in for path parameters.
-fn check_upstream_url(resolved: &[template::Resolved]) -> Result<(), String> {
+fn check_upstream_url(
+    resolved: &[template::Resolved],
+    upstreams: &[std::sync::Arc<UpstreamConfig>],
+) -> Result<(), String> {
     let sample: String = resolved
         .iter()
         .map(|r| match r {
@@ -310,6 +319,36 @@ fn check_upstream_url(resolved: &[template::Resolved]) -> Result<(), String> {
     }
     if sample.contains('#') {
         return Err(format!("`{sample}` must not contain a fragment"));
+    }
+    // A host that names an upstream: the scheme says whether it is TLS.
+    if let Some(upstream) = uri
+        .host()
+        .and_then(|h| upstreams.iter().find(|u| u.name == h))
+    {
+        let https = uri.scheme_str() == Some("https");
+        if https != upstream.tls.is_some() {
+            return Err(format!(
+                "upstream `{}` {}; write {}://{}/...",
+                upstream.name,
+                if upstream.tls.is_some() {
+                    "speaks TLS"
+                } else {
+                    "has no `tls`"
+                },
+                if upstream.tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
+                upstream.name
+            ));
+        }
+        if uri.port().is_some() {
+            return Err(format!(
+                "`{sample}` names upstream `{}` with a port; its targets have theirs",
+                upstream.name
+            ));
+        }
     }
     Ok(())
 }

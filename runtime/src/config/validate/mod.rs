@@ -21,6 +21,7 @@ mod plugins;
 mod routes;
 mod server;
 mod tls;
+mod upstreams;
 mod usage;
 
 use std::ops::Range;
@@ -145,7 +146,8 @@ impl Validator {
         let listeners = self.listeners(raw.listeners);
         let mut plugins = self.plugins(raw.plugins);
         self.pinned_versions(&raw.apis, &server, &mut plugins);
-        let apis = self.apis(raw.apis, &listeners, &limits, &plugins);
+        let upstreams = self.upstreams(&raw.upstreams);
+        let apis = self.apis(raw.apis, &listeners, &limits, &plugins, &upstreams);
         let admin = raw.admin.map(|admin| self.admin(admin.into_inner()));
         let api_keys = self.api_keys(&raw.api_keys);
         let usage_plans = self.usage_plans(&raw.usage_plans, &api_keys, &apis);
@@ -164,6 +166,7 @@ impl Validator {
             usage_store,
             domains,
             warnings: Vec::new(),
+            upstreams,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::router::{RouteKey, Router};
 
 /// What a route may refer to: the rest of its API and of the file,
 /// validated already.
+#[derive(Clone, Copy)]
 pub(super) struct RouteScope<'a> {
     /// The API's stages.
     pub stages: &'a [StageConfig],
@@ -24,6 +25,8 @@ pub(super) struct RouteScope<'a> {
     pub plugins: &'a [PluginConfig],
     /// The API's models.
     pub models: &'a [Arc<Model>],
+    /// Every upstream.
+    pub upstreams: &'a [Arc<UpstreamConfig>],
 }
 
 impl Validator {
@@ -34,11 +37,10 @@ impl Validator {
         scope: RouteScope<'_>,
     ) -> Vec<RouteConfig> {
         let RouteScope {
-            stages,
-            limits,
             authorizers,
             plugins,
             models,
+            ..
         } = scope;
         let mut parsed: Vec<(RouteConfig, Range<usize>)> = Vec::new();
         for (i, route) in api.routes.iter().enumerate() {
@@ -55,9 +57,7 @@ impl Validator {
                 &route.integration,
                 &format!("{route_key_path}.integration"),
                 &route_key,
-                stages,
-                limits,
-                plugins,
+                &scope,
             ) else {
                 continue;
             };

@@ -105,7 +105,7 @@ impl Validator {
 
     /// A certificate and its key: both readable, the key the certificate's;
     /// a certificate outside its validity period is a warning.
-    fn certificate(
+    pub(super) fn certificate(
         &mut self,
         raw: &Spanned<RawCertificate>,
         key: &str,

@@ -15,7 +15,7 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
     // Taken out for the call and put back: what the integration leaves
     // unread is drained when the request ends.
     let mut body: Option<RequestBody> = cx.body.take();
-    let mut measured = cx.integration;
+    let mut measured = std::mem::take(&mut cx.integration);
     let outcome = route
         .integration
         .invoke(
