@@ -57,6 +57,9 @@ pub enum ErrorKind {
     HeadersTooLarge,
     /// The request could not be read.
     BadRequest,
+    /// The client stopped sending its body for longer than the body read
+    /// timeout.
+    RequestTimeout,
     /// An identity source is missing, or the authorizer said unauthorized.
     Unauthorized,
     /// The authorizer denied the request.
@@ -135,6 +138,7 @@ impl GatewayError {
             | ErrorKind::PayloadTooLarge
             | ErrorKind::HeadersTooLarge
             | ErrorKind::BadRequest
+            | ErrorKind::RequestTimeout
             | ErrorKind::Unauthorized
             | ErrorKind::Forbidden
             | ErrorKind::TooManyRequests(_)
@@ -157,6 +161,7 @@ impl GatewayError {
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorKind::BadRequest | ErrorKind::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden | ErrorKind::SignatureRefused(_) => StatusCode::FORBIDDEN,
             ErrorKind::PluginFailed => StatusCode::INTERNAL_SERVER_ERROR,
@@ -178,6 +183,7 @@ impl GatewayError {
             ErrorKind::PayloadTooLarge => "Request Entity Too Large",
             ErrorKind::HeadersTooLarge => "Request Header Fields Too Large",
             ErrorKind::BadRequest => "Bad Request",
+            ErrorKind::RequestTimeout => "Request Timeout",
             ErrorKind::Unauthorized => "Unauthorized",
             ErrorKind::Forbidden => "Forbidden",
             ErrorKind::PluginFailed => "Internal server error",

@@ -23,6 +23,7 @@ mod routing;
 mod scaffold;
 mod shared_limits;
 mod sigv4;
+mod slow_clients;
 mod tls;
 mod uploads;
 mod usage;

@@ -21,6 +21,13 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
 pub const DEFAULT_MAX_HEADER_BYTES: u64 = 10 * 1024;
 /// Amazon API Gateway's default integration timeout.
 pub const DEFAULT_INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
+/// Default `limits.header_read_timeout`.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `limits.body_read_timeout` (between two reads, as nginx's
+/// `client_body_timeout`).
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `limits.idle_timeout` (nginx's `keepalive_timeout` is 75 s).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long in-flight requests may run after SIGTERM before the process exits.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -614,6 +621,14 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Integration timeout used when an integration sets none.
     pub integration_timeout: Duration,
+    /// Time a client may take to send a request's headers (from the first
+    /// byte); the connection is closed after it.
+    pub header_read_timeout: Duration,
+    /// Time a request body may go without a byte arriving; 408 after it.
+    pub body_read_timeout: Duration,
+    /// Time a connection may sit with no request in flight before it is
+    /// closed (HTTP/2: GOAWAY).
+    pub idle_timeout: Duration,
 }
 
 /// `[[listeners]]`.
@@ -628,6 +643,9 @@ pub struct ListenerConfig {
     /// For a listener that only redirects to HTTPS: the index of the TLS
     /// listener it sends clients to.
     pub redirect_https: Option<usize>,
+    /// Connections open at once, all workers together; past it new ones
+    /// are refused (a plain listener answers them 503 first).
+    pub max_connections: Option<usize>,
 }
 
 /// `[listeners.tls]`.

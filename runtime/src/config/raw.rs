@@ -304,6 +304,9 @@ pub struct RawLimits {
     pub max_body_size: Option<Spanned<SizeValue>>,
     pub max_header_size: Option<Spanned<SizeValue>>,
     pub integration_timeout: Option<SpannedStr>,
+    pub header_read_timeout: Option<SpannedStr>,
+    pub body_read_timeout: Option<SpannedStr>,
+    pub idle_timeout: Option<SpannedStr>,
 }
 
 /// `[[listeners]]`.
@@ -314,6 +317,7 @@ pub struct RawListener {
     pub address: SpannedStr,
     pub tls: Option<Spanned<RawTls>>,
     pub redirect_https: Option<SpannedStr>,
+    pub max_connections: Option<Spanned<i64>>,
 }
 
 /// `[[apis]]`.

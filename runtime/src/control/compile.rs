@@ -156,6 +156,7 @@ pub fn build(
         domains: domain_tables(config),
         tls: server_tls(config, sessions)?,
         redirects: config.listeners.iter().map(|l| l.redirect_https).collect(),
+        max_connections: config.listeners.iter().map(|l| l.max_connections).collect(),
         apis,
         api_keys: config
             .api_keys

@@ -48,6 +48,8 @@ struct FixedSettings {
     workers: Option<std::num::NonZeroUsize>,
     data_dir: Option<std::path::PathBuf>,
     usage_store: Option<crate::config::UsageStoreConfig>,
+    /// Set in the connection builders at start.
+    header_read_timeout: std::time::Duration,
 }
 
 impl FixedSettings {
@@ -69,6 +71,7 @@ impl FixedSettings {
             workers: config.server.workers,
             data_dir: config.server.data_dir.clone(),
             usage_store: config.usage_store.clone(),
+            header_read_timeout: config.limits.header_read_timeout,
         }
     }
 
@@ -93,6 +96,9 @@ impl FixedSettings {
         }
         if new.usage_store != self.usage_store {
             changed.push("[usage_store]");
+        }
+        if new.header_read_timeout != self.header_read_timeout {
+            changed.push("limits.header_read_timeout");
         }
         (!changed.is_empty()).then(|| {
             format!(
@@ -229,6 +235,12 @@ impl Gateway {
     /// The snapshot current now; a request keeps it for its whole life.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
+    }
+
+    /// `limits.body_read_timeout` of the current snapshot, for a new
+    /// request's body.
+    pub fn body_read_timeout(&self) -> std::time::Duration {
+        self.snapshot.load().limits.body_read_timeout
     }
 
     /// The WebAssembly engine, if any plugin is configured.

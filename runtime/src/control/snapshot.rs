@@ -31,6 +31,8 @@ pub struct Snapshot {
     /// Per listener: the TLS listener a plain one redirects every request
     /// to.
     pub redirects: Vec<Option<usize>>,
+    /// Per listener: its `max_connections`.
+    pub max_connections: Vec<Option<usize>>,
     /// APIs with their stages, in config order.
     pub apis: Vec<ApiEntry>,
     /// Enabled API keys: value → index into the configuration's keys.

@@ -10,6 +10,7 @@ use http::{HeaderMap, Request, Response, Uri, Version};
 use smallvec::SmallVec;
 
 use super::{Forwarding, Measured, render};
+use crate::body::ClientBodyError;
 use crate::body::{RequestBody, ResponseBody};
 use crate::config::template::Resolved;
 use crate::config::{HttpProxyConfig, StageConfig};
@@ -340,8 +341,12 @@ fn classify(error: BoxError) -> GatewayError {
         if e.is::<BodyTooLarge>() {
             return GatewayError::with_source(ErrorKind::PayloadTooLarge, error);
         }
-        if e.is::<DownstreamBodyError>() {
-            return GatewayError::with_source(ErrorKind::BadRequest, error);
+        if let Some(DownstreamBodyError(why)) = e.downcast_ref::<DownstreamBodyError>() {
+            let kind = match why {
+                ClientBodyError::TimedOut(_) => ErrorKind::RequestTimeout,
+                ClientBodyError::Read(_) => ErrorKind::BadRequest,
+            };
+            return GatewayError::with_source(kind, error);
         }
         cause = e.source();
     }

@@ -15,6 +15,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,17 +24,17 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::body::RequestBody;
+use crate::body::{ClientBody, RequestBody};
 use crate::config::{Config, Limits};
 use crate::control::{Gateway, StartError};
+use crate::proxy::connection::{self, Activity, ConnectionCounts};
 use crate::proxy::{ConnectionInfo, handle};
 
-/// How long a client may take to send request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// HTTP/2 streams open at once on one downstream connection.
+const MAX_CONCURRENT_STREAMS: u32 = 100;
 /// How long a client may take to complete a TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -110,6 +111,7 @@ pub fn serve(
         http2: auto.clone().http2_only(),
         auto,
     });
+    let counts = Arc::new(ConnectionCounts::new(listeners.len()));
     let mut threads = Vec::with_capacity(workers);
     for worker in 0..workers {
         let sockets = listeners
@@ -119,6 +121,7 @@ pub fn serve(
         let gateway = gateway.clone();
         let builder = builder.clone();
         let stop = stop.clone();
+        let counts = counts.clone();
         let thread = std::thread::Builder::new()
             .name(format!("turnpike-worker-{worker}"))
             .spawn(move || {
@@ -132,7 +135,12 @@ pub fn serve(
                         return;
                     }
                 };
-                runtime.block_on(serve_worker(gateway, sockets, builder, grace, stop));
+                let worker = Worker {
+                    gateway,
+                    builders: builder,
+                    counts,
+                };
+                runtime.block_on(serve_worker(worker, sockets, grace, stop));
             })?;
         threads.push(thread);
     }
@@ -143,14 +151,22 @@ pub fn serve(
     Ok(())
 }
 
-async fn serve_worker(
+/// What every connection of a worker shares.
+struct Worker {
     gateway: Arc<Gateway>,
+    builders: Arc<Builders>,
+    counts: Arc<ConnectionCounts>,
+}
+
+async fn serve_worker(
+    worker: Worker,
     sockets: Vec<(String, std::net::TcpListener)>,
-    builder: Arc<Builders>,
     grace: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let graceful = GracefulShutdown::new();
+    // Connections hold a receiver; a send asks them to close, and the
+    // sender sees when the last one is gone.
+    let (closing, connections) = watch::channel(());
     let mut listeners = Vec::with_capacity(sockets.len());
     for (name, socket) in sockets {
         match TcpListener::from_std(socket) {
@@ -161,9 +177,7 @@ async fn serve_worker(
     let accepting = async {
         let mut accepts = Vec::new();
         for (index, (name, listener)) in listeners.iter().enumerate() {
-            accepts.push(accept_loop(
-                index, name, listener, &gateway, &builder, &graceful,
-            ));
+            accepts.push(accept_loop(index, name, listener, &worker, &connections));
         }
         futures_util::future::join_all(accepts).await;
     };
@@ -177,10 +191,9 @@ async fn serve_worker(
     releasing.abort();
     // Closing the sockets here refuses new connections at once.
     drop(listeners);
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    drop(connections);
+    closing.send_replace(());
+    if tokio::time::timeout(grace, closing.closed()).await.is_err() {
         tracing::warn!(grace = ?grace, "grace period over; closing the remaining connections");
     }
 }
@@ -193,12 +206,15 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(buffer)
         .keep_alive(true);
     builder
         .http2()
         .timer(TokioTimer::new())
+        // A client asking for more waits (REFUSED_STREAM past it), as
+        // Envoy's and the HTTP/2 RFC's suggested minimum.
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .max_header_list_size(u32::try_from(buffer).unwrap_or(u32::MAX));
     builder
 }
@@ -207,9 +223,8 @@ async fn accept_loop(
     index: usize,
     name: &str,
     listener: &TcpListener,
-    gateway: &Arc<Gateway>,
-    builders: &Arc<Builders>,
-    graceful: &GracefulShutdown,
+    worker: &Worker,
+    closing: &watch::Receiver<()>,
 ) {
     loop {
         let (stream, client) = match listener.accept().await {
@@ -221,25 +236,43 @@ async fn accept_loop(
                 continue;
             }
         };
+        let snapshot = worker.gateway.snapshot();
+        let tls = snapshot.tls.get(index).cloned().flatten();
+        let max = snapshot.max_connections.get(index).copied().flatten();
+        let idle = snapshot.limits.idle_timeout;
+        drop(snapshot);
+        let Some(open) = worker.counts.open(index, max) else {
+            if worker.counts.should_warn(index) {
+                tracing::warn!(listener = %name, max_connections = max, "connection limit reached; refusing new connections");
+            }
+            if tls.is_none() {
+                tokio::spawn(connection::refuse(stream));
+            }
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let tls = gateway.snapshot().tls.get(index).cloned().flatten();
+        let activity = Activity::new();
+        let closing = closing.clone();
         match tls {
             None => {
                 let conn = Arc::new(ConnectionInfo::new(index, client, "http"));
-                let connection = builders
+                let service = service(worker.gateway.clone(), conn, activity.clone());
+                let connection = worker
+                    .builders
                     .auto
-                    .serve_connection(TokioIo::new(stream), service(gateway.clone(), conn))
+                    .serve_connection(TokioIo::new(stream), service)
                     .into_owned();
-                let connection = graceful.watch(connection);
                 tokio::spawn(async move {
-                    if let Err(error) = connection.await {
+                    let shutdown = |c: Pin<&mut _>| auto::Connection::graceful_shutdown(c);
+                    if let Err(error) =
+                        connection::drive(connection, shutdown, activity, idle, closing, open).await
+                    {
                         tracing::debug!(%client, error = %error, "connection ended with an error");
                     }
                 });
             }
             Some(tls) => {
-                let watcher = graceful.watcher();
-                let (gateway, builders) = (gateway.clone(), builders.clone());
+                let (gateway, builders) = (worker.gateway.clone(), worker.builders.clone());
                 tokio::spawn(async move {
                     let Some((stream, info)) = handshake(stream, &tls).await else {
                         return;
@@ -248,9 +281,15 @@ async fn accept_loop(
                     let conn = Arc::new(ConnectionInfo::new(index, client, "https").with_tls(info));
                     let builder = if h2 { &builders.http2 } else { &builders.http1 };
                     let connection = builder
-                        .serve_connection(TokioIo::new(stream), service(gateway, conn))
+                        .serve_connection(
+                            TokioIo::new(stream),
+                            service(gateway, conn, activity.clone()),
+                        )
                         .into_owned();
-                    if let Err(error) = watcher.watch(connection).await {
+                    let shutdown = |c: Pin<&mut _>| auto::Connection::graceful_shutdown(c);
+                    if let Err(error) =
+                        connection::drive(connection, shutdown, activity, idle, closing, open).await
+                    {
                         tracing::debug!(%client, error = %error, "connection ended with an error");
                     }
                 });
@@ -272,6 +311,7 @@ type ServiceFuture = std::pin::Pin<
 fn service(
     gateway: Arc<Gateway>,
     conn: Arc<ConnectionInfo>,
+    activity: Arc<Activity>,
 ) -> impl hyper::service::Service<
     Request<Incoming>,
     Response = http::Response<crate::body::ResponseBody>,
@@ -283,11 +323,15 @@ fn service(
     service_fn(move |request: Request<Incoming>| {
         let gateway = gateway.clone();
         let conn = conn.clone();
+        let in_flight = activity.request();
         // Boxed: hyper keeps room for one request's future for as long as
         // the connection lives; a box makes that room a pointer, and the
         // request's state exists only while a request is in flight.
         let future: ServiceFuture = Box::pin(async move {
-            let request = request.map(RequestBody::Streaming);
+            let _in_flight = in_flight;
+            let timeout = gateway.body_read_timeout();
+            let request =
+                request.map(|body| RequestBody::Streaming(ClientBody::new(body, timeout)));
             Ok::<_, Infallible>(handle(&gateway, request, &conn).await)
         });
         future

@@ -30,6 +30,7 @@
 //! 12. **respond** ([`handle`]): request id header, CORS headers, the
 //!     access-log record — also for requests that failed in any phase.
 
+pub mod connection;
 mod context;
 pub mod listeners;
 pub mod phases;
@@ -179,11 +180,15 @@ pub async fn read_body(cx: &mut Cx<'_>) -> Result<bytes::Bytes, GatewayError> {
                 .collect()
                 .await
                 .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        GatewayError::with_source(ErrorKind::PayloadTooLarge, e)
+                    let kind = if e.is::<http_body_util::LengthLimitError>() {
+                        ErrorKind::PayloadTooLarge
+                    } else if let Some(crate::body::ClientBodyError::TimedOut(_)) = e.downcast_ref()
+                    {
+                        ErrorKind::RequestTimeout
                     } else {
-                        GatewayError::with_source(ErrorKind::BadRequest, e)
-                    }
+                        ErrorKind::BadRequest
+                    };
+                    GatewayError::with_source(kind, e)
                 })?
                 .to_bytes()
         }

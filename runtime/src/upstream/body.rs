@@ -5,9 +5,9 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::body::{ClientBody, ClientBodyError};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use hyper::body::Incoming;
 
 use crate::util::BoxError;
 use crate::util::drain::drain_in_background;
@@ -20,17 +20,18 @@ pub struct BodyTooLarge {
     pub limit: u64,
 }
 
-/// The downstream connection failed while its body was being forwarded.
+/// The downstream connection failed (or stalled) while its body was being
+/// forwarded.
 #[derive(Debug, thiserror::Error)]
 #[error("reading the request body failed: {0}")]
-pub struct DownstreamBodyError(#[source] pub hyper::Error);
+pub struct DownstreamBodyError(#[source] pub ClientBodyError);
 
 /// The downstream request body on its way upstream, cut off with
 /// [`BodyTooLarge`] once it passes the limit (for bodies without a
 /// `Content-Length`, or whose length lies). The rest of an oversized body is
 /// drained, not dropped, so that the client still reads the 413.
 pub struct ForwardedBody {
-    inner: Option<Incoming>,
+    inner: Option<ClientBody>,
     buffered: Option<Bytes>,
     remaining: u64,
     limit: u64,
@@ -38,7 +39,7 @@ pub struct ForwardedBody {
 
 impl ForwardedBody {
     /// The client's body still streaming, allowing at most `limit` bytes.
-    pub fn streaming(body: Incoming, limit: u64) -> ForwardedBody {
+    pub fn streaming(body: ClientBody, limit: u64) -> ForwardedBody {
         ForwardedBody {
             inner: Some(body),
             buffered: None,

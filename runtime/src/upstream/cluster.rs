@@ -327,8 +327,9 @@ impl Cluster {
                     self.record(target, status < 500);
                     if more
                         && self.retries.statuses.contains(&status)
-                        && let Some((method, uri, headers)) = &replay
+                        && let Some(replay) = &replay
                     {
+                        let (method, uri, headers) = (&replay.0, &replay.1, &replay.2);
                         request = Request::new(ForwardedBody::empty());
                         *request.method_mut() = method.clone();
                         *request.uri_mut() = uri.clone();

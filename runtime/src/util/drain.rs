@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use http_body::Body;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 /// How long a request body the gateway did not need may keep arriving.
 pub const DRAIN_TIME: Duration = Duration::from_secs(5);
@@ -16,7 +15,11 @@ pub const DRAIN_TIME: Duration = Duration::from_secs(5);
 /// the kernel reset it while the client is still sending, and the client
 /// would lose the response. Draining for a bounded time, as nginx's lingering
 /// close does, lets the response arrive and often keeps the connection alive.
-pub fn drain_in_background(body: Incoming) {
+pub fn drain_in_background<B>(body: B)
+where
+    B: Body + Send + Unpin + 'static,
+    B::Data: Send,
+{
     if body.is_end_stream() {
         return;
     }

@@ -113,10 +113,28 @@ impl Validator {
             "limits.integration_timeout",
             DEFAULT_INTEGRATION_TIMEOUT,
         );
+        let header_read_timeout = self.duration(
+            raw.header_read_timeout,
+            "limits.header_read_timeout",
+            DEFAULT_HEADER_READ_TIMEOUT,
+        );
+        let body_read_timeout = self.duration(
+            raw.body_read_timeout,
+            "limits.body_read_timeout",
+            DEFAULT_BODY_READ_TIMEOUT,
+        );
+        let idle_timeout = self.duration(
+            raw.idle_timeout,
+            "limits.idle_timeout",
+            DEFAULT_IDLE_TIMEOUT,
+        );
         Limits {
             max_body_bytes,
             max_header_bytes: usize::try_from(max_header_bytes).unwrap_or(usize::MAX),
             integration_timeout,
+            header_read_timeout,
+            body_read_timeout,
+            idle_timeout,
         }
     }
 
@@ -178,11 +196,26 @@ impl Validator {
                 }
                 redirects.push((i, key.clone(), target));
             }
+            let max_connections =
+                listener
+                    .max_connections
+                    .and_then(|m| match usize::try_from(*m.get_ref()) {
+                        Ok(n) if n >= 1 => Some(n),
+                        _ => {
+                            self.problem(
+                                m.span(),
+                                format!("{key}.max_connections"),
+                                format!("{} is not a count of at least 1", m.get_ref()),
+                            );
+                            None
+                        }
+                    });
             out.push(ListenerConfig {
                 name,
                 address,
                 tls,
                 redirect_https: None,
+                max_connections,
             });
         }
         for (i, key, target) in redirects {

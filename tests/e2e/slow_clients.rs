@@ -1,0 +1,250 @@
+//! Slow and greedy clients over raw TCP: a body that stalls gets 408, an
+//! idle keep-alive connection is closed, a listener past its connection
+//! limit answers 503 and closes, and a thousand slowloris connections
+//! neither starve normal requests nor outlive the header read timeout.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::harness::{Gateway, client, eventually};
+use crate::upstream::Upstream;
+
+fn config(origin: &Upstream, limits: &str, listener: &str) -> String {
+    format!(
+        r#"
+[limits]
+{limits}
+
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+{listener}
+
+[[apis]]
+name = "slow"
+
+[[apis.routes]]
+key = "ANY /{{proxy+}}"
+integration = {{ type = "http_proxy", url = "{origin}/{{proxy}}" }}
+
+[apis.models.Thing]
+schema = {{ type = "object" }}
+
+[[apis.routes]]
+key = "POST /validated"
+request_models = {{ "$default" = "Thing" }}
+integration = {{ type = "mock", body = "ok" }}
+"#,
+        origin = origin.base()
+    )
+}
+
+/// Reads until the peer closes (or `limit` passes); returns what came and
+/// whether the peer closed.
+async fn read_to_close(stream: &mut TcpStream, limit: Duration) -> (String, bool) {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&all).into_owned(), true),
+            Ok(Ok(n)) => all.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&all).into_owned(), false),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_gets_408() {
+    let origin = Upstream::start();
+    let gw = Gateway::start(&config(&origin, r#"body_read_timeout = "300ms""#, ""));
+    for path in ["/things", "/validated"] {
+        let mut stream = TcpStream::connect(gw.addr("main")).await.expect("connect");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"a\":"
+        );
+        stream.write_all(head.as_bytes()).await.expect("write");
+        let started = Instant::now();
+        let (text, _) = read_to_close(&mut stream, Duration::from_secs(10)).await;
+        assert!(
+            text.starts_with("HTTP/1.1 408 "),
+            "{path}: a stalled body is answered 408, got {text:?}"
+        );
+        assert!(text.contains(r#"{"message":"Request Timeout"}"#), "{text}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{path}: answered after {:?}",
+            started.elapsed()
+        );
+    }
+    // A body that keeps coming, however slowly, is not cut off.
+    let mut stream = TcpStream::connect(gw.addr("main")).await.expect("connect");
+    stream
+        .write_all(
+            b"POST /things HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .expect("write");
+    for chunk in [b"ab", b"cd", b"ef"] {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stream.write_all(chunk).await.expect("write");
+    }
+    let (text, closed) = read_to_close(&mut stream, Duration::from_secs(10)).await;
+    assert!(closed);
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
+    assert!(text.contains(r#""body_len":6"#), "{text}");
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_and_a_busy_one_is_not() {
+    let origin = Upstream::start();
+    let gw = Gateway::start(&config(&origin, r#"idle_timeout = "400ms""#, ""));
+    let mut stream = TcpStream::connect(gw.addr("main")).await.expect("connect");
+    // A request longer than the idle timeout: the connection is busy.
+    stream
+        .write_all(b"GET /slow/900 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .expect("answered")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
+    // Now idle: closed by the gateway soon after the timeout.
+    let idle_from = Instant::now();
+    let (rest, closed) = read_to_close(&mut stream, Duration::from_secs(5)).await;
+    assert!(closed, "the idle connection was closed");
+    assert!(rest.is_empty(), "nothing more was sent: {rest:?}");
+    let idle_for = idle_from.elapsed();
+    assert!(
+        idle_for >= Duration::from_millis(300) && idle_for < Duration::from_secs(3),
+        "closed after {idle_for:?}"
+    );
+}
+
+#[tokio::test]
+async fn past_max_connections_a_listener_answers_503_and_closes() {
+    let origin = Upstream::start();
+    let gw = Gateway::start(&config(&origin, "", "max_connections = 3"));
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut stream = TcpStream::connect(gw.addr("main")).await.expect("connect");
+        stream
+            .write_all(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut buf = vec![0u8; 4096];
+        let n = stream.read(&mut buf).await.expect("read");
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200 "));
+        held.push(stream);
+    }
+    let mut fourth = TcpStream::connect(gw.addr("main")).await.expect("connect");
+    let (text, closed) = read_to_close(&mut fourth, Duration::from_secs(5)).await;
+    assert!(closed);
+    assert!(
+        text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{text:?}"
+    );
+    assert!(text.contains("retry-after: 1"), "{text}");
+    eventually(Duration::from_secs(5), "the refusal logged", || {
+        gw.stderr().contains("connection limit reached")
+    });
+    // A held connection goes: room for one more.
+    held.pop();
+    let http = client();
+    eventually(
+        Duration::from_secs(5),
+        "a connection accepted again",
+        || {
+            std::net::TcpStream::connect(gw.addr("main")).is_ok_and(|mut s| {
+                use std::io::{Read, Write};
+                s.write_all(b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .is_ok()
+                    && {
+                        let mut text = String::new();
+                        let _ = s.read_to_string(&mut text);
+                        text.starts_with("HTTP/1.1 200 ")
+                    }
+            })
+        },
+    );
+    drop(http);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_slowloris_connections_neither_starve_others_nor_stay() {
+    let origin = Upstream::start();
+    let gw = Gateway::start(&config(&origin, r#"header_read_timeout = "3s""#, ""));
+    let addr = gw.addr("main");
+    // Each sends part of a request and then a header line every 500 ms,
+    // never finishing: the classic slowloris.
+    let mut attackers = Vec::new();
+    for _ in 0..1000 {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("write");
+        attackers.push(stream);
+    }
+    let trickle = tokio::spawn(async move {
+        let started = Instant::now();
+        let mut closed_by_server = 0;
+        let mut alive = attackers;
+        while !alive.is_empty() && started.elapsed() < Duration::from_secs(15) {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let mut still = Vec::with_capacity(alive.len());
+            for mut stream in alive {
+                let mut buf = [0u8; 512];
+                // The server closing shows up as EOF, a reset, or a failed write.
+                let gone = match stream.try_read(&mut buf) {
+                    Ok(0) => true,
+                    Ok(_) => true,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        stream.write_all(b"X-Slow: 1\r\n").await.is_err()
+                    }
+                    Err(_) => true,
+                };
+                if gone {
+                    closed_by_server += 1;
+                } else {
+                    still.push(stream);
+                }
+            }
+            alive = still;
+        }
+        (closed_by_server, started.elapsed())
+    });
+    // Meanwhile, normal requests on new connections are answered promptly.
+    let http = client();
+    let mut slowest = Duration::ZERO;
+    for i in 0..20 {
+        let started = Instant::now();
+        let response = http
+            .get(gw.url("main", &format!("/normal/{i}")))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200);
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        slowest < Duration::from_secs(1),
+        "normal requests beside the attack took up to {slowest:?}"
+    );
+    let (closed, took) = trickle.await.expect("trickle");
+    assert_eq!(
+        closed, 1000,
+        "every slowloris connection was closed by the gateway"
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "closed within the header read timeout and a margin: {took:?}"
+    );
+}
