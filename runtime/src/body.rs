@@ -3,7 +3,6 @@
 //! upstream's stream giving its connection back to the pool at the end, or a
 //! function's stream).
 
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -13,6 +12,7 @@ use hyper::body::Incoming;
 use pin_project_lite::pin_project;
 
 use crate::upstream::{self, ForwardedBody, PooledConnection};
+pub use crate::upstream::{ClientBody, ClientBodyError};
 use crate::util::BoxError;
 
 pin_project! {
@@ -155,89 +155,5 @@ impl RequestBody {
             Some(RequestBody::Buffered(bytes)) => ForwardedBody::buffered(bytes),
             None => ForwardedBody::empty(),
         }
-    }
-}
-
-/// How reading the client's body failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientBodyError {
-    /// The connection failed or the framing was wrong.
-    #[error(transparent)]
-    Read(#[from] hyper::Error),
-    /// No byte arrived for `limits.body_read_timeout`: 408.
-    #[error("no request body data for {0:?}")]
-    TimedOut(std::time::Duration),
-}
-
-/// The client's request body as it arrives, failing with
-/// [`ClientBodyError::TimedOut`] when the client stops sending for longer
-/// than the body read timeout (a slow-body attack holds a connection and a
-/// request's resources otherwise).
-#[derive(Debug)]
-pub struct ClientBody {
-    inner: Incoming,
-    timeout: std::time::Duration,
-    /// Armed when a read found nothing; reset by the next frame. Boxed and
-    /// created on first need: most bodies arrive without waiting.
-    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
-    armed: bool,
-}
-
-impl ClientBody {
-    /// `inner`, timing out after `timeout` without data.
-    pub fn new(inner: Incoming, timeout: std::time::Duration) -> ClientBody {
-        ClientBody {
-            inner,
-            timeout,
-            sleep: None,
-            armed: false,
-        }
-    }
-}
-
-impl Body for ClientBody {
-    type Data = Bytes;
-    type Error = ClientBodyError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(frame) => {
-                this.armed = false;
-                Poll::Ready(frame.map(|f| f.map_err(ClientBodyError::Read)))
-            }
-            Poll::Pending => {
-                let deadline = tokio::time::Instant::now() + this.timeout;
-                let sleep = match &mut this.sleep {
-                    Some(sleep) => {
-                        if !this.armed {
-                            sleep.as_mut().reset(deadline);
-                        }
-                        sleep
-                    }
-                    None => this
-                        .sleep
-                        .insert(Box::pin(tokio::time::sleep_until(deadline))),
-                };
-                this.armed = true;
-                match sleep.as_mut().poll(cx) {
-                    Poll::Ready(()) => {
-                        Poll::Ready(Some(Err(ClientBodyError::TimedOut(this.timeout))))
-                    }
-                    Poll::Pending => Poll::Pending,
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }

@@ -2,12 +2,13 @@
 //! client's body streamed through, or bytes a phase buffered, cut off once
 //! it passes the body limit.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::body::{ClientBody, ClientBodyError};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
 
 use crate::util::BoxError;
 use crate::util::drain::drain_in_background;
@@ -111,5 +112,89 @@ impl Body for ForwardedBody {
             (None, Some(inner)) => inner.size_hint(),
             (None, None) => SizeHint::with_exact(0),
         }
+    }
+}
+
+/// How reading the client's body failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBodyError {
+    /// The connection failed or the framing was wrong.
+    #[error(transparent)]
+    Read(#[from] hyper::Error),
+    /// No byte arrived for `limits.body_read_timeout`: 408.
+    #[error("no request body data for {0:?}")]
+    TimedOut(std::time::Duration),
+}
+
+/// The client's request body as it arrives, failing with
+/// [`ClientBodyError::TimedOut`] when the client stops sending for longer
+/// than the body read timeout (a slow-body attack holds a connection and a
+/// request's resources otherwise).
+#[derive(Debug)]
+pub struct ClientBody {
+    inner: Incoming,
+    timeout: std::time::Duration,
+    /// Armed when a read found nothing; reset by the next frame. Boxed and
+    /// created on first need: most bodies arrive without waiting.
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    armed: bool,
+}
+
+impl ClientBody {
+    /// `inner`, timing out after `timeout` without data.
+    pub fn new(inner: Incoming, timeout: std::time::Duration) -> ClientBody {
+        ClientBody {
+            inner,
+            timeout,
+            sleep: None,
+            armed: false,
+        }
+    }
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = ClientBodyError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.armed = false;
+                Poll::Ready(frame.map(|f| f.map_err(ClientBodyError::Read)))
+            }
+            Poll::Pending => {
+                let deadline = tokio::time::Instant::now() + this.timeout;
+                let sleep = match &mut this.sleep {
+                    Some(sleep) => {
+                        if !this.armed {
+                            sleep.as_mut().reset(deadline);
+                        }
+                        sleep
+                    }
+                    None => this
+                        .sleep
+                        .insert(Box::pin(tokio::time::sleep_until(deadline))),
+                };
+                this.armed = true;
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        Poll::Ready(Some(Err(ClientBodyError::TimedOut(this.timeout))))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

@@ -9,7 +9,7 @@ mod cluster;
 pub mod pool;
 pub mod tls;
 
-pub use body::{BodyTooLarge, DownstreamBodyError, ForwardedBody};
+pub use body::{BodyTooLarge, ClientBody, ClientBodyError, DownstreamBodyError, ForwardedBody};
 pub use cluster::{Cluster, ClusterError, Exchange};
 pub use pool::{PooledConnection, checkin};
 
