@@ -12,6 +12,7 @@ mod clusters;
 mod config_errors;
 mod cors;
 mod errors;
+mod http3;
 mod jwt;
 mod lifecycle;
 mod plugins;

@@ -108,6 +108,7 @@ name = "https"
 address = "127.0.0.1:0"
 [listeners.tls]
 certificates = [{{ cert = "{dc}", key = "{dk}" }}]
+http3 = true
 
 [[listeners]]
 name = "strict"
@@ -374,6 +375,23 @@ fn mutual_tls_verifies_client_certificates() {
         ],
     );
     assert_eq!(parts(&out).1, "403", "{out}");
+    // Nor over HTTP/3, which has no client certificates; other domains of
+    // the listener are served there with their mappings.
+    for (name, path, status) in [
+        ("secure.example.com", "/who", 403),
+        ("api.example.com", "/orders/items", 200),
+    ] {
+        let result = crate::harness::python_tool(
+            "h3_client.py",
+            &serde_json::json!({
+                "port": gw.addr("https").port(),
+                "server_name": name,
+                "ca": ca,
+                "requests": [{ "path": path }],
+            }),
+        );
+        assert_eq!(result["responses"][0]["status"], status, "{name}: {result}");
+    }
 
     // Optional mTLS: without a certificate the request passes with no
     // certificate headers (a forged one is dropped); with one, it is shown.

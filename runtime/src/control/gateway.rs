@@ -37,6 +37,8 @@ pub struct Gateway {
     /// The addresses the listeners really bound (port 0 resolved), once
     /// they are bound.
     bound: OnceLock<Vec<std::net::SocketAddr>>,
+    /// Per listener: the `Alt-Svc` value advertising its HTTP/3 port.
+    alt_svc: OnceLock<Vec<Option<http::HeaderValue>>>,
 }
 
 /// Settings applied once at start; a reload that changes them is refused.
@@ -183,6 +185,7 @@ impl Gateway {
             limits,
             sessions,
             bound: OnceLock::new(),
+            alt_svc: OnceLock::new(),
         })
     }
 
@@ -217,7 +220,23 @@ impl Gateway {
 
     /// Records the addresses the listeners bound, in configuration order.
     pub fn set_bound(&self, addresses: Vec<std::net::SocketAddr>) {
+        let alt_svc = addresses
+            .iter()
+            .zip(&self.fixed.listeners)
+            .map(|(address, (_, _, http3))| {
+                // A day, as the HTTP/3 servers of large sites advertise.
+                http3
+                    .then(|| format!("h3=\":{}\"; ma=86400", address.port()))
+                    .and_then(|v| http::HeaderValue::try_from(v).ok())
+            })
+            .collect();
+        let _ = self.alt_svc.set(alt_svc);
         let _ = self.bound.set(addresses);
+    }
+
+    /// The `Alt-Svc` value of listener `index`, if it serves HTTP/3.
+    pub fn alt_svc(&self, index: usize) -> Option<&http::HeaderValue> {
+        self.alt_svc.get()?.get(index)?.as_ref()
     }
 
     /// The address listener `index` bound, once bound.

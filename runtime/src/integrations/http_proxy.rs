@@ -344,7 +344,7 @@ fn classify(error: BoxError) -> GatewayError {
         if let Some(DownstreamBodyError(why)) = e.downcast_ref::<DownstreamBodyError>() {
             let kind = match why {
                 ClientBodyError::TimedOut(_) => ErrorKind::RequestTimeout,
-                ClientBodyError::Read(_) => ErrorKind::BadRequest,
+                ClientBodyError::Read(_) | ClientBodyError::Http3(_) => ErrorKind::BadRequest,
             };
             return GatewayError::with_source(kind, error);
         }

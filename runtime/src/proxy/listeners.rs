@@ -34,9 +34,9 @@ use crate::proxy::connection::{self, Activity, ConnectionCounts};
 use crate::proxy::{ConnectionInfo, handle};
 
 /// HTTP/2 streams open at once on one downstream connection.
-const MAX_CONCURRENT_STREAMS: u32 = 100;
+pub(super) const MAX_CONCURRENT_STREAMS: u32 = 100;
 /// How long a client may take to complete a TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connection builders: one that detects HTTP/2 by its preface (plain
 /// listeners), and one per protocol for TLS connections, where ALPN chose.
@@ -53,6 +53,8 @@ pub struct BoundListener {
     /// The address actually bound (port 0 resolved).
     pub address: SocketAddr,
     socket: std::net::TcpListener,
+    /// The UDP socket on the same address, for HTTP/3.
+    udp: Option<std::net::UdpSocket>,
 }
 
 /// Binds every configured listener; fails on the first that cannot be bound.
@@ -69,10 +71,16 @@ pub fn bind(config: &Config) -> Result<Vec<BoundListener>, StartError> {
         };
         let socket = bind_socket(listener.address).map_err(bind_error)?;
         let address = socket.local_addr().map_err(bind_error)?;
+        let udp = match listener.tls.as_ref().is_some_and(|t| t.http3) {
+            // The same port as TCP (the one port 0 picked), as Alt-Svc says.
+            true => Some(super::http3::bind(address).map_err(bind_error)?),
+            false => None,
+        };
         bound.push(BoundListener {
             name: listener.name.clone(),
             address,
             socket,
+            udp,
         });
     }
     Ok(bound)
@@ -112,6 +120,30 @@ pub fn serve(
         auto,
     });
     let counts = Arc::new(ConnectionCounts::new(listeners.len()));
+    let http3_sockets: Vec<_> = listeners
+        .iter()
+        .enumerate()
+        .filter_map(|(index, l)| {
+            let socket = l.udp.as_ref()?.try_clone();
+            Some(socket.map(|socket| super::http3::Http3Socket {
+                listener: index,
+                name: l.name.clone(),
+                socket,
+            }))
+        })
+        .collect::<std::io::Result<_>>()?;
+    let http3 = if http3_sockets.is_empty() {
+        None
+    } else {
+        Some(super::http3::spawn(
+            gateway.clone(),
+            http3_sockets,
+            counts.clone(),
+            workers,
+            grace,
+            stop.clone(),
+        )?)
+    };
     let mut threads = Vec::with_capacity(workers);
     for worker in 0..workers {
         let sockets = listeners
@@ -146,6 +178,9 @@ pub fn serve(
     }
     drop(listeners);
     for thread in threads {
+        let _ = thread.join();
+    }
+    if let Some(thread) = http3 {
         let _ = thread.join();
     }
     Ok(())

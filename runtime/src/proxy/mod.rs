@@ -32,6 +32,7 @@
 
 pub mod connection;
 mod context;
+mod http3;
 pub mod listeners;
 pub mod phases;
 
@@ -112,6 +113,17 @@ pub async fn handle(
     response
         .headers_mut()
         .insert(snapshot.request_id_header.clone(), cx.request_id.clone());
+    // HTTP/3 is advertised on the TCP side of a listener that serves it,
+    // except for a domain that requires client certificates (HTTP/3 has
+    // none).
+    if version != http::Version::HTTP_3
+        && !cx.domain.is_some_and(|d| d.mtls_required)
+        && let Some(alt_svc) = gateway.alt_svc(cx.conn.listener)
+    {
+        response
+            .headers_mut()
+            .insert(http::header::ALT_SVC, alt_svc.clone());
+    }
     let cors = match cx.version {
         Some(v) => v.api.cors.as_ref(),
         None => cx.api.and_then(|a| a.cors.as_ref()),

@@ -144,6 +144,10 @@ pub enum TlsError {
 #[derive(Debug)]
 pub struct ServerTls {
     general: Arc<ServerConfig>,
+    /// For HTTP/3 over QUIC: TLS 1.3 only, ALPN `h3`, the same
+    /// certificates; no client certificates (a domain that requires one is
+    /// refused over HTTP/3 by the request path).
+    http3: Arc<ServerConfig>,
     /// By domain index: the configuration of a domain with mutual TLS.
     mtls: Vec<Option<Arc<ServerConfig>>>,
     /// Domain names (exact or wildcard), by domain index.
@@ -215,6 +219,28 @@ impl ServerTls {
                 .map_err(rustls)
         };
         let general = finish(builder()?.with_no_client_auth(), listener)?;
+        let http3 = {
+            let resolver: Arc<dyn ResolvesServerCert> = match settings.without_sni {
+                WithoutSni::Default => resolver.clone(),
+                WithoutSni::Refuse => Arc::new(RefuseWithoutSni(resolver.clone())),
+            };
+            let mut config = ServerConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(&[&rustls::version::TLS13])
+                .map_err(rustls)?
+                .with_no_client_auth()
+                .with_cert_resolver(resolver);
+            config.alpn_protocols = vec![b"h3".to_vec()];
+            let state = sessions
+                .get(listener, settings.session_cache)
+                .map_err(rustls)?;
+            config.session_storage = state.cache;
+            if settings.session_tickets {
+                config.ticketer = state.tickets;
+            }
+            // No 0-RTT: early data can be replayed.
+            config.max_early_data_size = 0;
+            Arc::new(config)
+        };
         let mut mtls = Vec::with_capacity(domains.len());
         for domain in domains {
             let Some(settings) = &domain.mtls else {
@@ -252,12 +278,27 @@ impl ServerTls {
         Ok((
             ServerTls {
                 general,
+                http3,
                 mtls,
                 domains: domains.iter().map(|d| d.name.clone()).collect(),
                 without_sni: settings.without_sni,
             },
             warnings,
         ))
+    }
+
+    /// The TLS configuration of HTTP/3 connections.
+    pub fn http3(&self) -> Arc<ServerConfig> {
+        self.http3.clone()
+    }
+
+    /// The custom domain (index) a server name selects, if any.
+    pub fn domain_of(&self, name: &str) -> Option<usize> {
+        let name = name.to_ascii_lowercase();
+        self.domains
+            .iter()
+            .position(|d| *d == name)
+            .or_else(|| self.domains.iter().position(|d| covers(d, &name)))
     }
 
     /// The configuration for a ClientHello; `None` refuses the handshake.
@@ -271,16 +312,24 @@ impl ServerTls {
                 WithoutSni::Refuse => None,
             };
         };
-        let name = name.to_ascii_lowercase();
-        let domain = self
-            .domains
-            .iter()
-            .position(|d| *d == name)
-            .or_else(|| self.domains.iter().position(|d| covers(d, &name)));
+        let domain = self.domain_of(name);
         let config = domain
             .and_then(|d| self.mtls[d].clone())
             .unwrap_or_else(|| self.general.clone());
         Some(Selected { config, domain })
+    }
+}
+
+/// A resolver that answers only ClientHellos naming a server (the
+/// listener's `without_sni = "refuse"` for HTTP/3, whose handshake cannot
+/// be looked at before it starts).
+#[derive(Debug)]
+struct RefuseWithoutSni(Arc<SniResolver>);
+
+impl ResolvesServerCert for RefuseWithoutSni {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        hello.server_name()?;
+        self.0.resolve(hello)
     }
 }
 

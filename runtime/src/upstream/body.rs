@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
@@ -121,9 +121,39 @@ pub enum ClientBodyError {
     /// The connection failed or the framing was wrong.
     #[error(transparent)]
     Read(#[from] hyper::Error),
+    /// The HTTP/3 stream failed.
+    #[error(transparent)]
+    Http3(#[from] h3::error::StreamError),
     /// No byte arrived for `limits.body_read_timeout`: 408.
     #[error("no request body data for {0:?}")]
     TimedOut(std::time::Duration),
+}
+
+/// The receiving half of an HTTP/3 request stream.
+pub type Http3RequestStream = h3::server::RequestStream<h3_quinn::RecvStream, Bytes>;
+
+/// Where a client body comes from.
+enum Source {
+    /// HTTP/1.1 or HTTP/2, by hyper.
+    Hyper(Incoming),
+    /// HTTP/3: the stream, its declared length, and whether it ended.
+    Http3 {
+        stream: Box<Http3RequestStream>,
+        declared: Option<u64>,
+        ended: bool,
+    },
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Hyper(body) => body.fmt(f),
+            Source::Http3 { declared, .. } => f
+                .debug_struct("Http3")
+                .field("declared", declared)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// The client's request body as it arrives, failing with
@@ -132,7 +162,7 @@ pub enum ClientBodyError {
 /// request's resources otherwise).
 #[derive(Debug)]
 pub struct ClientBody {
-    inner: Incoming,
+    inner: Source,
     timeout: std::time::Duration,
     /// Armed when a read found nothing; reset by the next frame. Boxed and
     /// created on first need: most bodies arrive without waiting.
@@ -144,10 +174,56 @@ impl ClientBody {
     /// `inner`, timing out after `timeout` without data.
     pub fn new(inner: Incoming, timeout: std::time::Duration) -> ClientBody {
         ClientBody {
-            inner,
+            inner: Source::Hyper(inner),
             timeout,
             sleep: None,
             armed: false,
+        }
+    }
+
+    /// An HTTP/3 request's body: `declared` is its `Content-Length`, if
+    /// any; a request without a body ends at once.
+    pub fn http3(
+        stream: Http3RequestStream,
+        declared: Option<u64>,
+        timeout: std::time::Duration,
+    ) -> ClientBody {
+        ClientBody {
+            inner: Source::Http3 {
+                stream: Box::new(stream),
+                declared,
+                ended: false,
+            },
+            timeout,
+            sleep: None,
+            armed: false,
+        }
+    }
+
+    fn poll_source(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
+        match &mut self.inner {
+            Source::Hyper(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|f| f.map_err(ClientBodyError::Read))),
+            Source::Http3 { ended: true, .. } => Poll::Ready(None),
+            Source::Http3 { stream, ended, .. } => match stream.poll_recv_data(cx) {
+                Poll::Ready(Ok(Some(mut data))) => {
+                    let bytes = data.copy_to_bytes(data.remaining());
+                    Poll::Ready(Some(Ok(Frame::data(bytes))))
+                }
+                Poll::Ready(Ok(None)) => {
+                    *ended = true;
+                    Poll::Ready(None)
+                }
+                Poll::Ready(Err(e)) => {
+                    *ended = true;
+                    Poll::Ready(Some(Err(ClientBodyError::Http3(e))))
+                }
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 }
@@ -161,10 +237,10 @@ impl Body for ClientBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        match this.poll_source(cx) {
             Poll::Ready(frame) => {
                 this.armed = false;
-                Poll::Ready(frame.map(|f| f.map_err(ClientBodyError::Read)))
+                Poll::Ready(frame)
             }
             Poll::Pending => {
                 let deadline = tokio::time::Instant::now() + this.timeout;
@@ -191,10 +267,21 @@ impl Body for ClientBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.inner {
+            Source::Hyper(body) => body.is_end_stream(),
+            Source::Http3 {
+                ended, declared, ..
+            } => *ended || *declared == Some(0),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.inner {
+            Source::Hyper(body) => body.size_hint(),
+            Source::Http3 {
+                declared: Some(n), ..
+            } => SizeHint::with_exact(*n),
+            Source::Http3 { .. } => SizeHint::default(),
+        }
     }
 }

@@ -9,7 +9,10 @@ mod cluster;
 pub mod pool;
 pub mod tls;
 
-pub use body::{BodyTooLarge, ClientBody, ClientBodyError, DownstreamBodyError, ForwardedBody};
+pub use body::{
+    BodyTooLarge, ClientBody, ClientBodyError, DownstreamBodyError, ForwardedBody,
+    Http3RequestStream,
+};
 pub use cluster::{Cluster, ClusterError, Exchange};
 pub use pool::{PooledConnection, checkin};
 

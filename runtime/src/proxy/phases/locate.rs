@@ -35,13 +35,16 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
             .and_then(|h| snapshot.domain_for(listener, h))
     {
         // A domain that requires client certificates is served only on a
-        // connection whose handshake was for it (and so verified one).
-        let handshake_domain = cx.conn.tls.as_ref().and_then(|t| t.domain);
-        if domain.mtls_required && handshake_domain != Some(domain.index) {
+        // connection whose handshake was for it and verified one (HTTP/3
+        // handshakes for it carry none).
+        let tls = cx.conn.tls.as_ref();
+        let verified_for_it =
+            tls.is_some_and(|t| t.domain == Some(domain.index) && t.client_cert.is_some());
+        if domain.mtls_required && !verified_for_it {
             return Err(GatewayError::with_source(
                 ErrorKind::Forbidden,
                 format!(
-                    "domain `{}` requires a client certificate; this connection's handshake was not for it",
+                    "domain `{}` requires a client certificate; this connection did not present one for it",
                     domain.name
                 ),
             ));
