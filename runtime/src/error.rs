@@ -57,6 +57,9 @@ pub enum ErrorKind {
     HeadersTooLarge,
     /// The request could not be read.
     BadRequest,
+    /// The request uses a feature the gateway does not implement (a
+    /// transfer coding other than chunked).
+    NotImplemented,
     /// The client stopped sending its body for longer than the body read
     /// timeout.
     RequestTimeout,
@@ -138,6 +141,7 @@ impl GatewayError {
             | ErrorKind::PayloadTooLarge
             | ErrorKind::HeadersTooLarge
             | ErrorKind::BadRequest
+            | ErrorKind::NotImplemented
             | ErrorKind::RequestTimeout
             | ErrorKind::Unauthorized
             | ErrorKind::Forbidden
@@ -161,6 +165,7 @@ impl GatewayError {
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ErrorKind::BadRequest | ErrorKind::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden | ErrorKind::SignatureRefused(_) => StatusCode::FORBIDDEN,
@@ -183,6 +188,7 @@ impl GatewayError {
             ErrorKind::PayloadTooLarge => "Request Entity Too Large",
             ErrorKind::HeadersTooLarge => "Request Header Fields Too Large",
             ErrorKind::BadRequest => "Bad Request",
+            ErrorKind::NotImplemented => "Not Implemented",
             ErrorKind::RequestTimeout => "Request Timeout",
             ErrorKind::Unauthorized => "Unauthorized",
             ErrorKind::Forbidden => "Forbidden",

@@ -12,6 +12,7 @@ mod clusters;
 mod config_errors;
 mod cors;
 mod errors;
+mod h1_differential;
 mod h2_floods;
 mod http3;
 mod jwt;

@@ -137,6 +137,9 @@ pub struct Cx<'r> {
     pub response: Option<Response<ResponseBody>>,
     /// The gateway answered a CORS preflight itself.
     pub preflight: bool,
+    /// The connection ends after this answer (a message whose framing the
+    /// gateway refused: what follows it cannot be trusted to be a request).
+    pub close_connection: bool,
 }
 
 impl<'r> Cx<'r> {
@@ -175,6 +178,7 @@ impl<'r> Cx<'r> {
             integration: Measured::default(),
             response: None,
             preflight: false,
+            close_connection: false,
         }
     }
 

@@ -243,6 +243,10 @@ fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(buffer)
+        // A client may send its request and shut its writing half down
+        // (`nc -N`, HTTP/1.0 tools) and still be owed the answer, as nginx
+        // and HAProxy give it; without this the EOF drops the request.
+        .half_close(true)
         .keep_alive(true);
     builder
         .http2()

@@ -5,7 +5,9 @@
 //! at fault. `docs/request-path.md` mirrors this list.
 //!
 //! 0. **accept** ([`listeners`], [`handle`]): HTTP/1.1 or HTTP/2; a request
-//!    id; `.` and `..` in the path resolved (400 above the root).
+//!    id; the message's framing, `Host` and target form ([`message`]: 400 or
+//!    501, connection closed); `.` and `..` in the path resolved (400 above
+//!    the root).
 //! 1. **limits** ([`phases::limits`]): header size (431), declared body size
 //!    (413).
 //! 2. **locate** ([`phases::locate`]): listener and `Host` → API (404);
@@ -34,6 +36,7 @@ pub mod connection;
 mod context;
 mod http3;
 pub mod listeners;
+mod message;
 pub mod phases;
 
 pub use context::{ConnectionInfo, Cx, Flow, TlsInfo, Verdict, new_request_id};
@@ -88,12 +91,20 @@ pub async fn handle(
     let uri = parts.uri.clone();
     let version = parts.version;
     let origin = parts.headers.get(http::header::ORIGIN).cloned();
+    let malformed = message::check(&parts).err();
     let normalized = phases::route::normalize_path(uri.path());
     let path = normalized.as_deref().unwrap_or(uri.path());
     let mut cx = Cx::new(gateway, &snapshot, conn, path, parts, body);
-    let outcome = match &normalized {
-        Ok(_) => run_phases(&mut cx).await,
-        Err(refusal) => Err(GatewayError::with_source(
+    let outcome = match (malformed, &normalized) {
+        (Some(malformed), _) => {
+            // Where this body ends is the very question: not read, and the
+            // connection ends with the answer.
+            cx.body = None;
+            cx.close_connection = true;
+            Err(malformed)
+        }
+        (None, Ok(_)) => run_phases(&mut cx).await,
+        (None, Err(refusal)) => Err(GatewayError::with_source(
             ErrorKind::BadRequest,
             refusal.to_string(),
         )),
@@ -113,6 +124,12 @@ pub async fn handle(
     response
         .headers_mut()
         .insert(snapshot.request_id_header.clone(), cx.request_id.clone());
+    if cx.close_connection {
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
     // HTTP/3 is advertised on the TCP side of a listener that serves it,
     // except for a domain that requires client certificates (HTTP/3 has
     // none).

@@ -85,10 +85,19 @@ impl Builder {
         Builder(self.0.header(name, value))
     }
 
-    /// Finishes with `body` (empty: none).
+    /// Finishes with `body` (empty: none), and a `Host` as every HTTP/1.1
+    /// client sends one, unless the test gave its own.
     pub fn body(self, body: &str) -> Request<RequestBody> {
-        self.0
+        let mut request = self
+            .0
             .body(RequestBody::Buffered(Bytes::from(body.to_owned())))
-            .expect("a valid request")
+            .expect("a valid request");
+        if !request.headers().contains_key(http::header::HOST) {
+            request.headers_mut().insert(
+                http::header::HOST,
+                http::HeaderValue::from_static("gateway.test"),
+            );
+        }
+        request
     }
 }

@@ -113,11 +113,14 @@ fn redirect(cx: &mut Cx<'_>, target: usize) -> Verdict {
     Ok(Flow::Respond(response))
 }
 
-/// The host the client addressed, lower case and without port.
+/// The host the client addressed, lower case and without port: the
+/// request target's authority when it has one (HTTP/2's `:authority`, an
+/// HTTP/1.1 absolute form, where RFC 9112 section 3.2.2 has `Host`
+/// ignored), else `Host`.
 pub fn request_host(parts: &Parts) -> Option<String> {
-    let raw = match parts.headers.get(http::header::HOST) {
-        Some(h) => h.to_str().ok()?,
-        None => parts.uri.host()?,
+    let raw = match parts.uri.host() {
+        Some(host) => host,
+        None => parts.headers.get(http::header::HOST)?.to_str().ok()?,
     };
     let host = if let Some(v6) = raw.strip_prefix('[') {
         v6.split(']').next().unwrap_or(v6)
