@@ -219,11 +219,13 @@ async fn serve_worker(
     // Idle instances of plugins that a reload or upload replaced are
     // released on this worker as soon as the plugin goes away.
     let releasing = tokio::spawn(crate::plugin::release_retired_instances());
+    let collecting = tokio::spawn(crate::util::memory::return_freed_memory());
     tokio::select! {
         _ = accepting => {}
         _ = stop.wait_for(|stopped| *stopped) => {}
     }
     releasing.abort();
+    collecting.abort();
     // Closing the sockets here refuses new connections at once.
     drop(listeners);
     drop(connections);
