@@ -204,6 +204,9 @@ impl ServerTls {
              -> Result<Arc<ServerConfig>, TlsError> {
                 let mut config = builder.with_cert_resolver(resolver.clone());
                 config.alpn_protocols = settings.alpn.clone();
+                // The provider's suite order (SHA-256 first), not the
+                // client's: see `crate::tls::provider`.
+                config.ignore_client_order = true;
                 let state = sessions.get(key, settings.session_cache).map_err(rustls)?;
                 config.session_storage = state.cache;
                 if settings.session_tickets {
@@ -230,6 +233,7 @@ impl ServerTls {
                 .with_no_client_auth()
                 .with_cert_resolver(resolver);
             config.alpn_protocols = vec![b"h3".to_vec()];
+            config.ignore_client_order = true;
             let state = sessions
                 .get(listener, settings.session_cache)
                 .map_err(rustls)?;
