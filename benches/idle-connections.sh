@@ -6,11 +6,14 @@
 #
 #   benches/idle-connections.sh [TURNPIKE_BINARY]     (default target/release/turnpike)
 #
-# Env: N (5000 connections). Needs nginx, python3, openssl.
+# Env: N (5000 connections), IDLE (seconds the connections sit idle before
+# the reading, 3: past Turnpike's 0.5 s parking delay and the allocator's
+# 1 s purge delay). Needs nginx, python3, openssl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TURNPIKE=${1:-target/release/turnpike}
 N=${N:-5000}
+IDLE=${IDLE:-3}
 ulimit -n $((N * 2 + 1024))
 WORK=$(mktemp -d)
 PIDS=()
@@ -84,7 +87,7 @@ measure() {
   coproc CLIENTS { python3 benches/idle_clients.py "$port" "$N" $tls; }
   read -r line <&"${CLIENTS[0]}"
   [[ $line == ready ]] || { echo "clients failed: $line" >&2; exit 1; }
-  sleep 1
+  sleep "$IDLE"
   with=$(rss_kib "$pid")
   exec {w}>&"${CLIENTS[1]}"; exec {w}>&-
   exec {CLIENTS[1]}>&-

@@ -7,18 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Gateway, h2c_client, python_tool};
+use crate::harness::{Gateway, h2c_client, python_tool, rss_kib};
 use crate::upstream::Upstream;
-
-/// Resident memory of `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
-}
 
 fn flood(gw: &Gateway, attack: &str, count: u64) -> Value {
     python_tool(

@@ -1,14 +1,16 @@
 //! Slow and greedy clients over raw TCP: a body that stalls gets 408, an
 //! idle keep-alive connection is closed, a listener past its connection
-//! limit answers 503 and closes, and a thousand slowloris connections
-//! neither starve normal requests nor outlive the header read timeout.
+//! limit answers 503 and closes, a thousand slowloris connections neither
+//! starve normal requests nor outlive the header read timeout, and a
+//! thousand idle keep-alive connections hold a few KiB each and still
+//! serve.
 
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{Gateway, client, eventually};
+use crate::harness::{Gateway, client, eventually, rss_kib};
 use crate::upstream::Upstream;
 
 fn config(origin: &Upstream, limits: &str, listener: &str) -> String {
@@ -247,4 +249,98 @@ async fn a_thousand_slowloris_connections_neither_starve_others_nor_stay() {
         took < Duration::from_secs(10),
         "closed within the header read timeout and a margin: {took:?}"
     );
+}
+
+/// Reads one response framed by `Content-Length`; returns its head.
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .and_then(|v| v.parse().ok())
+                .expect("content-length");
+            if got.len() >= end + 4 + length {
+                return head;
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("an answer within 10 s")
+            .expect("read");
+        assert!(
+            n > 0,
+            "closed before the answer: {}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_give_back_their_buffers_and_keep_serving() {
+    let origin = Upstream::start();
+    let gw = Gateway::start(&config(&origin, "", ""));
+    let addr = gw.addr("main");
+    let request = b"GET /idle HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut first = TcpStream::connect(addr).await.expect("connect");
+    first.write_all(request).await.expect("write");
+    assert!(read_response(&mut first).await.starts_with("HTTP/1.1 200"));
+    let before = rss_kib(gw.pid());
+
+    // A thousand keep-alive connections, one request each, then idle.
+    const COUNT: u64 = 1000;
+    let mut idle = Vec::new();
+    for _ in 0..COUNT {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream.write_all(request).await.expect("write");
+        let head = read_response(&mut stream).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("connection: close"),
+            "{head}"
+        );
+        idle.push(stream);
+    }
+    // Holding hyper's buffers they took over 30 KB each; parked, a few.
+    let pid = gw.pid();
+    let mut per_connection = 0;
+    eventually(
+        Duration::from_secs(15),
+        "idle connections to shrink",
+        || {
+            per_connection = rss_kib(pid).saturating_sub(before) * 1024 / COUNT;
+            per_connection < 8 * 1024
+        },
+    );
+
+    // Every one of them still serves, on the same connection.
+    for stream in &mut idle {
+        stream.write_all(request).await.expect("write");
+        let head = read_response(stream).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    }
+    // A request whose head arrives in two parts with a pause longer than
+    // the parking delay, and two pipelined in one write.
+    first
+        .write_all(b"GET /idle HTTP/1.1\r\nHo")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    first.write_all(b"st: x\r\n\r\n").await.expect("write");
+    assert!(read_response(&mut first).await.starts_with("HTTP/1.1 200"));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    first
+        .write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    assert!(read_response(&mut first).await.starts_with("HTTP/1.1 200"));
+    assert!(read_response(&mut first).await.starts_with("HTTP/1.1 200"));
 }

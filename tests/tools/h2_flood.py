@@ -132,9 +132,17 @@ def attack(spec: dict) -> dict:
             if not conn.send(SettingsFrame(0, settings={SettingsFrame.MAX_CONCURRENT_STREAMS: 100})):
                 break
     elif name == "window":
-        for _ in range(count):
-            if not conn.send(WindowUpdateFrame(0, window_increment=2**31 - 1)):
-                break
+        # In one write: the server reads them all before it answers, so
+        # closing leaves nothing unread (which would turn its FIN, and the
+        # GOAWAY before it, into a reset).
+        frames = b"".join(
+            WindowUpdateFrame(0, window_increment=2**31 - 1).serialize() for _ in range(count)
+        )
+        try:
+            conn.sock.sendall(frames)
+            conn.sent += count
+        except OSError:
+            conn.closed = True
     elif name in ("streams", "zero_window"):
         for i in range(count):
             if not conn.send(conn.headers(1 + 2 * i, path="/big")):

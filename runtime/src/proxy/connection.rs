@@ -8,7 +8,8 @@
 //!   closing it before the handshake (no CPU spent on a refused client).
 //! - **Idle**: a connection with no request in flight for
 //!   `limits.idle_timeout` is shut down gracefully (HTTP/1.1 closes,
-//!   HTTP/2 sends GOAWAY), whatever the protocol.
+//!   HTTP/2 sends GOAWAY), whatever the protocol; an HTTP/1.1 one is
+//!   parked well before that (`proxy::parking`).
 //! - **Shutdown**: on stop every connection is asked to finish its requests
 //!   and close; the worker waits for all of them (up to the grace period).
 
@@ -27,6 +28,9 @@ use crate::util::time::monotonic_nanos;
 #[derive(Debug, Default)]
 pub struct Activity {
     in_flight: AtomicUsize,
+    /// Reads that brought bytes (HTTP/1.1 connections count them: a
+    /// client in the middle of sending a request is not idle).
+    reads: AtomicU64,
     /// `monotonic_nanos` when the connection last had nothing in flight.
     idle_since: AtomicU64,
 }
@@ -36,6 +40,7 @@ impl Activity {
     pub fn new() -> Arc<Activity> {
         Arc::new(Activity {
             in_flight: AtomicUsize::new(0),
+            reads: AtomicU64::new(0),
             idle_since: AtomicU64::new(monotonic_nanos()),
         })
     }
@@ -44,6 +49,22 @@ impl Activity {
     pub fn request(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         InFlight(self.clone())
+    }
+
+    /// Counts a read that brought bytes.
+    pub fn read(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reads that brought bytes so far.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// How long nothing has been in flight, or `None` while a request is.
+    pub fn idle_for(&self) -> Option<Duration> {
+        self.idle_since()
+            .map(|since| Duration::from_nanos(monotonic_nanos().saturating_sub(since)))
     }
 
     /// Since when nothing is in flight, or `None` while a request is.

@@ -1,6 +1,8 @@
 //! Downstream listeners: plain TCP serving HTTP/1.1 and HTTP/2 (prior
 //! knowledge) on the same port, or TLS serving the protocol ALPN chose; one
-//! single-threaded runtime per worker, and graceful shutdown.
+//! single-threaded runtime per worker, and graceful shutdown. HTTP/1.1
+//! connections are parked while idle (`proxy::parking`); HTTP/2 ones are
+//! driven by [`connection::drive`].
 //!
 //! A TLS handshake reads the ClientHello first and picks the server
 //! configuration for its SNI from the snapshot current at that moment (a
@@ -19,6 +21,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use hyper::Request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -31,6 +34,7 @@ use crate::body::{ClientBody, RequestBody};
 use crate::config::{Config, Limits};
 use crate::control::{Gateway, StartError};
 use crate::proxy::connection::{self, Activity, ConnectionCounts};
+use crate::proxy::parking;
 use crate::proxy::{ConnectionInfo, handle};
 
 /// HTTP/2 streams open at once on one downstream connection.
@@ -41,9 +45,11 @@ pub(super) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connection builders: one that detects HTTP/2 by its preface (plain
 /// listeners), and one per protocol for TLS connections, where ALPN chose.
 struct Builders {
-    auto: auto::Builder<TokioExecutor>,
-    http1: auto::Builder<TokioExecutor>,
+    http1: hyper::server::conn::http1::Builder,
     http2: auto::Builder<TokioExecutor>,
+    /// How long a plain connection may take to say which protocol it
+    /// speaks (hyper's own header timeout starts after that).
+    header_read_timeout: Duration,
 }
 
 /// A bound listener, not yet accepting.
@@ -113,11 +119,10 @@ pub fn serve(
     grace: Duration,
     stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let auto = connection_builder(limits);
     let builder = Arc::new(Builders {
-        http1: auto.clone().http1_only(),
-        http2: auto.clone().http2_only(),
-        auto,
+        http1: http1_builder(limits),
+        http2: http2_builder(limits),
+        header_read_timeout: limits.header_read_timeout,
     });
     let counts = Arc::new(ConnectionCounts::new(listeners.len()));
     let http3_sockets: Vec<_> = listeners
@@ -235,28 +240,36 @@ async fn serve_worker(
     }
 }
 
-fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // hyper answers 431 itself only past this buffer; below it the pipeline's
-    // own check gives the JSON error with a request id.
-    let buffer = limits.max_header_bytes.saturating_mul(2).max(16 * 1024);
+/// What hyper may buffer of a request head: it answers 431 itself only past
+/// this; below it the pipeline's own check gives the JSON error with a
+/// request id.
+fn head_buffer(limits: &Limits) -> usize {
+    limits.max_header_bytes.saturating_mul(2).max(16 * 1024)
+}
+
+fn http1_builder(limits: &Limits) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(buffer)
+        .max_buf_size(head_buffer(limits))
         // A client may send its request and shut its writing half down
         // (`nc -N`, HTTP/1.0 tools) and still be owed the answer, as nginx
         // and HAProxy give it; without this the EOF drops the request.
         .half_close(true)
         .keep_alive(true);
     builder
+}
+
+fn http2_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http2_only();
+    builder
         .http2()
         .timer(TokioTimer::new())
         // A client asking for more waits (REFUSED_STREAM past it), as
         // Envoy's and the HTTP/2 RFC's suggested minimum.
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
-        .max_header_list_size(u32::try_from(buffer).unwrap_or(u32::MAX));
+        .max_header_list_size(u32::try_from(head_buffer(limits)).unwrap_or(u32::MAX));
     builder
 }
 
@@ -294,48 +307,106 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let activity = Activity::new();
         let closing = closing.clone();
+        let builders = worker.builders.clone();
+        let gateway = worker.gateway.clone();
+        let limits = Served {
+            activity,
+            idle,
+            closing,
+            open,
+        };
         match tls {
             None => {
                 let conn = Arc::new(ConnectionInfo::new(index, client, "http"));
-                let service = service(worker.gateway.clone(), conn, activity.clone());
-                let connection = worker
-                    .builders
-                    .auto
-                    .serve_connection(TokioIo::new(stream), service)
-                    .into_owned();
+                let service = service(gateway, conn, limits.activity.clone());
                 tokio::spawn(async move {
-                    let shutdown = |c: Pin<&mut _>| auto::Connection::graceful_shutdown(c);
+                    let mut stream = stream;
+                    let mut closing = limits.closing.clone();
+                    // HTTP/1.1 and h2c share the port: the first bytes tell.
+                    let sniffed = tokio::select! {
+                        sniffed = tokio::time::timeout(builders.header_read_timeout, parking::sniff(&mut stream)) => sniffed,
+                        _ = closing.changed() => return,
+                    };
+                    let Ok(Ok((h2, ahead))) = sniffed else {
+                        return;
+                    };
                     if let Err(error) =
-                        connection::drive(connection, shutdown, activity, idle, closing, open).await
+                        serve_connection(&builders, stream, ahead, h2, service, limits).await
                     {
                         tracing::debug!(%client, error = %error, "connection ended with an error");
                     }
                 });
             }
             Some(tls) => {
-                let (gateway, builders) = (worker.gateway.clone(), worker.builders.clone());
                 tokio::spawn(async move {
                     let Some((stream, info)) = handshake(stream, &tls).await else {
                         return;
                     };
                     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                     let conn = Arc::new(ConnectionInfo::new(index, client, "https").with_tls(info));
-                    let builder = if h2 { &builders.http2 } else { &builders.http1 };
-                    let connection = builder
-                        .serve_connection(
-                            TokioIo::new(stream),
-                            service(gateway, conn, activity.clone()),
-                        )
-                        .into_owned();
-                    let shutdown = |c: Pin<&mut _>| auto::Connection::graceful_shutdown(c);
+                    let service = service(gateway, conn, limits.activity.clone());
                     if let Err(error) =
-                        connection::drive(connection, shutdown, activity, idle, closing, open).await
+                        serve_connection(&builders, stream, Bytes::new(), h2, service, limits).await
                     {
                         tracing::debug!(%client, error = %error, "connection ended with an error");
                     }
                 });
             }
         }
+    }
+}
+
+/// What bounds one connection's life: its activity, the idle timeout, the
+/// worker's closing signal and the listener's count.
+struct Served {
+    activity: Arc<Activity>,
+    idle: Duration,
+    closing: watch::Receiver<()>,
+    open: connection::OpenConnection,
+}
+
+/// Serves a connection in the protocol it speaks, `ahead` being bytes
+/// already read from it: HTTP/2 until it ends, HTTP/1.1 parked while idle.
+async fn serve_connection<T, S>(
+    builders: &Builders,
+    stream: T,
+    ahead: Bytes,
+    h2: bool,
+    service: S,
+    limits: Served,
+) -> Result<(), crate::util::BoxError>
+where
+    T: parking::Parkable,
+    S: ConnectionService,
+{
+    let Served {
+        activity,
+        idle,
+        closing,
+        open,
+    } = limits;
+    if h2 {
+        let io = TokioIo::new(parking::Rewind::new(stream, ahead));
+        let connection = builders.http2.serve_connection(io, service).into_owned();
+        let shutdown = |c: Pin<&mut _>| auto::Connection::graceful_shutdown(c);
+        // Boxed: the task is sized for HTTP/1.1, whose parked state is small.
+        Box::pin(connection::drive(
+            connection, shutdown, activity, idle, closing, open,
+        ))
+        .await
+    } else {
+        parking::serve_http1(
+            &builders.http1,
+            stream,
+            ahead,
+            service,
+            activity,
+            idle,
+            closing,
+            open,
+        )
+        .await
+        .map_err(Into::into)
     }
 }
 
@@ -348,19 +419,40 @@ type ServiceFuture = std::pin::Pin<
     >,
 >;
 
+/// What answers the requests of one connection (one clone per hyper
+/// connection: a parked HTTP/1.1 connection gets a new one when it wakes).
+trait ConnectionService:
+    hyper::service::Service<
+        Request<Incoming>,
+        Response = http::Response<crate::body::ResponseBody>,
+        Error = Infallible,
+        Future = ServiceFuture,
+    > + Clone
+    + Unpin
+    + Send
+    + 'static
+{
+}
+
+impl<S> ConnectionService for S where
+    S: hyper::service::Service<
+            Request<Incoming>,
+            Response = http::Response<crate::body::ResponseBody>,
+            Error = Infallible,
+            Future = ServiceFuture,
+        > + Clone
+        + Unpin
+        + Send
+        + 'static
+{
+}
+
 /// The service answering every request of one connection.
 fn service(
     gateway: Arc<Gateway>,
     conn: Arc<ConnectionInfo>,
     activity: Arc<Activity>,
-) -> impl hyper::service::Service<
-    Request<Incoming>,
-    Response = http::Response<crate::body::ResponseBody>,
-    Error = Infallible,
-    Future = ServiceFuture,
-> + Clone
-+ Send
-+ 'static {
+) -> impl ConnectionService {
     service_fn(move |request: Request<Incoming>| {
         let gateway = gateway.clone();
         let conn = conn.clone();

@@ -37,6 +37,7 @@ mod context;
 mod http3;
 pub mod listeners;
 mod message;
+mod parking;
 pub mod phases;
 
 pub use context::{ConnectionInfo, Cx, Flow, TlsInfo, Verdict, new_request_id};
