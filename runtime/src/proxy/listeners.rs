@@ -309,7 +309,7 @@ async fn accept_loop(
         let closing = closing.clone();
         let builders = worker.builders.clone();
         let gateway = worker.gateway.clone();
-        let limits = Served {
+        let bounds = ConnectionBounds {
             activity,
             idle,
             closing,
@@ -318,10 +318,10 @@ async fn accept_loop(
         match tls {
             None => {
                 let conn = Arc::new(ConnectionInfo::new(index, client, "http"));
-                let service = service(gateway, conn, limits.activity.clone());
+                let service = service(gateway, conn, bounds.activity.clone());
                 tokio::spawn(async move {
                     let mut stream = stream;
-                    let mut closing = limits.closing.clone();
+                    let mut closing = bounds.closing.clone();
                     // HTTP/1.1 and h2c share the port: the first bytes tell.
                     let sniffed = tokio::select! {
                         sniffed = tokio::time::timeout(builders.header_read_timeout, parking::sniff(&mut stream)) => sniffed,
@@ -331,7 +331,7 @@ async fn accept_loop(
                         return;
                     };
                     if let Err(error) =
-                        serve_connection(&builders, stream, ahead, h2, service, limits).await
+                        serve_connection(&builders, stream, ahead, h2, service, bounds).await
                     {
                         tracing::debug!(%client, error = %error, "connection ended with an error");
                     }
@@ -344,9 +344,9 @@ async fn accept_loop(
                     };
                     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                     let conn = Arc::new(ConnectionInfo::new(index, client, "https").with_tls(info));
-                    let service = service(gateway, conn, limits.activity.clone());
+                    let service = service(gateway, conn, bounds.activity.clone());
                     if let Err(error) =
-                        serve_connection(&builders, stream, Bytes::new(), h2, service, limits).await
+                        serve_connection(&builders, stream, Bytes::new(), h2, service, bounds).await
                     {
                         tracing::debug!(%client, error = %error, "connection ended with an error");
                     }
@@ -358,7 +358,7 @@ async fn accept_loop(
 
 /// What bounds one connection's life: its activity, the idle timeout, the
 /// worker's closing signal and the listener's count.
-struct Served {
+struct ConnectionBounds {
     activity: Arc<Activity>,
     idle: Duration,
     closing: watch::Receiver<()>,
@@ -373,18 +373,18 @@ async fn serve_connection<T, S>(
     ahead: Bytes,
     h2: bool,
     service: S,
-    limits: Served,
+    bounds: ConnectionBounds,
 ) -> Result<(), crate::util::BoxError>
 where
     T: parking::Parkable,
     S: ConnectionService,
 {
-    let Served {
+    let ConnectionBounds {
         activity,
         idle,
         closing,
         open,
-    } = limits;
+    } = bounds;
     if h2 {
         let io = TokioIo::new(parking::Rewind::new(stream, ahead));
         let connection = builders.http2.serve_connection(io, service).into_owned();
