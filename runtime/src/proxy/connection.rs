@@ -86,20 +86,37 @@ impl Drop for InFlight {
     }
 }
 
+/// What bounds one connection's life: its activity, the idle timeout, the
+/// worker's closing signal, and its place in the listener's count (held
+/// until the connection ends).
+pub struct Bounds {
+    /// Requests in flight and bytes read.
+    pub activity: Arc<Activity>,
+    /// `limits.idle_timeout`.
+    pub idle: Duration,
+    /// Changes when the worker stops.
+    pub stop: watch::Receiver<()>,
+    /// The listener's count of this connection.
+    pub open: OpenConnection,
+}
+
 /// Drives `connection` to its end, shutting it down gracefully (with
-/// `shutdown`) once it has been idle for `idle`, or when `stop` changes.
-/// `_open` is held until the end (the listener's connection count).
+/// `shutdown`) once it has been idle for `bounds.idle`, or when the worker
+/// stops.
 pub async fn drive<C, E>(
     connection: C,
     shutdown: impl Fn(Pin<&mut C>),
-    activity: Arc<Activity>,
-    idle: Duration,
-    mut stop: watch::Receiver<()>,
-    _open: OpenConnection,
+    bounds: Bounds,
 ) -> Result<(), E>
 where
     C: Future<Output = Result<(), E>>,
 {
+    let Bounds {
+        activity,
+        idle,
+        mut stop,
+        open: _open,
+    } = bounds;
     let mut connection = pin!(connection);
     let idle_nanos = u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX);
     let timer = tokio::time::sleep(idle);

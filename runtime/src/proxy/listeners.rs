@@ -305,14 +305,12 @@ async fn accept_loop(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let activity = Activity::new();
-        let closing = closing.clone();
         let builders = worker.builders.clone();
         let gateway = worker.gateway.clone();
-        let bounds = ConnectionBounds {
-            activity,
+        let mut bounds = connection::Bounds {
+            activity: Activity::new(),
             idle,
-            closing,
+            stop: closing.clone(),
             open,
         };
         match tls {
@@ -321,11 +319,10 @@ async fn accept_loop(
                 let service = service(gateway, conn, bounds.activity.clone());
                 tokio::spawn(async move {
                     let mut stream = stream;
-                    let mut closing = bounds.closing.clone();
                     // HTTP/1.1 and h2c share the port: the first bytes tell.
                     let sniffed = tokio::select! {
                         sniffed = tokio::time::timeout(builders.header_read_timeout, parking::sniff(&mut stream)) => sniffed,
-                        _ = closing.changed() => return,
+                        _ = bounds.stop.changed() => return,
                     };
                     let Ok(Ok((h2, ahead))) = sniffed else {
                         return;
@@ -356,15 +353,6 @@ async fn accept_loop(
     }
 }
 
-/// What bounds one connection's life: its activity, the idle timeout, the
-/// worker's closing signal and the listener's count.
-struct ConnectionBounds {
-    activity: Arc<Activity>,
-    idle: Duration,
-    closing: watch::Receiver<()>,
-    open: connection::OpenConnection,
-}
-
 /// Serves a connection in the protocol it speaks, `ahead` being bytes
 /// already read from it: HTTP/2 until it ends, HTTP/1.1 parked while idle.
 async fn serve_connection<T, S>(
@@ -373,45 +361,27 @@ async fn serve_connection<T, S>(
     ahead: Bytes,
     h2: bool,
     service: S,
-    bounds: ConnectionBounds,
+    bounds: connection::Bounds,
 ) -> Result<(), crate::util::BoxError>
 where
     T: parking::Parkable,
     S: ConnectionService,
 {
-    let ConnectionBounds {
-        activity,
-        idle,
-        closing,
-        open,
-    } = bounds;
     if h2 {
         let io = TokioIo::new(parking::Rewind::new(stream, ahead));
         let connection = builders.http2.serve_connection(io, service).into_owned();
         let shutdown = |c: Pin<&mut _>| auto::Connection::graceful_shutdown(c);
         // Boxed: the task is sized for HTTP/1.1, whose parked state is small.
-        Box::pin(connection::drive(
-            connection, shutdown, activity, idle, closing, open,
-        ))
-        .await
+        Box::pin(connection::drive(connection, shutdown, bounds)).await
     } else {
-        parking::serve_http1(
-            &builders.http1,
-            stream,
-            ahead,
-            service,
-            activity,
-            idle,
-            closing,
-            open,
-        )
-        .await
-        .map_err(Into::into)
+        parking::serve_http1(&builders.http1, stream, ahead, service, bounds)
+            .await
+            .map_err(Into::into)
     }
 }
 
 /// One request's answer in the making.
-type ServiceFuture = std::pin::Pin<
+pub(super) type ServiceFuture = std::pin::Pin<
     Box<
         dyn std::future::Future<
                 Output = Result<http::Response<crate::body::ResponseBody>, Infallible>,
@@ -421,7 +391,7 @@ type ServiceFuture = std::pin::Pin<
 
 /// What answers the requests of one connection (one clone per hyper
 /// connection: a parked HTTP/1.1 connection gets a new one when it wakes).
-trait ConnectionService:
+pub(super) trait ConnectionService:
     hyper::service::Service<
         Request<Incoming>,
         Response = http::Response<crate::body::ResponseBody>,

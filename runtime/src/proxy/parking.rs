@@ -21,16 +21,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{Request, Response};
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
-use crate::body::ResponseBody;
-use crate::proxy::connection::{Activity, OpenConnection};
+use crate::proxy::connection::{Activity, Bounds};
+use crate::proxy::listeners::ConnectionService;
 
 /// How long an HTTP/1.1 connection may sit idle before its hyper state is
 /// dropped. Short: parking and resuming cost a few microseconds, holding
@@ -174,29 +171,25 @@ enum Turn {
 
 /// Serves HTTP/1.1 on `io` (whose first bytes `ahead` were already read)
 /// until the client or the gateway ends the connection: parked while idle
-/// for [`PARK_AFTER`], closed once idle for `idle` or when `stop` changes.
-/// `_open` is held until the end (the listener's connection count).
-#[allow(clippy::too_many_arguments)]
+/// for [`PARK_AFTER`], closed once idle for `bounds.idle` or when the worker
+/// stops.
 pub async fn serve_http1<T, S>(
     builder: &http1::Builder,
     io: T,
     ahead: Bytes,
     service: S,
-    activity: Arc<Activity>,
-    idle: Duration,
-    mut stop: watch::Receiver<()>,
-    _open: OpenConnection,
+    bounds: Bounds,
 ) -> Result<(), hyper::Error>
 where
     T: Parkable,
-    S: hyper::service::Service<
-            Request<Incoming>,
-            Response = Response<ResponseBody>,
-            Error = std::convert::Infallible,
-        > + Clone
-        + Unpin,
-    S::Future: Unpin,
+    S: ConnectionService,
 {
+    let Bounds {
+        activity,
+        idle,
+        mut stop,
+        open: _open,
+    } = bounds;
     let mut io = Rewind::counted(io, ahead, &activity);
     loop {
         // Boxed, so that a parked connection's task keeps a pointer to

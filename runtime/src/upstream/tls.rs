@@ -6,18 +6,12 @@ use std::sync::Arc;
 /// The ring provider (the one crypto provider of the whole binary) and the
 /// system's root certificates.
 pub fn client_config() -> rustls::ClientConfig {
-    let mut roots = rustls::RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    for error in &found.errors {
-        tracing::warn!(%error, "could not load a system root certificate");
-    }
-    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
-        tracing::warn!("no system root certificates found; https upstreams will fail verification");
-    }
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    rustls::ClientConfig::builder_with_provider(crate::tls::provider())
         .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+        .map(|b| {
+            b.with_root_certificates(system_roots().clone())
+                .with_no_client_auth()
+        })
         // ring's default provider supports every default protocol version.
         .unwrap_or_else(|_| unreachable!("ring supports TLS 1.2 and 1.3"))
 }
@@ -57,13 +51,7 @@ fn system_roots() -> &'static rustls::RootCertStore {
 
 /// A connector for an upstream with the system's roots, HTTP/1.1.
 pub fn default_connector() -> tokio_rustls::TlsConnector {
-    let mut config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
-        .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.with_root_certificates(system_roots().clone())
-                .with_no_client_auth()
-        })
-        .unwrap_or_else(|_| unreachable!("ring supports TLS 1.2 and 1.3"));
+    let mut config = client_config();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
