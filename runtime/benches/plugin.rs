@@ -54,6 +54,7 @@ fn settings() -> PluginSettings {
         fuel: None,
         outbound_hosts: Vec::new(),
         max_outbound_calls: 4,
+        environment: Vec::new(),
     }
 }
 

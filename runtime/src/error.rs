@@ -67,6 +67,12 @@ pub enum ErrorKind {
     Unauthorized,
     /// The authorizer denied the request.
     Forbidden,
+    /// A Lambda authorizer's policy did not allow the method ARN; `true`
+    /// when a statement denied it explicitly.
+    PolicyDenied(bool),
+    /// A Lambda-style function raised, failed, or answered something that
+    /// is not a proxy response: API Gateway's 502.
+    FunctionFailed,
     /// A plugin failed (trap, timeout, its own error) and the policy is to fail closed.
     PluginFailed,
     /// The upstream refused or dropped the connection, or answered garbage.
@@ -145,11 +151,12 @@ impl GatewayError {
             | ErrorKind::RequestTimeout
             | ErrorKind::Unauthorized
             | ErrorKind::Forbidden
+            | ErrorKind::PolicyDenied(_)
             | ErrorKind::TooManyRequests(_)
             | ErrorKind::LimitExceeded(_)
             | ErrorKind::SignatureRefused(_)
             | ErrorKind::InvalidRequest(_) => Blame::Downstream,
-            ErrorKind::PluginFailed => Blame::Plugin,
+            ErrorKind::PluginFailed | ErrorKind::FunctionFailed => Blame::Plugin,
             ErrorKind::UpstreamUnreachable
             | ErrorKind::UpstreamTimeout
             | ErrorKind::UpstreamOverloaded => Blame::Upstream,
@@ -168,7 +175,10 @@ impl GatewayError {
             ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorKind::Forbidden | ErrorKind::SignatureRefused(_) => StatusCode::FORBIDDEN,
+            ErrorKind::Forbidden | ErrorKind::PolicyDenied(_) | ErrorKind::SignatureRefused(_) => {
+                StatusCode::FORBIDDEN
+            }
+            ErrorKind::FunctionFailed => StatusCode::BAD_GATEWAY,
             ErrorKind::PluginFailed => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -192,7 +202,11 @@ impl GatewayError {
             ErrorKind::RequestTimeout => "Request Timeout",
             ErrorKind::Unauthorized => "Unauthorized",
             ErrorKind::Forbidden => "Forbidden",
-            ErrorKind::PluginFailed => "Internal server error",
+            ErrorKind::PolicyDenied(false) => "User is not authorized to access this resource",
+            ErrorKind::PolicyDenied(true) => {
+                "User is not authorized to access this resource with an explicit deny"
+            }
+            ErrorKind::PluginFailed | ErrorKind::FunctionFailed => "Internal server error",
             ErrorKind::UpstreamUnreachable => "Bad Gateway",
             ErrorKind::UpstreamTimeout => "Endpoint request timed out",
             ErrorKind::UpstreamOverloaded => "Service Unavailable",
@@ -209,6 +223,10 @@ impl GatewayError {
             // The messages not fixed here: quoted by the JSON encoder.
             ErrorKind::SignatureRefused(message) | ErrorKind::InvalidRequest(message) => {
                 Bytes::from(serde_json::json!({ "message": message }).to_string())
+            }
+            // REST APIs' ACCESS_DENIED answer spells it with a capital M.
+            ErrorKind::PolicyDenied(_) => {
+                Bytes::from(format!("{{\"Message\":\"{}\"}}", self.public_message()))
             }
             _ => Bytes::from(format!("{{\"message\":\"{}\"}}", self.public_message())),
         };

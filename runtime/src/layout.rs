@@ -20,6 +20,7 @@ const LAYERS: &[&str] = &[
     "body",
     "error",
     "auth",
+    "lambda",
     "usage",
     "integrations",
     "control",

@@ -30,6 +30,7 @@ pub mod config;
 pub mod control;
 pub mod error;
 pub mod integrations;
+pub mod lambda;
 pub mod observe;
 pub mod plugin;
 pub mod proxy;

@@ -119,7 +119,9 @@ impl Gateway {
                 }
             });
         }
-        let listeners = match ready_rx.recv_timeout(Duration::from_secs(20)) {
+        // Generous: a large component not yet in the plugin cache compiles
+        // first, on a machine busy with the other tests.
+        let listeners = match ready_rx.recv_timeout(Duration::from_secs(60)) {
             Ok(l) => l,
             Err(_) => {
                 let _ = child.kill();
@@ -418,6 +420,16 @@ fn build_polyglot(dir: &str, file: &str, world: &str) -> Result<String, String> 
     if code != 0 {
         return Err(format!("{file} does not load: {stderr}"));
     }
+    // `validate` compiles without caching; a gateway that loads the plugin
+    // once fills the cache, so that the tests' gateways start in moments
+    // even when several start with the same large component at once.
+    drop(Gateway::start(&format!(
+        "[server]\ncache_dir = \"{cache}\"\n\n[plugins.p]\ncomponent = \"{component}\"\nworld = \"{world}\"\n\n\
+         [[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\n\n[[apis]]\nname = \"warm\"\nlisteners = [\"main\"]\n\n\
+         [[apis.routes]]\nkey = \"GET /\"\n[apis.routes.integration]\ntype = \"mock\"\n",
+        cache = plugin_cache(),
+        component = component.display()
+    )));
     Ok(component.display().to_string())
 }
 

@@ -16,6 +16,7 @@ mod h1_differential;
 mod h2_floods;
 mod http3;
 mod jwt;
+mod lambda;
 mod lifecycle;
 mod plugins;
 mod policies;

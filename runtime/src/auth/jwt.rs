@@ -79,6 +79,8 @@ impl Verified {
                 .collect(),
             usage_identifier: None,
             scopes: granted_scopes(&self.claims),
+            via: super::Via::Jwt,
+            typed_context: None,
         }
     }
 }

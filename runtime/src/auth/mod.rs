@@ -6,13 +6,14 @@
 //! and turns the answer into a response.
 
 pub mod jwt;
+pub mod lambda;
 pub mod sigv4;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::AuthorizerConfig;
-use crate::plugin::AuthorizerPlugin;
+use crate::plugin::{AuthorizerPlugin, LambdaPlugin};
 use jwt::JwtVerifier;
 use sigv4::SigV4Verifier;
 
@@ -27,6 +28,24 @@ pub struct Authorized {
     pub usage_identifier: Option<String>,
     /// OAuth scopes a JWT granted (`scope`, `scp`).
     pub scopes: Vec<String>,
+    /// Which kind of authorizer said it (Lambda events show each
+    /// differently).
+    pub via: Via,
+    /// A Lambda authorizer's context with its JSON types, for 2.0 events.
+    pub typed_context: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
+}
+
+/// The kind of authorizer that allowed a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A plugin of the `authorizer` world.
+    Plugin,
+    /// A Lambda-style authorizer.
+    Lambda,
+    /// The JWT authorizer.
+    Jwt,
+    /// The SigV4 authorizer.
+    SigV4,
 }
 
 /// An authorizer ready to run, shared by every route and stage that names
@@ -44,6 +63,15 @@ pub struct CompiledAuthorizer {
 pub enum Decider {
     /// A plugin of the `authorizer` world.
     Wasm(Arc<AuthorizerPlugin>),
+    /// A Lambda-style handler answering API Gateway's authorizer events.
+    Lambda {
+        /// The handler.
+        plugin: Arc<LambdaPlugin>,
+        /// The event format.
+        format: crate::config::PayloadFormat,
+        /// The API's names, for the method ARN and the function ARN.
+        aws: crate::config::AwsNames,
+    },
     /// The built-in JWT check.
     Jwt(Arc<JwtVerifier>),
     /// The built-in SigV4 check.
@@ -67,6 +95,7 @@ impl std::fmt::Debug for CompiledAuthorizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let decider = match &self.decider {
             Decider::Wasm(plugin) => plugin.name().to_owned(),
+            Decider::Lambda { plugin, .. } => plugin.name().to_owned(),
             Decider::Jwt(_) => "jwt".to_owned(),
             Decider::SigV4(_) => "sigv4".to_owned(),
         };
@@ -82,6 +111,8 @@ impl std::fmt::Debug for CompiledAuthorizer {
 pub enum Cached {
     /// Allowed, with what the authorizer said.
     Allow(Arc<Authorized>),
+    /// A Lambda authorizer's policy, evaluated again for each request.
+    Policy(Arc<lambda::PolicyGrant>),
     /// Denied.
     Deny,
 }
@@ -165,6 +196,8 @@ mod tests {
             context: Vec::new(),
             usage_identifier: None,
             scopes: Vec::new(),
+            via: Via::Plugin,
+            typed_context: None,
         });
         let key = DecisionCache::key(["Bearer a"]);
         cache.remember(key.clone(), Cached::Allow(allowed.clone()), None);

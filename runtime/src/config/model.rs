@@ -346,6 +346,10 @@ pub enum PluginWorld {
     Mapper,
     /// `wasi:http/proxy`: serves requests as a `function` integration.
     Function,
+    /// `turnpike:gateway/lambda`: a Lambda-style handler, as a `function`
+    /// integration with a `payload_format` or a `format = "lambda"`
+    /// authorizer.
+    Lambda,
 }
 
 impl PluginWorld {
@@ -355,6 +359,7 @@ impl PluginWorld {
             PluginWorld::Authorizer => "authorizer",
             PluginWorld::Mapper => "mapper",
             PluginWorld::Function => "function",
+            PluginWorld::Lambda => "lambda",
         }
     }
 }
@@ -388,6 +393,9 @@ pub struct AuthorizerConfig {
     pub cache_ttl: Duration,
     /// What a plugin failure means.
     pub on_error: OnError,
+    /// `identity_validation_expression`: a `token` authorizer's token must
+    /// match it (whole), else 401 without calling the plugin.
+    pub identity_validation: Option<regex::Regex>,
 }
 
 /// What decides for an authorizer.
@@ -397,6 +405,15 @@ pub enum AuthorizerKind {
     Wasm {
         /// The plugin.
         plugin: usize,
+    },
+    /// `format = "lambda"`: a plugin of the `lambda` world answering API
+    /// Gateway's authorizer event with an IAM policy or a simple response.
+    Lambda {
+        /// The plugin.
+        plugin: usize,
+        /// The authorizer event's format (`1.0`: REST's TOKEN and REQUEST
+        /// events; `2.0`: HTTP APIs').
+        payload_format: PayloadFormat,
     },
     /// A JSON Web Token check, built in.
     Jwt(Arc<JwtConfig>),
@@ -451,7 +468,7 @@ impl AuthorizerConfig {
     /// The plugin deciding, for `wasm` authorizers.
     pub fn plugin(&self) -> Option<usize> {
         match self.kind {
-            AuthorizerKind::Wasm { plugin } => Some(plugin),
+            AuthorizerKind::Wasm { plugin } | AuthorizerKind::Lambda { plugin, .. } => Some(plugin),
             AuthorizerKind::Jwt(_) | AuthorizerKind::SigV4(_) => None,
         }
     }
@@ -681,6 +698,44 @@ pub struct ApiConfig {
     pub cors: Option<CorsConfig>,
     /// Where routes that require an API key find it.
     pub api_key_source: ApiKeySource,
+    /// The names API Gateway would give the API (`[apis.aws]`).
+    pub aws: AwsNames,
+    /// Media types whose bodies Lambda-style functions receive base64
+    /// encoded (`binary_media_types`, lower case; `*` wildcards allowed).
+    pub binary_media_types: Vec<String>,
+}
+
+/// `[apis.aws]`: region, account and API id as API Gateway would name them,
+/// for the method ARNs Lambda-style authorizers' policies are matched
+/// against and the ids in Lambda events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsNames {
+    /// Region, default `us-east-1`.
+    pub region: String,
+    /// Twelve-digit account id, default `123456789012`.
+    pub account_id: String,
+    /// API id, default the API's name.
+    pub api_id: String,
+}
+
+/// Which of API Gateway's Lambda payload formats a Lambda-style plugin gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadFormat {
+    /// `1.0`: REST APIs (and HTTP APIs that ask for it).
+    V1,
+    /// `2.0`: HTTP APIs.
+    V2,
+}
+
+impl PayloadFormat {
+    /// Parses `"1.0"` or `"2.0"`.
+    pub fn parse(text: &str) -> Option<PayloadFormat> {
+        match text {
+            "1.0" => Some(PayloadFormat::V1),
+            "2.0" => Some(PayloadFormat::V2),
+            _ => None,
+        }
+    }
 }
 
 /// `[apis.cors]`: CORS as API Gateway's HTTP APIs do it. Header values are
@@ -849,10 +904,13 @@ pub enum IntegrationConfig {
     HttpProxy(HttpProxyConfig),
     /// Answer from config.
     Mock(MockConfig),
-    /// Serve from a `wasi:http/proxy` component; index into [`Config::plugins`].
+    /// Serve from a component; index into [`Config::plugins`].
     Function {
         /// The plugin.
         plugin: usize,
+        /// `None`: a `wasi:http/proxy` component. Some: a `lambda` world
+        /// handler called with API Gateway's proxy event in this format.
+        payload_format: Option<PayloadFormat>,
     },
 }
 

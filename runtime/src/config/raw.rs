@@ -261,6 +261,10 @@ pub struct RawAuthorizer {
     pub identity_sources: Option<Spanned<Vec<SpannedStr>>>,
     pub cache_ttl: Option<SpannedStr>,
     pub on_error: Option<SpannedStr>,
+    // wasm
+    pub format: Option<SpannedStr>,
+    pub payload_format: Option<SpannedStr>,
+    pub identity_validation_expression: Option<SpannedStr>,
     // jwt
     pub issuer: Option<SpannedStr>,
     pub audiences: Option<Spanned<Vec<SpannedStr>>>,
@@ -339,6 +343,19 @@ pub struct RawApi {
     pub api_key_source: Option<SpannedStr>,
     #[serde(default)]
     pub models: BTreeMap<String, Spanned<RawModel>>,
+    pub aws: Option<Spanned<RawAws>>,
+    #[serde(default)]
+    pub binary_media_types: Vec<SpannedStr>,
+}
+
+/// `[apis.aws]`: the names API Gateway would give the API, for the ARNs and
+/// ids Lambda-style plugins see.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAws {
+    pub region: Option<SpannedStr>,
+    pub account_id: Option<SpannedStr>,
+    pub api_id: Option<SpannedStr>,
 }
 
 /// `[apis.models.NAME]`: a JSON Schema for request bodies.
@@ -423,4 +440,5 @@ pub struct RawIntegration {
     pub body: Option<SpannedStr>,
     // function
     pub plugin: Option<SpannedStr>,
+    pub payload_format: Option<SpannedStr>,
 }

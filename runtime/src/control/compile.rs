@@ -19,9 +19,10 @@ use crate::config::{
     ApiConfig, AuthorizerKind, Config, InstancesConfig, IntegrationConfig, PluginConfig,
     PluginWorld, StageConfig, StageName, UpstreamConfig,
 };
-use crate::integrations::{Clusters, Function, Integration};
+use crate::integrations::{Clusters, Function, Integration, LambdaApi, LambdaFunction};
 use crate::plugin::{
-    AuthorizerPlugin, FunctionPlugin, InstanceMode, MapperPlugin, PluginEngine, PluginSettings,
+    AuthorizerPlugin, FunctionPlugin, InstanceMode, LambdaPlugin, MapperPlugin, PluginEngine,
+    PluginSettings,
 };
 use crate::router::{RouteKey, Router};
 use crate::upstream::Cluster;
@@ -328,6 +329,7 @@ enum LoadedPlugin {
     Authorizer(Arc<AuthorizerPlugin>),
     Mapper(Arc<MapperPlugin>),
     Function(Arc<FunctionPlugin>),
+    Lambda(Arc<LambdaPlugin>),
 }
 
 fn load_plugin(
@@ -350,6 +352,27 @@ fn load_plugin(
         fuel: plugin.fuel,
         outbound_hosts: plugin.outbound_hosts.clone(),
         max_outbound_calls: plugin.max_outbound_calls,
+        // Lambda functions read their settings from the environment, and
+        // the runtime's own variables beside them.
+        environment: match plugin.world {
+            PluginWorld::Lambda => {
+                let mut environment = plugin.config.clone();
+                environment.extend([
+                    ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), plugin.name.clone()),
+                    (
+                        "AWS_LAMBDA_FUNCTION_VERSION".to_owned(),
+                        "$LATEST".to_owned(),
+                    ),
+                    (
+                        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
+                        (plugin.memory_limit >> 20).to_string(),
+                    ),
+                    ("AWS_EXECUTION_ENV".to_owned(), "turnpike".to_owned()),
+                ]);
+                environment
+            }
+            _ => Vec::new(),
+        },
     };
     let mode = match plugin.instances {
         InstancesConfig::Fresh => InstanceMode::Fresh,
@@ -385,6 +408,12 @@ fn load_plugin(
                 .map_err(located)?;
             let digest = p.digest().to_owned();
             (LoadedPlugin::Function(Arc::new(p)), digest)
+        }
+        PluginWorld::Lambda => {
+            let p =
+                LambdaPlugin::load(engine, settings, &bytes, cache_dir, mode).map_err(located)?;
+            let digest = p.digest().to_owned();
+            (LoadedPlugin::Lambda(Arc::new(p)), digest)
         }
     };
     tracing::info!(
@@ -424,6 +453,22 @@ impl Definition {
                         _ => {
                             return Err(format!(
                                 "plugin `{}` is not an authorizer",
+                                loaded.name(*plugin)
+                            ));
+                        }
+                    },
+                    AuthorizerKind::Lambda {
+                        plugin,
+                        payload_format,
+                    } => match &loaded.plugins[*plugin] {
+                        LoadedPlugin::Lambda(p) => Decider::Lambda {
+                            plugin: p.clone(),
+                            format: *payload_format,
+                            aws: api.aws.clone(),
+                        },
+                        _ => {
+                            return Err(format!(
+                                "plugin `{}` is not a Lambda-style handler",
                                 loaded.name(*plugin)
                             ));
                         }
@@ -490,16 +535,32 @@ impl Definition {
                     )
                 };
                 let integration = match &route.integration {
-                    IntegrationConfig::Function { plugin } => match &loaded.plugins[*plugin] {
-                        LoadedPlugin::Function(function) => Function::compile(
+                    IntegrationConfig::Function {
+                        plugin,
+                        payload_format,
+                    } => match (&loaded.plugins[*plugin], payload_format) {
+                        (LoadedPlugin::Function(function), None) => Function::compile(
                             function.clone(),
                             stage,
                             &route.key.to_string(),
                             &names,
                         )
                         .map(Integration::Function),
+                        (LoadedPlugin::Lambda(handler), Some(format)) => {
+                            Ok(Integration::Lambda(LambdaFunction::compile(
+                                handler.clone(),
+                                *format,
+                                LambdaApi {
+                                    aws: &api.aws,
+                                    binary_media_types: &api.binary_media_types,
+                                },
+                                stage,
+                                &route.key.to_string(),
+                                &names,
+                            )))
+                        }
                         _ => Err(format!(
-                            "plugin `{}` is not a function",
+                            "plugin `{}` is not a function of that kind",
                             loaded.name(*plugin)
                         )),
                     },

@@ -314,7 +314,7 @@ fn used_plugins(config: &Config, api_index: usize) -> Vec<&PluginConfig> {
     let mut indexes: Vec<usize> = api.authorizers.iter().filter_map(|a| a.plugin()).collect();
     for route in &api.routes {
         indexes.extend(route.mapper);
-        if let IntegrationConfig::Function { plugin } = &route.integration {
+        if let IntegrationConfig::Function { plugin, .. } = &route.integration {
             indexes.push(*plugin);
         }
     }

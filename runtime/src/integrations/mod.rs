@@ -9,10 +9,12 @@
 
 mod function;
 mod http_proxy;
+mod lambda;
 mod mock;
 
 pub use function::Function;
 pub use http_proxy::{Clusters, HttpProxy};
+pub use lambda::{LambdaApi, LambdaFunction};
 pub use mock::Mock;
 
 use std::time::Duration;
@@ -50,6 +52,14 @@ pub struct Forwarding<'a> {
     pub max_body_bytes: u64,
     /// The client certificate the TLS handshake verified.
     pub client_cert: Option<&'a crate::tls::ClientCert>,
+    /// The client's address.
+    pub source_ip: std::net::IpAddr,
+    /// The path as received, `.` and `..` resolved.
+    pub path: &'a str,
+    /// The same within the stage (without a stage or base path prefix).
+    pub stage_path: &'a str,
+    /// When the request arrived.
+    pub received: std::time::SystemTime,
 }
 
 /// How an integration call went, recorded for the access log even when it
@@ -75,6 +85,8 @@ pub enum Integration {
     Mock(Mock),
     /// `function`.
     Function(Function),
+    /// `function` with a `payload_format`: a Lambda-style handler.
+    Lambda(LambdaFunction),
 }
 
 impl Integration {
@@ -119,7 +131,51 @@ impl Integration {
                 f.invoke(forwarding, parts, body.take(), params, measured)
                     .await
             }
+            Integration::Lambda(f) => {
+                f.invoke(forwarding, parts, body.take(), params, measured)
+                    .await
+            }
         }
+    }
+}
+
+/// Reads a whole request body: up to `limit` bytes, else 413; a client
+/// that stops sending is 408.
+pub async fn collect_body(
+    body: Option<RequestBody>,
+    limit: u64,
+) -> Result<bytes::Bytes, GatewayError> {
+    use crate::error::ErrorKind;
+    use http_body_util::BodyExt;
+    match body {
+        Some(RequestBody::Streaming(incoming)) => {
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            Ok(http_body_util::Limited::new(incoming, limit)
+                .collect()
+                .await
+                .map_err(|e| {
+                    let kind = if e.is::<http_body_util::LengthLimitError>() {
+                        ErrorKind::PayloadTooLarge
+                    } else if let Some(crate::body::ClientBodyError::TimedOut(_)) = e.downcast_ref()
+                    {
+                        ErrorKind::RequestTimeout
+                    } else {
+                        ErrorKind::BadRequest
+                    };
+                    GatewayError::with_source(kind, e)
+                })?
+                .to_bytes())
+        }
+        Some(RequestBody::Buffered(bytes)) => {
+            if bytes.len() as u64 > limit {
+                return Err(GatewayError::with_source(
+                    ErrorKind::PayloadTooLarge,
+                    format!("body of {} bytes, limit {limit}", bytes.len()),
+                ));
+            }
+            Ok(bytes)
+        }
+        None => Ok(bytes::Bytes::new()),
     }
 }
 

@@ -30,6 +30,10 @@ pub struct PluginSettings {
     pub outbound_hosts: Vec<String>,
     /// Outbound requests allowed per invocation.
     pub max_outbound_calls: u32,
+    /// Environment variables the guest sees through WASI (Lambda-style
+    /// plugins get their settings there, as Lambda functions do); empty for
+    /// the other worlds.
+    pub environment: Vec<(String, String)>,
 }
 
 /// The data of one plugin store.
@@ -114,8 +118,8 @@ fn host_allowed(settings: &PluginSettings, authority: &str, https: bool) -> bool
 }
 
 impl HostState {
-    /// State for a new store: no filesystem, environment, arguments or
-    /// network through WASI; stdout and stderr go to the gateway's log.
+    /// State for a new store: no filesystem, arguments or network through
+    /// WASI, no environment but the plugin's `environment`; stdout and stderr go to the gateway's log.
     pub fn new(settings: Arc<PluginSettings>) -> HostState {
         let limits = StoreLimitsBuilder::new()
             .memory_size(settings.memory_limit)
@@ -165,7 +169,10 @@ impl WasiView for HostState {
                 request.set(&self.request_id);
                 let (stdout, stderr) = PluginOutput::pair(&self.settings.name, &request);
                 self.output_request = Some(request);
-                WasiCtx::builder().stdout(stdout).stderr(stderr).build()
+                let mut builder = WasiCtx::builder();
+                builder.stdout(stdout).stderr(stderr);
+                builder.envs(&self.settings.environment);
+                builder.build()
             }),
             table: &mut self.table,
         }

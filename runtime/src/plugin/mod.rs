@@ -13,6 +13,7 @@ mod engine;
 mod function;
 mod host;
 mod instances;
+mod lambda;
 mod mapper;
 mod output;
 
@@ -21,6 +22,7 @@ pub use engine::{Allocator, EngineOptions, PluginEngine, SlotReset};
 pub use function::FunctionPlugin;
 pub use host::PluginSettings;
 pub use instances::{InstanceMode, Plugin, idle_instances_here, release_retired_instances};
+pub use lambda::{HandlerError, LambdaPlugin};
 pub use mapper::{HttpRequest, HttpResponse, MapperPlugin, RequestOutcome};
 
 use std::fmt;

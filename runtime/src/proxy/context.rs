@@ -194,6 +194,10 @@ impl<'r> Cx<'r> {
             mapped_query: self.mapped_query.as_deref(),
             max_body_bytes: self.snapshot.limits.max_body_bytes,
             client_cert: self.client_cert(),
+            source_ip: self.conn.client.ip(),
+            path: self.path,
+            stage_path: self.stage.map_or(self.path, |(_, within)| within),
+            received: self.received_wall,
         }
     }
 

@@ -201,38 +201,9 @@ pub async fn handle(
 /// Reads the whole request body (up to the body limit, else 413) and keeps
 /// it in the context for the phases after, which then see it buffered.
 pub async fn read_body(cx: &mut Cx<'_>) -> Result<bytes::Bytes, GatewayError> {
-    use http_body_util::BodyExt;
-    let limit = cx.snapshot.limits.max_body_bytes;
-    let bytes = match cx.body.take() {
-        Some(RequestBody::Streaming(incoming)) => {
-            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-            http_body_util::Limited::new(incoming, limit)
-                .collect()
-                .await
-                .map_err(|e| {
-                    let kind = if e.is::<http_body_util::LengthLimitError>() {
-                        ErrorKind::PayloadTooLarge
-                    } else if let Some(crate::body::ClientBodyError::TimedOut(_)) = e.downcast_ref()
-                    {
-                        ErrorKind::RequestTimeout
-                    } else {
-                        ErrorKind::BadRequest
-                    };
-                    GatewayError::with_source(kind, e)
-                })?
-                .to_bytes()
-        }
-        Some(RequestBody::Buffered(bytes)) => {
-            if bytes.len() as u64 > limit {
-                return Err(GatewayError::with_source(
-                    ErrorKind::PayloadTooLarge,
-                    format!("body of {} bytes, limit {limit}", bytes.len()),
-                ));
-            }
-            bytes
-        }
-        None => bytes::Bytes::new(),
-    };
+    let bytes =
+        crate::integrations::collect_body(cx.body.take(), cx.snapshot.limits.max_body_bytes)
+            .await?;
     cx.body = Some(RequestBody::Buffered(bytes.clone()));
     Ok(bytes)
 }

@@ -135,6 +135,12 @@ impl Validator {
                     ApiKeySource::Header
                 }
             };
+            let aws = self.aws_names(&api, &key, &name);
+            let binary_media_types = api
+                .binary_media_types
+                .iter()
+                .map(|t| t.get_ref().trim().to_ascii_lowercase())
+                .collect();
             out.push(ApiConfig {
                 name,
                 listeners: listener_ids,
@@ -145,9 +151,49 @@ impl Validator {
                 policy,
                 cors,
                 api_key_source,
+                aws,
+                binary_media_types,
             });
         }
         out
+    }
+
+    /// `[apis.aws]`, each name defaulted.
+    fn aws_names(&mut self, api: &RawApi, key: &str, name: &str) -> AwsNames {
+        let raw = api.aws.as_ref().map(|a| a.get_ref());
+        let region = raw.and_then(|a| a.region.as_ref());
+        let account = raw.and_then(|a| a.account_id.as_ref());
+        let api_id = raw.and_then(|a| a.api_id.as_ref());
+        if let Some(account) = account
+            && (account.get_ref().len() != 12
+                || !account.get_ref().bytes().all(|b| b.is_ascii_digit()))
+        {
+            self.problem(
+                account.span(),
+                format!("{key}.aws.account_id"),
+                "an AWS account id is twelve digits",
+            );
+        }
+        for (value, field) in [(region, "region"), (api_id, "api_id")] {
+            if let Some(v) = value
+                && (v.get_ref().is_empty()
+                    || !v
+                        .get_ref()
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+            {
+                self.problem(
+                    v.span(),
+                    format!("{key}.aws.{field}"),
+                    "use letters, digits, `-` and `_` only (it is part of ARNs)",
+                );
+            }
+        }
+        AwsNames {
+            region: region.map_or("us-east-1", |r| r.get_ref()).to_owned(),
+            account_id: account.map_or("123456789012", |a| a.get_ref()).to_owned(),
+            api_id: api_id.map_or(name, |a| a.get_ref()).to_owned(),
+        }
     }
 
     pub(super) fn stages(&mut self, api: &RawApi, key: &str) -> Vec<StageConfig> {

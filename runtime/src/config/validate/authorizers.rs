@@ -37,15 +37,56 @@ impl Validator {
                         self.problem(span, key, "a `wasm` authorizer needs a `plugin`");
                         continue;
                     };
-                    let Some(plugin) = self.plugin_ref(
-                        plugin_name,
-                        format!("{key}.plugin"),
-                        plugins,
-                        PluginWorld::Authorizer,
-                    ) else {
+                    let lambda = match authorizer
+                        .format
+                        .as_ref()
+                        .map(|f| (f, f.get_ref().as_str()))
+                    {
+                        None | Some((_, "turnpike")) => false,
+                        Some((_, "lambda")) => true,
+                        Some((f, other)) => {
+                            self.problem(
+                                f.span(),
+                                format!("{key}.format"),
+                                format!("`{other}` is not an authorizer format: \"turnpike\" (the authorizer world) or \"lambda\" (a Lambda authorizer's events and answers)"),
+                            );
+                            continue;
+                        }
+                    };
+                    let Some(payload_format) =
+                        self.payload_format(authorizer.payload_format.as_ref(), &key)
+                    else {
                         continue;
                     };
-                    AuthorizerKind::Wasm { plugin }
+                    if let (Some(_), Some(f), false) =
+                        (payload_format, &authorizer.payload_format, lambda)
+                    {
+                        self.problem(
+                            f.span(),
+                            format!("{key}.payload_format"),
+                            "`payload_format` applies to `format = \"lambda\"` authorizers only",
+                        );
+                        continue;
+                    }
+                    let payload_format = payload_format.unwrap_or(PayloadFormat::V1);
+                    let world = if lambda {
+                        PluginWorld::Lambda
+                    } else {
+                        PluginWorld::Authorizer
+                    };
+                    let Some(plugin) =
+                        self.plugin_ref(plugin_name, format!("{key}.plugin"), plugins, world)
+                    else {
+                        continue;
+                    };
+                    if lambda {
+                        AuthorizerKind::Lambda {
+                            plugin,
+                            payload_format,
+                        }
+                    } else {
+                        AuthorizerKind::Wasm { plugin }
+                    }
                 }
                 "jwt" => match self.jwt(authorizer, &span, &key) {
                     Some(jwt) => AuthorizerKind::Jwt(Arc::new(jwt)),
@@ -137,6 +178,38 @@ impl Validator {
                     OnError::Deny
                 }
             };
+            let identity_validation = match &authorizer.identity_validation_expression {
+                None => None,
+                Some(_) if payload != AuthorizerPayload::Token => {
+                    self.problem(
+                        span.clone(),
+                        format!("{key}.identity_validation_expression"),
+                        "`identity_validation_expression` applies to `token` authorizers only, as in API Gateway",
+                    );
+                    None
+                }
+                // Anchored: API Gateway matches the whole token.
+                Some(e) => match regex::Regex::new(&format!("^(?:{})$", e.get_ref())) {
+                    Ok(re) => Some(re),
+                    Err(why) => {
+                        self.problem(
+                            e.span(),
+                            format!("{key}.identity_validation_expression"),
+                            // regex's messages draw the pattern over lines.
+                            format!(
+                                "not a regular expression: {}",
+                                why.to_string()
+                                    .lines()
+                                    .last()
+                                    .unwrap_or_default()
+                                    .trim()
+                                    .trim_start_matches("error: ")
+                            ),
+                        );
+                        None
+                    }
+                },
+            };
             out.push(AuthorizerConfig {
                 name: name.clone(),
                 kind,
@@ -144,6 +217,7 @@ impl Validator {
                 identity_sources,
                 cache_ttl,
                 on_error,
+                identity_validation,
             });
         }
         out
@@ -327,6 +401,9 @@ fn keys_of(kind: &str) -> Option<&'static [&'static str]> {
     match kind {
         "wasm" => Some(&[
             "plugin",
+            "format",
+            "payload_format",
+            "identity_validation_expression",
             "payload",
             "identity_sources",
             "cache_ttl",
@@ -360,6 +437,12 @@ fn present_keys(raw: &raw::RawAuthorizer) -> Vec<(&'static str, Option<Range<usi
         ),
         ("cache_ttl", at(&raw.cache_ttl)),
         ("on_error", at(&raw.on_error)),
+        ("format", at(&raw.format)),
+        ("payload_format", at(&raw.payload_format)),
+        (
+            "identity_validation_expression",
+            at(&raw.identity_validation_expression),
+        ),
         ("issuer", at(&raw.issuer)),
         ("audiences", raw.audiences.as_ref().map(|s| s.span())),
         ("jwks_uri", at(&raw.jwks_uri)),

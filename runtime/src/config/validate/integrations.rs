@@ -43,6 +43,10 @@ impl Validator {
             ("headers", raw.headers.as_ref().map(|s| s.span())),
             ("body", raw.body.as_ref().map(|s| s.span())),
             ("plugin", raw.plugin.as_ref().map(|s| s.span())),
+            (
+                "payload_format",
+                raw.payload_format.as_ref().map(|s| s.span()),
+            ),
         ];
         let reject_keys = |me: &mut Self, allowed: &[&str]| {
             me.keys_of_type(&present, allowed, key, "integrations", kind);
@@ -182,7 +186,7 @@ impl Validator {
                         "`timeout` does not apply to `function` integrations; set `timeout` in the plugin's [plugins.NAME] table, which bounds each invocation",
                     );
                 }
-                reject_keys(self, &["plugin", "timeout"]);
+                reject_keys(self, &["plugin", "timeout", "payload_format"]);
                 let Some(name) = &raw.plugin else {
                     self.problem(
                         span,
@@ -191,13 +195,31 @@ impl Validator {
                     );
                     return None;
                 };
-                self.plugin_ref(
-                    name,
-                    format!("{key}.plugin"),
-                    plugins,
-                    PluginWorld::Function,
-                )
-                .map(|plugin| IntegrationConfig::Function { plugin })
+                let payload_format = self.payload_format(raw.payload_format.as_ref(), key)?;
+                if payload_format.is_none()
+                    && plugins
+                        .iter()
+                        .any(|p| p.name == *name.get_ref() && p.world == PluginWorld::Lambda)
+                {
+                    self.problem(
+                        name.span(),
+                        format!("{key}.plugin"),
+                        format!(
+                            "plugin `{}` is a Lambda-style handler; say which event it gets with payload_format = \"1.0\" (REST API) or \"2.0\" (HTTP API)",
+                            name.get_ref()
+                        ),
+                    );
+                    return None;
+                }
+                let world = match payload_format {
+                    Some(_) => PluginWorld::Lambda,
+                    None => PluginWorld::Function,
+                };
+                self.plugin_ref(name, format!("{key}.plugin"), plugins, world)
+                    .map(|plugin| IntegrationConfig::Function {
+                        plugin,
+                        payload_format,
+                    })
             }
             other => {
                 self.problem(

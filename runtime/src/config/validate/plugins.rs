@@ -40,11 +40,12 @@ impl Validator {
                 "authorizer" => PluginWorld::Authorizer,
                 "mapper" => PluginWorld::Mapper,
                 "function" => PluginWorld::Function,
+                "lambda" => PluginWorld::Lambda,
                 other => {
                     self.problem(
                         plugin.world.span(),
                         format!("{key}.world"),
-                        format!("unknown world `{other}` (expected `authorizer`, `mapper` or `function`)"),
+                        format!("unknown world `{other}` (expected `authorizer`, `mapper`, `function` or `lambda`)"),
                     );
                     PluginWorld::Authorizer
                 }
@@ -248,6 +249,31 @@ impl Validator {
 
     /// Resolves a reference to a plugin that must be of `world`, reporting
     /// an unknown name or a plugin of another world at `key`.
+    /// `KEY.payload_format`: `Some(None)` when absent, `None` when it is
+    /// not `"1.0"` or `"2.0"` (reported).
+    pub(super) fn payload_format(
+        &mut self,
+        raw: Option<&SpannedStr>,
+        key: &str,
+    ) -> Option<Option<PayloadFormat>> {
+        let Some(raw) = raw else {
+            return Some(None);
+        };
+        let format = PayloadFormat::parse(raw.get_ref());
+        if format.is_none() {
+            self.problem(
+                raw.span(),
+                format!("{key}.payload_format"),
+                format!(
+                    "`{}` is not a payload format: \"1.0\" or \"2.0\"",
+                    raw.get_ref()
+                ),
+            );
+            return None;
+        }
+        Some(format)
+    }
+
     pub(super) fn plugin_ref(
         &mut self,
         name: &SpannedStr,

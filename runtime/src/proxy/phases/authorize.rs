@@ -11,10 +11,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::auth::jwt::{JwtRefusal, JwtVerifier};
+use crate::auth::lambda::{LambdaAnswer, PolicyGrant, PolicyVerdict};
 use crate::auth::sigv4::SigV4Verifier;
-use crate::auth::{Authorized, Cached, CompiledAuthorizer, Decider, DecisionCache};
-use crate::config::{AuthorizerPayload, IdentitySource, OnError};
+use crate::auth::{Authorized, Cached, CompiledAuthorizer, Decider, DecisionCache, Via};
+use crate::config::{AuthorizerPayload, AwsNames, IdentitySource, OnError, PayloadFormat};
 use crate::error::{Blame, ErrorKind, GatewayError};
+use crate::lambda::{AuthorizerEvent, RequestView};
+use crate::plugin::LambdaPlugin;
 use crate::plugin::{AuthorizeInput, Decision, RequestInfo};
 use crate::proxy::{Cx, Flow, Verdict};
 
@@ -62,6 +65,18 @@ async fn decide(
             }
         }
     }
+    if let (Some(pattern), AuthorizerPayload::Token) = (
+        &authorizer.config.identity_validation,
+        authorizer.config.payload,
+    ) && !identity
+        .first()
+        .is_some_and(|(_, token)| pattern.is_match(token))
+    {
+        return Err(GatewayError::with_source(
+            ErrorKind::Unauthorized,
+            "the token does not match the identity validation expression",
+        ));
+    }
     let cache_key = authorizer
         .cache
         .as_ref()
@@ -76,6 +91,10 @@ async fn decide(
                 ErrorKind::Forbidden,
                 "denied (cached decision)",
             )),
+            Cached::Policy(grant) => match &authorizer.decider {
+                Decider::Lambda { aws, .. } => apply_policy(&grant, aws, cx).map(Some),
+                _ => Err(GatewayError::new(ErrorKind::Internal)),
+            },
         };
     }
     cx.authorizer_cache_hit = Some(false);
@@ -94,6 +113,36 @@ async fn decide(
         }
         // Checked before the identity sources, in `run`.
         Decider::SigV4(_) => return Ok(None),
+        Decider::Lambda {
+            plugin,
+            format,
+            aws,
+        } => {
+            let values: Vec<String> = identity.into_iter().map(|(_, v)| v).collect();
+            let started = Instant::now();
+            let event = lambda_event(authorizer, *format, aws, &values, cx);
+            let request_id = cx.request_id_str().to_owned();
+            let answer = ask_lambda(authorizer, plugin, *format, aws, &request_id, &event).await;
+            cx.authorizer_latency = Some(started.elapsed());
+            return match answer? {
+                None => Ok(None),
+                Some(LambdaAnswer::Policy(grant)) => {
+                    remember(Cached::Policy(grant.clone()), None);
+                    apply_policy(&grant, aws, cx).map(Some)
+                }
+                Some(LambdaAnswer::Simple(Some(allowed))) => {
+                    remember(Cached::Allow(allowed.clone()), None);
+                    Ok(Some(allowed))
+                }
+                Some(LambdaAnswer::Simple(None)) => {
+                    remember(Cached::Deny, None);
+                    Err(GatewayError::with_source(
+                        ErrorKind::Forbidden,
+                        "denied by the authorizer (isAuthorized false)",
+                    ))
+                }
+            };
+        }
     };
     let input = AuthorizeInput {
         token: match authorizer.config.payload {
@@ -114,6 +163,8 @@ async fn decide(
                 context: allow.context,
                 usage_identifier: allow.usage_identifier,
                 scopes: Vec::new(),
+                via: Via::Plugin,
+                typed_context: None,
             });
             remember(Cached::Allow(allowed.clone()), ttl);
             Ok(Some(allowed))
@@ -141,6 +192,117 @@ async fn decide(
     }
 }
 
+/// What a Lambda authorizer makes of the request's method ARN: a policy
+/// allows it, denies it explicitly, or says nothing of it (403 either way).
+fn apply_policy(
+    grant: &PolicyGrant,
+    aws: &AwsNames,
+    cx: &Cx<'_>,
+) -> Result<Arc<Authorized>, GatewayError> {
+    let arn = crate::lambda::method_arn(&lambda_view(cx, aws));
+    match grant.evaluate(&arn) {
+        PolicyVerdict::Allow => Ok(grant.authorized.clone()),
+        PolicyVerdict::ExplicitDeny => Err(GatewayError::with_source(
+            ErrorKind::PolicyDenied(true),
+            format!("the authorizer's policy denies {arn}"),
+        )),
+        PolicyVerdict::NotAllowed => Err(GatewayError::with_source(
+            ErrorKind::PolicyDenied(false),
+            format!("the authorizer's policy does not allow {arn}"),
+        )),
+    }
+}
+
+/// The request as Lambda events describe it.
+fn lambda_view<'c>(cx: &'c Cx<'_>, aws: &'c AwsNames) -> RequestView<'c> {
+    static NO_VARIABLES: std::collections::BTreeMap<String, String> =
+        std::collections::BTreeMap::new();
+    let route = cx.route;
+    let stage = cx.version.map(|v| &v.stage);
+    RequestView {
+        request_id: cx.request_id_str(),
+        parts: &cx.parts,
+        path: cx.path,
+        stage_path: cx.stage.map_or(cx.path, |(_, within)| within),
+        route_key: route.map_or("$default", |r| r.key.as_str()),
+        stage: stage.map_or("$default", |s| s.name.as_str()),
+        path_parameters: route
+            .map(|r| {
+                r.param_names
+                    .iter()
+                    .map(String::as_str)
+                    .zip(cx.params.iter().copied())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        stage_variables: stage.map_or(&NO_VARIABLES, |s| &s.variables),
+        source_ip: cx.conn.client.ip(),
+        aws,
+        authorized: None,
+        api_key: None,
+        received: cx.received_wall,
+    }
+}
+
+/// The event a Lambda authorizer gets for this request.
+fn lambda_event(
+    authorizer: &CompiledAuthorizer,
+    format: PayloadFormat,
+    aws: &AwsNames,
+    identity: &[String],
+    cx: &Cx<'_>,
+) -> String {
+    let which = match (authorizer.config.payload, format) {
+        (_, PayloadFormat::V2) => AuthorizerEvent::RequestV2(identity),
+        (AuthorizerPayload::Token, PayloadFormat::V1) => {
+            AuthorizerEvent::Token(identity.first().map_or("", String::as_str))
+        }
+        (AuthorizerPayload::Request, PayloadFormat::V1) => AuthorizerEvent::RequestV1,
+    };
+    crate::lambda::authorizer_event(&lambda_view(cx, aws), which)
+}
+
+/// Calls a Lambda authorizer with its event. `Ok(None)` is a failure the
+/// configuration says to let through.
+async fn ask_lambda(
+    authorizer: &CompiledAuthorizer,
+    plugin: &LambdaPlugin,
+    format: PayloadFormat,
+    aws: &AwsNames,
+    request_id: &str,
+    event: &str,
+) -> Result<Option<LambdaAnswer>, GatewayError> {
+    let function_arn = crate::lambda::function_arn(aws, plugin.name());
+    let failure = match plugin.handle(request_id, &function_arn, event).await {
+        Ok(Ok(answer)) => match crate::auth::lambda::read_answer(format, &answer) {
+            Ok(answer) => return Ok(Some(answer)),
+            Err(why) => {
+                tracing::error!(authorizer = %authorizer.config.name, request_id, error = %why, "authorizer answered something API Gateway would not take");
+                format!("authorizer configuration error: {why}")
+            }
+        },
+        // Lambda's convention: raising "Unauthorized" is a 401.
+        Ok(Err(raised)) if raised.error_message == "Unauthorized" => {
+            return Err(GatewayError::with_source(
+                ErrorKind::Unauthorized,
+                "the authorizer raised Unauthorized",
+            ));
+        }
+        Ok(Err(raised)) => format!(
+            "the authorizer raised {}: {}",
+            raised.error_type, raised.error_message
+        ),
+        Err(failed) => failed.to_string(),
+    };
+    match authorizer.config.on_error {
+        OnError::Deny => Err(GatewayError::with_source(ErrorKind::PluginFailed, failure)),
+        OnError::Allow => {
+            tracing::warn!(authorizer = %authorizer.config.name, request_id, error = %failure, "authorizer failed; failing open");
+            Ok(None)
+        }
+    }
+}
+
 /// Checks a request's SigV4 signature; the body is read first when the
 /// request is signed (the signature covers it).
 async fn verify_sigv4(
@@ -160,6 +322,8 @@ async fn verify_sigv4(
         context: vec![("accessKeyId".to_owned(), signer.access_key_id)],
         usage_identifier: None,
         scopes: Vec::new(),
+        via: Via::SigV4,
+        typed_context: None,
     }))
 }
 
