@@ -61,9 +61,29 @@ pub mod mapper_bindings {
     });
 }
 
+/// Bindings of the `lambda` world, generated from `wit/`; the interfaces
+/// it shares with the authorizer world are the authorizer bindings' types.
+#[allow(missing_docs, clippy::all)]
+pub mod lambda_bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "turnpike:gateway/lambda",
+        pub_export_macro: true,
+        export_macro_name: "export_lambda_world",
+        default_bindings_module: "turnpike_sdk::lambda_bindings",
+        with: {
+            "turnpike:gateway/types@0.1.0": crate::authorizer_bindings::turnpike::gateway::types,
+            "turnpike:gateway/log@0.1.0": crate::authorizer_bindings::turnpike::gateway::log,
+            "turnpike:gateway/config@0.1.0": crate::authorizer_bindings::turnpike::gateway::config,
+            "turnpike:gateway/outbound-http@0.1.0": crate::authorizer_bindings::turnpike::gateway::outbound_http,
+        },
+    });
+}
+
 pub mod authorizer;
 pub mod config;
 pub mod http;
+pub mod lambda;
 pub mod log;
 pub mod mapper;
 #[cfg(not(target_family = "wasm"))]

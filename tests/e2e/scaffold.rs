@@ -19,13 +19,18 @@ fn sh(dir: &Path, command: &str, envs: &[(&str, String)]) {
 
 /// Writes, builds and unit-tests one project; returns its folder.
 fn scaffold(parent: &Path, role: &str, lang: &str) -> std::path::PathBuf {
-    let name = format!("{lang}-{role}");
+    scaffold_with(parent, role, lang, &[])
+}
+
+fn scaffold_with(parent: &Path, role: &str, lang: &str, flags: &[&str]) -> std::path::PathBuf {
+    let name = format!("{lang}-{role}{}", flags.concat().replace("--", "-"));
     let dir = parent.join(&name);
     let (code, out, err) = run(Command::new(binary())
         .args([
             "plugin", "new", role, "--lang", lang, "--name", &name, "--dir",
         ])
-        .arg(&dir));
+        .arg(&dir)
+        .args(flags));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("created"), "{out}");
     let readme = std::fs::read_to_string(dir.join("README.md")).expect("README");
@@ -152,6 +157,76 @@ async fn javascript_starting_points() {
 #[tokio::test]
 async fn c_starting_points() {
     check_language("c").await;
+}
+
+/// `--lambda`: a Lambda function and a Lambda authorizer, plain Lambda code
+/// behind the shim, built, unit-tested natively and served.
+async fn check_lambda(lang: &str) {
+    let parent = tempfile::tempdir().expect("tempdir");
+
+    let function = scaffold_with(parent.path(), "function", lang, &["--lambda"]);
+    let gw = start_project_gateway(&function);
+    let response = client()
+        .get(gw.url("main", "/hello?name=Ada"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200, "{lang}");
+    assert_eq!(
+        response.text().await.expect("body").replace(' ', ""),
+        r#"{"message":"Hello,Ada!"}"#,
+        "{lang}"
+    );
+    drop(gw);
+
+    let authorizer = scaffold_with(parent.path(), "authorizer", lang, &["--lambda"]);
+    let gw = start_project_gateway(&authorizer);
+    let hello = || client().get(gw.url("main", "/hello"));
+    let (status, _, _) = gw
+        .send_logged(hello().header("authorization", "Bearer nope"))
+        .await;
+    assert_eq!(status, 401, "{lang}: raising Unauthorized");
+    let (status, body, entry) = gw
+        .send_logged(hello().header("authorization", "Bearer let-me-in"))
+        .await;
+    assert_eq!(status, 200, "{lang}: {body}");
+    assert_eq!(entry["principalId"], "me", "{lang}");
+}
+
+#[tokio::test]
+async fn python_lambda_starting_points() {
+    check_lambda("python").await;
+}
+
+#[tokio::test]
+async fn javascript_lambda_starting_points() {
+    check_lambda("js").await;
+}
+
+#[test]
+fn lambda_projects_are_python_or_javascript_functions_and_authorizers() {
+    for (args, refusal) in [
+        (
+            ["mapper", "--lang", "python", "--lambda"],
+            "a mapper has no Lambda counterpart",
+        ),
+        (
+            ["function", "--lang", "rust", "--lambda"],
+            "turnpike_sdk::lambda::Handler",
+        ),
+        (["function", "--lang", "python", ""], "add --lambda"),
+    ] {
+        let parent = tempfile::tempdir().expect("tempdir");
+        let dir = parent.path().join("x");
+        let (code, _, err) = run(Command::new(binary())
+            .args(["plugin", "new"])
+            .args(args.iter().filter(|a| !a.is_empty()))
+            .arg("--dir")
+            .arg(&dir));
+        assert_eq!(code, 1, "{args:?}");
+        assert!(err.contains(refusal), "{args:?}: {err}");
+        assert!(!dir.exists(), "nothing written for {args:?}");
+    }
 }
 
 #[test]

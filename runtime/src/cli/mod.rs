@@ -130,6 +130,10 @@ enum PluginCommand {
         /// Folder to create (must not exist or be empty) [default: ./<name>].
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// A Lambda-style handler (Python or JavaScript): your Lambda code,
+        /// unchanged, behind Turnpike's shim (`function` or `authorizer`).
+        #[arg(long)]
+        lambda: bool,
     },
     /// Write the WIT contract plugins are built against (`gateway.wit`, the
     /// `turnpike:gateway` package this binary implements) into a folder.
@@ -191,7 +195,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 lang,
                 name,
                 dir,
-            } => new_plugin(role, lang, name, dir),
+                lambda,
+            } => new_plugin(role, lang, name, dir, lambda),
             PluginCommand::Wit { out } => scaffold::write_wit(&out)
                 .map(|path| format!("wrote {}", path.display()))
                 .map_err(|e| e.to_string()),
@@ -266,9 +271,10 @@ fn new_plugin(
     lang: Language,
     name: Option<String>,
     dir: Option<PathBuf>,
+    lambda: bool,
 ) -> Result<String, String> {
-    let name = name.unwrap_or_else(|| format!("my-{}", role.world()));
-    let project = Project::new(role, lang, &name).map_err(|e| e.to_string())?;
+    let name = name.unwrap_or_else(|| format!("my-{}", role.name()));
+    let project = Project::new(role, lang, &name, lambda).map_err(|e| e.to_string())?;
     let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
     let files = project.write(&dir).map_err(|e| e.to_string())?;
     let mut out = String::new();

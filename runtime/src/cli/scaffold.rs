@@ -20,14 +20,18 @@ pub enum Role {
     Authorizer,
     /// `turnpike:gateway/mapper`.
     Mapper,
+    /// A `function` integration; with `--lambda`, a Lambda-style handler of
+    /// `turnpike:gateway/lambda`.
+    Function,
 }
 
 impl Role {
-    /// The world's name in the WIT package.
-    pub fn world(self) -> &'static str {
+    /// The role's name, as the command line writes it.
+    pub fn name(self) -> &'static str {
         match self {
             Role::Authorizer => "authorizer",
             Role::Mapper => "mapper",
+            Role::Function => "function",
         }
     }
 }
@@ -55,6 +59,9 @@ pub enum ScaffoldError {
         "invalid plugin name `{0}`: use 1 to 64 lower-case letters, digits and dashes, starting with a letter and not ending with a dash"
     )]
     InvalidName(String),
+    /// The role, language and `--lambda` do not go together.
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// The target folder exists and has files in it.
     #[error("{0} already exists and is not empty; choose another --dir or --name")]
     NotEmpty(PathBuf),
@@ -120,6 +127,77 @@ macro_rules! template {
     };
 }
 
+/// The files of a Lambda-style project: the user's handler file (plain
+/// Lambda code), the entry module handing it to the shim, the shim itself,
+/// a native unit test, the build.
+fn lambda_templates(language: Language, role: Role) -> Vec<Template> {
+    let authorizer = role == Role::Authorizer;
+    let mut files = match language {
+        Language::Python => vec![
+            script("build.sh", template!("python-lambda", "build.sh")),
+            file(".gitignore", template!("python-lambda", "gitignore")),
+            file("app.py", template!("python-lambda", "app.py")),
+            file(
+                "turnpike_lambda/__init__.py",
+                include_str!("../../../sdk/python/turnpike_lambda/__init__.py"),
+            ),
+            if authorizer {
+                file(
+                    "lambda_function.py",
+                    template!("python-lambda", "authorizer.py"),
+                )
+            } else {
+                file(
+                    "lambda_function.py",
+                    template!("python-lambda", "function.py"),
+                )
+            },
+            if authorizer {
+                file(
+                    "test_lambda_function.py",
+                    template!("python-lambda", "test_authorizer.py"),
+                )
+            } else {
+                file(
+                    "test_lambda_function.py",
+                    template!("python-lambda", "test_function.py"),
+                )
+            },
+        ],
+        _ => vec![
+            file("package.json", template!("js-lambda", "package.json")),
+            file(".gitignore", template!("js-lambda", "gitignore")),
+            file("entry.js", template!("js-lambda", "entry.js")),
+            file(
+                "turnpike-lambda/index.js",
+                include_str!("../../../sdk/js/turnpike-lambda/index.js"),
+            ),
+            file(
+                "turnpike-lambda/package.json",
+                include_str!("../../../sdk/js/turnpike-lambda/package.json"),
+            ),
+            if authorizer {
+                file("index.mjs", template!("js-lambda", "authorizer.mjs"))
+            } else {
+                file("index.mjs", template!("js-lambda", "function.mjs"))
+            },
+            if authorizer {
+                file(
+                    "test/handler.test.js",
+                    template!("js-lambda", "test/authorizer.test.js"),
+                )
+            } else {
+                file(
+                    "test/handler.test.js",
+                    template!("js-lambda", "test/function.test.js"),
+                )
+            },
+        ],
+    };
+    files.push(file("wit/gateway.wit", WIT));
+    files
+}
+
 fn templates(language: Language, role: Role) -> Vec<Template> {
     use Language::*;
     use Role::*;
@@ -143,6 +221,10 @@ fn templates(language: Language, role: Role) -> Vec<Template> {
             file(
                 "turnpike-sdk/src/http.rs",
                 include_str!("../../../sdk/src/http.rs"),
+            ),
+            file(
+                "turnpike-sdk/src/lambda.rs",
+                include_str!("../../../sdk/src/lambda.rs"),
             ),
             file(
                 "turnpike-sdk/src/log.rs",
@@ -212,6 +294,8 @@ fn templates(language: Language, role: Role) -> Vec<Template> {
         ],
         (C, Authorizer) => vec![file("plugin.c", template!("c", "authorizer.c"))],
         (C, Mapper) => vec![file("plugin.c", template!("c", "mapper.c"))],
+        // `Project::new` lets a function through only with `--lambda`.
+        (_, Function) => Vec::new(),
     });
     files.push(file("wit/gateway.wit", WIT));
     files
@@ -239,11 +323,38 @@ pub struct Project {
     pub language: Language,
     /// Package, crate and plugin name (checked by [`Project::new`]).
     name: String,
+    /// A Lambda-style handler (`--lambda`): plain Lambda code behind
+    /// Turnpike's shim, for the `lambda` world.
+    lambda: bool,
 }
 
 impl Project {
-    /// A project named `name`, if that name works in every language.
-    pub fn new(role: Role, language: Language, name: &str) -> Result<Project, ScaffoldError> {
+    /// A project named `name`, if that name works in every language and
+    /// the role, language and `lambda` go together.
+    pub fn new(
+        role: Role,
+        language: Language,
+        name: &str,
+        lambda: bool,
+    ) -> Result<Project, ScaffoldError> {
+        match (role, language, lambda) {
+            (Role::Mapper, _, true) => {
+                return Err(ScaffoldError::Unsupported(
+                    "a mapper has no Lambda counterpart; --lambda makes a function or an authorizer",
+                ));
+            }
+            (_, Language::Rust | Language::C, true) => {
+                return Err(ScaffoldError::Unsupported(
+                    "--lambda projects are Python or JavaScript; in Rust, implement turnpike_sdk::lambda::Handler (docs/lambda.md)",
+                ));
+            }
+            (Role::Function, _, false) => {
+                return Err(ScaffoldError::Unsupported(
+                    "`function` projects are Lambda-style handlers: add --lambda (a wasi:http/proxy function is built with your language's wasi:http tooling; see guest-examples/rust-http-function)",
+                ));
+            }
+            _ => {}
+        }
         let valid = (1..=64).contains(&name.len())
             && name.starts_with(|c: char| c.is_ascii_lowercase())
             && !name.ends_with('-')
@@ -257,12 +368,22 @@ impl Project {
             role,
             language,
             name: name.to_owned(),
+            lambda,
         })
     }
 
     /// The project's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The world the component implements.
+    pub fn world(&self) -> &'static str {
+        if self.lambda {
+            "lambda"
+        } else {
+            self.role.name()
+        }
     }
 
     /// Where the build puts the component, relative to the project folder.
@@ -308,7 +429,12 @@ impl Project {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(write_error(dir)(e)),
         }
-        let mut files: Vec<(String, String, bool)> = templates(self.language, self.role)
+        let templates = if self.lambda {
+            lambda_templates(self.language, self.role)
+        } else {
+            templates(self.language, self.role)
+        };
+        let mut files: Vec<(String, String, bool)> = templates
             .into_iter()
             .map(|t| (t.path.to_owned(), self.render(t.contents), t.executable))
             .collect();
@@ -332,7 +458,7 @@ impl Project {
     fn render(&self, template: &str) -> String {
         template
             .replace("__NAME__", &self.name)
-            .replace("__ROLE__", self.role.world())
+            .replace("__ROLE__", self.world())
     }
 
     /// A configuration that serves `GET /hello` through the plugin on
@@ -340,25 +466,30 @@ impl Project {
     pub fn gateway_config(&self) -> String {
         let name = &self.name;
         let component = self.component_path();
-        let (try_it, plugin_config, api) = match self.role {
-            Role::Authorizer => (
+        let (try_it, plugin_config, api) = match (self.role, self.lambda) {
+            (Role::Authorizer, true) => (
+                "#   curl -i localhost:8080/hello                                      -> 401\n\
+                 #   curl -i -H 'authorization: Bearer let-me-in' localhost:8080/hello -> 200",
+                "config = { TOKEN = \"let-me-in\", PRINCIPAL = \"me\" }\n",
+                authorizer_api(name, "format = \"lambda\"\npayload = \"token\"\n"),
+            ),
+            (_, true) => (
+                "#   curl -i 'localhost:8080/hello?name=Ada'  -> {\"message\": \"Hello, Ada!\"}",
+                "",
+                format!(
+                    "[[apis.routes]]\n\
+                     key = \"GET /hello\"\n\
+                     integration = {{ type = \"function\", plugin = \"{name}\", payload_format = \"1.0\" }}\n"
+                ),
+            ),
+            (Role::Authorizer, false) => (
                 "#   curl -i localhost:8080/hello                                      -> 401\n\
                  #   curl -i -H 'authorization: Bearer nope' localhost:8080/hello      -> 403\n\
                  #   curl -i -H 'authorization: Bearer let-me-in' localhost:8080/hello -> 200",
                 "config = { token = \"let-me-in\", principal = \"me\" }\n",
-                format!(
-                    "[apis.authorizers.{name}]\n\
-                     type = \"wasm\"\n\
-                     plugin = \"{name}\"\n\
-                     identity_sources = [\"$request.header.Authorization\"]\n\
-                     \n\
-                     [[apis.routes]]\n\
-                     key = \"GET /hello\"\n\
-                     authorizer = \"{name}\"\n\
-                     integration = {{ type = \"mock\", body = \"hello from behind {name}\" }}\n"
-                ),
+                authorizer_api(name, ""),
             ),
-            Role::Mapper => (
+            (_, false) => (
                 "#   curl -i localhost:8080/hello      -> 200 with x-mapped-by: the plugin's name",
                 "",
                 format!(
@@ -391,7 +522,7 @@ impl Project {
              \n\
              {api}",
             build = self.build_command(),
-            world = self.role.world(),
+            world = self.world(),
         )
     }
 
@@ -401,9 +532,19 @@ impl Project {
                 "Rust with the `wasm32-wasip2` target (`rustup target add wasm32-wasip2`). \
                  The SDK matching this gateway's WIT contract is copied in `turnpike-sdk/`."
             }
+            Language::Python if self.lambda => {
+                "Python 3.10+ and componentize-py (`pip install componentize-py==0.25.1`). \
+                 `lambda_function.py` is plain Lambda code; `app.py` hands it to the \
+                 `turnpike_lambda` shim shipped in this project. See docs/lambda.md."
+            }
             Language::Python => {
                 "Python 3.10+ and componentize-py (`pip install componentize-py==0.25.1`). \
                  The typed bindings are generated from `wit/` into `bindings/` by the build."
+            }
+            Language::JavaScript if self.lambda => {
+                "Node.js 20+ and npm; `npm install` fetches componentize-js. `index.mjs` is \
+                 plain Lambda code; `entry.js` hands it to the `turnpike-lambda` module shipped \
+                 in this project. See docs/lambda.md."
             }
             Language::JavaScript => "Node.js 20+ and npm; `npm install` fetches componentize-js.",
             Language::C => {
@@ -437,12 +578,29 @@ impl Project {
              \n\
              The contract is `wit/gateway.wit` (`turnpike:gateway@0.1.0`, world `{world}`).\n",
             name = self.name,
-            world = self.role.world(),
+            world = self.world(),
             language = self.language,
             component = self.component_path(),
             build = self.build_command(),
         )
     }
+}
+
+/// A `wasm` authorizer named after the plugin (with `keys` added) guarding
+/// a mock `GET /hello`.
+fn authorizer_api(name: &str, keys: &str) -> String {
+    format!(
+        "[apis.authorizers.{name}]\n\
+         type = \"wasm\"\n\
+         plugin = \"{name}\"\n\
+         {keys}\
+         identity_sources = [\"$request.header.Authorization\"]\n\
+         \n\
+         [[apis.routes]]\n\
+         key = \"GET /hello\"\n\
+         authorizer = \"{name}\"\n\
+         integration = {{ type = \"mock\", body = \"hello from behind {name}\" }}\n"
+    )
 }
 
 impl fmt::Display for Language {
@@ -464,14 +622,14 @@ mod tests {
     fn names_must_work_in_every_language() {
         for good in ["a", "my-auth", "auth2"] {
             assert!(
-                Project::new(Role::Mapper, Language::C, good).is_ok(),
+                Project::new(Role::Mapper, Language::C, good, false).is_ok(),
                 "{good}"
             );
         }
         for bad in ["", "My", "2fa", "a_b", "a-", "a b", &"a".repeat(65)] {
             assert!(
                 matches!(
-                    Project::new(Role::Mapper, Language::C, bad),
+                    Project::new(Role::Mapper, Language::C, bad, false),
                     Err(ScaffoldError::InvalidName(_))
                 ),
                 "{bad}"
@@ -488,9 +646,19 @@ mod tests {
             Language::JavaScript,
             Language::C,
         ] {
-            for role in [Role::Authorizer, Role::Mapper] {
-                let project = Project::new(role, language, "my-plugin").expect("name");
-                let target = dir.path().join(format!("{language}-{}", role.world()));
+            for (role, lambda) in [
+                (Role::Authorizer, false),
+                (Role::Mapper, false),
+                (Role::Authorizer, true),
+                (Role::Function, true),
+            ] {
+                let Ok(project) = Project::new(role, language, "my-plugin", lambda) else {
+                    assert!(lambda, "{language} {role:?}");
+                    continue;
+                };
+                let target = dir
+                    .path()
+                    .join(format!("{language}-{}-{lambda}", role.name()));
                 let written = project.write(&target).expect("written");
                 for path in written {
                     let text = std::fs::read_to_string(target.join(&path)).expect("read");

@@ -19,6 +19,10 @@ handler's module is imported when the component is built, so that each
 request starts warm; a module that cannot be imported then (say it reads
 a setting from the environment at import time) is imported on the first
 request instead.
+
+This module imports the component's bindings only when `handler()` is
+called (inside the component build), so it also imports natively, for
+unit tests that build a `LambdaContext`.
 """
 
 import importlib
@@ -28,18 +32,14 @@ import sys
 import time
 import traceback
 
-from wit_world import exports
-from wit_world.exports.lambda_handler import HandlerError, InvocationContext
-from wit_world.imports import config
-from componentize_py_types import Err
-
 __all__ = ["LambdaContext", "handler"]
 
 
 class LambdaContext:
-    """What Lambda's Python runtime passes as `context`."""
+    """What Lambda's Python runtime passes as `context`, from the
+    invocation context the gateway gives (or any object with its fields)."""
 
-    def __init__(self, invocation: InvocationContext):
+    def __init__(self, invocation):
         self.aws_request_id = invocation.aws_request_id
         self.function_name = invocation.function_name
         self.function_version = invocation.function_version
@@ -56,17 +56,14 @@ class LambdaContext:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
-def _set_environment(invocation: InvocationContext) -> None:
-    os.environ.update(dict(config.get_all()))
+def _set_environment(invocation, settings, handler_name) -> None:
+    os.environ.update(dict(settings))
     os.environ["AWS_LAMBDA_FUNCTION_NAME"] = invocation.function_name
     os.environ["AWS_LAMBDA_FUNCTION_VERSION"] = invocation.function_version
     os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(invocation.memory_limit_in_mb)
     os.environ["AWS_REGION"] = invocation.invoked_function_arn.split(":")[3]
     os.environ.setdefault("AWS_DEFAULT_REGION", os.environ["AWS_REGION"])
-    os.environ["_HANDLER"] = _HANDLER_NAME[0]
-
-
-_HANDLER_NAME = [""]
+    os.environ["_HANDLER"] = handler_name
 
 
 def _resolve(name: str):
@@ -79,22 +76,28 @@ def _resolve(name: str):
 def handler(name_or_function):
     """The class to export as `LambdaHandler`, calling the handler named
     `MODULE.FUNCTION` (or the function itself)."""
+    # The bindings exist only inside the component build.
+    from componentize_py_types import Err
+    from wit_world import exports
+    from wit_world.exports.lambda_handler import HandlerError
+    from wit_world.imports import config
+
     if callable(name_or_function):
         resolved = [name_or_function]
-        _HANDLER_NAME[0] = f"{name_or_function.__module__}.{name_or_function.__name__}"
+        name = f"{name_or_function.__module__}.{name_or_function.__name__}"
     else:
-        _HANDLER_NAME[0] = name_or_function
+        name = name_or_function
         try:
-            resolved = [_resolve(name_or_function)]
+            resolved = [_resolve(name)]
         except Exception:
             resolved = [None]
 
     class LambdaHandler(exports.LambdaHandler):
-        def handle(self, event: str, invocation: InvocationContext) -> str:
+        def handle(self, event: str, invocation) -> str:
             try:
-                _set_environment(invocation)
+                _set_environment(invocation, config.get_all(), name)
                 if resolved[0] is None:
-                    resolved[0] = _resolve(_HANDLER_NAME[0])
+                    resolved[0] = _resolve(name)
                 result = resolved[0](json.loads(event), LambdaContext(invocation))
                 return json.dumps(result)
             except Exception as error:
