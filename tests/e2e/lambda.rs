@@ -58,6 +58,11 @@ fn config(guests: &Guests, instances: &str) -> String {
         route("GET /admin/users", "1.0", Some("token")),
         route("GET /request/pets", "1.0", Some("request")),
         route("GET /http/pets", "2.0", Some("http")),
+        // What the authorizer said, in a mock answer's header and body.
+        "[[apis.routes]]\nkey = \"GET /whoami\"\nauthorizer = \"token\"\n[apis.routes.integration]\n\
+         type = \"mock\"\nheaders = { x-principal = \"${context.authorizer.principalId}\" }\n\
+         body = '{\"user\": \"${context.authorizer.principalId}\", \"flag\": \"${context.authorizer.booleanKey}\"}'\n\n"
+            .to_owned(),
     ]
     .concat();
     format!(
@@ -343,6 +348,25 @@ async fn authorizers_answer_with_policies(guests: &Guests) {
     assert_eq!(authorizer["stringKey"], "value");
     assert_eq!(authorizer["numberKey"], "1");
     assert_eq!(authorizer["booleanKey"], "true");
+
+    // `${context.authorizer.*}` in templates.
+    let response = client()
+        .get(gw.url("main", "/whoami"))
+        .header("authorization", "Bearer alice")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        response.status(),
+        200,
+        "{language}: {:?}",
+        response.headers()
+    );
+    assert_eq!(response.headers()["x-principal"], "alice");
+    assert_eq!(
+        response.text().await.expect("body"),
+        r#"{"user": "alice", "flag": "true"}"#
+    );
 
     // A policy allowing GET /pets and below only.
     assert_eq!(get(&gw, "/prod/pets/7", Some("bob")).await.0, 200);

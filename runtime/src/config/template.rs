@@ -2,7 +2,9 @@
 //!
 //! `${stageVariables.NAME}` is replaced by the stage's variable when a
 //! deployment is built; `${request.path.NAME}` (and, in URLs, the shorter
-//! `{NAME}`) by the request's path parameter on each request.
+//! `{NAME}`) by the request's path parameter on each request;
+//! `${context.authorizer.KEY}` (in headers and bodies) by what the route's
+//! authorizer said: `principalId`, or a key of its context.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +17,8 @@ pub enum Piece {
     StageVariable(String),
     /// `${request.path.NAME}` or `{NAME}`.
     PathParam(String),
+    /// `${context.authorizer.KEY}`.
+    Authorizer(String),
 }
 
 /// A parsed template.
@@ -30,6 +34,8 @@ pub enum Resolved {
     Text(String),
     /// Index into the matched route's path parameter values.
     Param(usize),
+    /// `principalId` or a context key of the route's authorizer.
+    Authorizer(String),
 }
 
 /// Whether `{NAME}` is a path parameter (integration URLs) or plain text.
@@ -59,9 +65,12 @@ impl Template {
                 } else if let Some(p) = name.strip_prefix("request.path.") {
                     check_name(p, name)?;
                     Piece::PathParam(p.to_owned())
+                } else if let Some(k) = name.strip_prefix("context.authorizer.") {
+                    check_name(k, name)?;
+                    Piece::Authorizer(k.to_owned())
                 } else {
                     return Err(format!(
-                        "unknown variable `${{{name}}}`; use `${{stageVariables.NAME}}` or `${{request.path.NAME}}`"
+                        "unknown variable `${{{name}}}`; use `${{stageVariables.NAME}}`, `${{request.path.NAME}}` or `${{context.authorizer.KEY}}`"
                     ));
                 };
                 flush(&mut literal, &mut pieces);
@@ -121,6 +130,7 @@ impl Template {
                     Some(value) => push_text(&mut out, value),
                     None => return Err(format!("stage variable `{name}` is not defined")),
                 },
+                Piece::Authorizer(key) => out.push(Resolved::Authorizer(key.clone())),
                 Piece::PathParam(name) => match param_names.clone().position(|p| p == name) {
                     Some(at) => out.push(Resolved::Param(at)),
                     None => {
@@ -170,6 +180,18 @@ mod tests {
                 Piece::PathParam("id".into()),
                 Piece::Text("?x=".into()),
                 Piece::PathParam("id".into()),
+            ]
+        );
+        let context = Template::parse(
+            "user ${context.authorizer.principalId}",
+            BraceParams::Literal,
+        )
+        .expect("valid");
+        assert_eq!(
+            context.pieces(),
+            &[
+                Piece::Text("user ".into()),
+                Piece::Authorizer("principalId".into())
             ]
         );
         let literal = Template::parse("{\"a\": 1}", BraceParams::Literal).expect("valid");

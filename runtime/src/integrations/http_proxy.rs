@@ -95,7 +95,7 @@ impl HttpProxy {
         prepare_upstream_headers(&mut parts.headers, &forwarding, downstream_host);
         for (name, pieces) in &self.request_headers {
             let mut text = String::new();
-            render(pieces, params, &mut text);
+            render(pieces, params, forwarding.authorized, &mut text);
             if let Ok(value) = HeaderValue::try_from(text) {
                 parts.headers.insert(name.clone(), value);
             }
@@ -194,7 +194,7 @@ impl HttpProxy {
         query: Option<&str>,
     ) -> Result<Uri, GatewayError> {
         let mut url = String::with_capacity(64 + query.map_or(0, str::len));
-        render(pieces, params, &mut url);
+        render(pieces, params, None, &mut url);
         if let Some(query) = query {
             url.push(if self.url_has_query { '&' } else { '?' });
             url.push_str(query);

@@ -64,12 +64,16 @@ impl Mock {
     }
 
     /// The configured response, with path parameters filled in.
-    pub fn respond(&self, params: &[&str]) -> Response<ResponseBody> {
+    pub fn respond(
+        &self,
+        params: &[&str],
+        authorized: Option<&crate::auth::Authorized>,
+    ) -> Response<ResponseBody> {
         let body = match &self.body {
             MockBody::Fixed(b) => b.clone(),
             MockBody::WithParams(pieces) => {
                 let mut text = String::new();
-                super::render(pieces, params, &mut text);
+                super::render(pieces, params, authorized, &mut text);
                 Bytes::from(text)
             }
         };
@@ -78,8 +82,7 @@ impl Mock {
         *response.headers_mut() = self.headers.clone();
         for (name, pieces) in &self.param_headers {
             let mut text = String::new();
-            super::render(pieces, params, &mut text);
-            // A parameter value is part of a valid request path, hence a valid header value.
+            super::render(pieces, params, authorized, &mut text);
             if let Ok(value) = HeaderValue::try_from(text) {
                 response.headers_mut().append(name.clone(), value);
             }

@@ -126,7 +126,7 @@ impl Integration {
                 p.invoke(upstream, forwarding, parts, body.take(), params, measured)
                     .await
             }
-            Integration::Mock(m) => Ok(m.respond(params)),
+            Integration::Mock(m) => Ok(m.respond(params, forwarding.authorized)),
             Integration::Function(f) => {
                 f.invoke(forwarding, parts, body.take(), params, measured)
                     .await
@@ -237,12 +237,25 @@ const GATEWAY_PREFIX: &str = "x-turnpike-";
 /// The authorizer's principal id.
 const PRINCIPAL_HEADER: HeaderName = HeaderName::from_static("x-turnpike-principal-id");
 
-/// Renders resolved template pieces with the request's path parameter values.
-fn render(pieces: &[Resolved], params: &[&str], out: &mut String) {
+/// Renders resolved template pieces with the request's path parameter
+/// values and what its authorizer said (nothing, when it had none or the
+/// key is not in its context).
+fn render(pieces: &[Resolved], params: &[&str], authorized: Option<&Authorized>, out: &mut String) {
     for piece in pieces {
         match piece {
             Resolved::Text(t) => out.push_str(t),
             Resolved::Param(i) => out.push_str(params.get(*i).copied().unwrap_or("")),
+            Resolved::Authorizer(key) => {
+                if let Some(authorized) = authorized {
+                    if key == "principalId" {
+                        out.push_str(&authorized.principal_id);
+                    } else if let Some((_, value)) =
+                        authorized.context.iter().find(|(k, _)| k == key)
+                    {
+                        out.push_str(value);
+                    }
+                }
+            }
         }
     }
 }

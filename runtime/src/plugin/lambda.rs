@@ -1,6 +1,6 @@
 //! Lambda-style plugins: components of the `lambda` world, whose shim calls
 //! a handler written for AWS Lambda with API Gateway's event JSON. What the
-//! JSON holds is built and read in `crate::lambda`; this file only invokes.
+//! JSON holds is built and read in the `lambda` module; this file only invokes.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

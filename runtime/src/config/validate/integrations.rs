@@ -274,7 +274,8 @@ impl Validator {
                             .iter()
                             .map(|r| match r {
                                 template::Resolved::Text(t) => t.as_str(),
-                                template::Resolved::Param(_) => "x",
+                                template::Resolved::Param(_)
+                                | template::Resolved::Authorizer(_) => "x",
                             })
                             .collect();
                         if HeaderValue::try_from(text).is_err() {
@@ -319,9 +320,17 @@ fn check_upstream_url(
         .iter()
         .map(|r| match r {
             template::Resolved::Text(t) => t.as_str(),
-            template::Resolved::Param(_) => "p",
+            template::Resolved::Param(_) | template::Resolved::Authorizer(_) => "p",
         })
         .collect();
+    if resolved
+        .iter()
+        .any(|r| matches!(r, template::Resolved::Authorizer(_)))
+    {
+        return Err(
+            "`${context.authorizer.KEY}` is for request headers and bodies, not URLs".into(),
+        );
+    }
     let uri: http::Uri = sample
         .parse()
         .map_err(|e| format!("`{sample}` is not a valid URL ({e})"))?;

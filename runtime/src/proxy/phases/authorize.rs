@@ -77,10 +77,16 @@ async fn decide(
             "the token does not match the identity validation expression",
         ));
     }
+    // A Lambda authorizer's policy names stages: as in API Gateway, where
+    // each stage has its own authorizer cache, it is remembered per stage.
+    let stage = match authorizer.decider {
+        Decider::Lambda { .. } => cx.version.map(|v| v.stage.name.as_str()),
+        _ => None,
+    };
     let cache_key = authorizer
         .cache
         .as_ref()
-        .map(|_| DecisionCache::key(identity.iter().map(|(_, v)| v.as_str())));
+        .map(|_| DecisionCache::key(identity.iter().map(|(_, v)| v.as_str()).chain(stage)));
     if let (Some(cache), Some(key)) = (&authorizer.cache, &cache_key)
         && let Some(hit) = cache.get(key)
     {
