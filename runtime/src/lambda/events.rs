@@ -1,21 +1,20 @@
 //! The events API Gateway sends to Lambda functions and authorizers, built
-//! from a request.
+//! from a request (their JSON shapes are in `wire.rs`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerRequest, ApiGatewayProxyRequest, ApiGatewayProxyRequestContext,
-    ApiGatewayRequestIdentity, ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext,
-    ApiGatewayV2httpRequestContextHttpDescription,
-};
-use aws_lambda_events::query_map::QueryMap;
+use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequest;
 use base64::Engine as _;
 use http::HeaderMap;
 use http::request::Parts;
-use serde_json::{Map, Value, json};
 
+use super::wire::{
+    AuthorizerV1, AuthorizerV2, ContextV1, ContextV2, EventV1, EventV2, Headers, HttpV2, Identity,
+    Pairs, Query, QueryPairs, Values,
+};
 use crate::auth::{Authorized, Via};
 use crate::config::{AwsNames, PayloadFormat};
 
@@ -101,19 +100,19 @@ fn header_str(headers: &HeaderMap, name: http::header::HeaderName) -> Option<&st
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn host(view: &RequestView<'_>) -> String {
-    let authority = view
-        .parts
+/// The host the client asked for, without a port.
+fn host(parts: &Parts) -> &str {
+    let authority = parts
         .uri
         .authority()
         .map(|a| a.host())
-        .or_else(|| header_str(&view.parts.headers, http::header::HOST))
+        .or_else(|| header_str(&parts.headers, http::header::HOST))
         .unwrap_or("");
     match authority.rsplit_once(':') {
         Some((host, port)) if !host.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) => {
-            host.to_owned()
+            host
         }
-        _ => authority.to_owned(),
+        _ => authority,
     }
 }
 
@@ -126,297 +125,179 @@ fn protocol(parts: &Parts) -> &'static str {
     }
 }
 
-/// Headers with text values, (single, multi) as payload 1.0 has them: the
-/// single map holds each header's last value. Values that are not UTF-8
-/// cannot be JSON strings and are left out.
-fn headers_v1(headers: &HeaderMap) -> (HeaderMap, HeaderMap) {
-    let mut single = HeaderMap::with_capacity(headers.keys_len());
-    let mut multi = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        if value.to_str().is_ok() {
-            single.insert(name.clone(), value.clone());
-            multi.append(name.clone(), value.clone());
-        }
-    }
-    (single, multi)
-}
-
-/// Headers as payload 2.0 has them: repeated headers joined with commas,
-/// `cookie` moved out into `cookies`.
-fn headers_v2(headers: &HeaderMap) -> (HeaderMap, Vec<String>) {
-    let mut joined = HeaderMap::with_capacity(headers.keys_len());
-    let mut cookies = Vec::new();
-    for name in headers.keys() {
-        let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
-        if name == http::header::COOKIE {
-            for value in values {
-                cookies.extend(
-                    value
-                        .split(';')
-                        .map(str::trim)
-                        .filter(|c| !c.is_empty())
-                        .map(str::to_owned),
-                );
-            }
-            continue;
-        }
-        let Some(first) = values.next() else { continue };
-        let mut text = first.to_owned();
-        for more in values {
-            text.push(',');
-            text.push_str(more);
-        }
-        if let Ok(value) = http::HeaderValue::try_from(text) {
-            joined.insert(name.clone(), value);
-        }
-    }
-    (joined, cookies)
-}
-
-/// Query parameters, decoded, each name with its values in order.
-fn query_values(query: Option<&str>) -> HashMap<String, Vec<String>> {
-    let mut values: HashMap<String, Vec<String>> = HashMap::new();
-    if let Some(query) = query {
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            values
-                .entry(name.into_owned())
-                .or_default()
-                .push(value.into_owned());
-        }
-    }
-    values
-}
-
-fn string_map<'s>(pairs: impl Iterator<Item = (&'s str, &'s str)>) -> HashMap<String, String> {
-    pairs.map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
-}
-
 /// A body as a Lambda event carries it: text, or base64 when `binary`
 /// (or not UTF-8); `None` when empty.
-fn event_body(body: &[u8], binary: bool) -> (Option<String>, bool) {
+fn event_body(body: &[u8], binary: bool) -> (Option<Cow<'_, str>>, bool) {
     if body.is_empty() {
         return (None, false);
     }
     match (binary, std::str::from_utf8(body)) {
-        (false, Ok(text)) => (Some(text.to_owned()), false),
+        (false, Ok(text)) => (Some(Cow::Borrowed(text)), false),
         _ => (
-            Some(base64::engine::general_purpose::STANDARD.encode(body)),
+            Some(Cow::Owned(
+                base64::engine::general_purpose::STANDARD.encode(body),
+            )),
             true,
         ),
     }
 }
 
-/// `requestContext.authorizer` of a 1.0 event: the principal and the
-/// context, its values as strings (as API Gateway passes them); a JWT's
-/// claims and scopes; SigV4's caller.
-fn authorizer_v1(authorized: Option<&Authorized>) -> Value {
-    let Some(authorized) = authorized else {
-        return Value::Null;
-    };
-    let mut out = Map::new();
-    match authorized.via {
-        Via::Jwt => {
-            out.insert("claims".into(), jwt_claims(authorized));
-            out.insert("scopes".into(), json!(authorized.scopes));
-        }
-        _ => {
-            out.insert("principalId".into(), json!(authorized.principal_id));
-            for (key, value) in &authorized.context {
-                out.insert(key.clone(), json!(value));
-            }
-            out.insert("integrationLatency".into(), json!(0));
+/// What every event of a request shares, computed once.
+struct Common<'a> {
+    query: QueryPairs<'a>,
+    host: &'a str,
+    source_ip: String,
+    time: String,
+    user_agent: Option<&'a str>,
+}
+
+impl<'a> Common<'a> {
+    fn of(view: &RequestView<'a>) -> Common<'a> {
+        Common {
+            query: view
+                .parts
+                .uri
+                .query()
+                .map(|q| form_urlencoded::parse(q.as_bytes()).collect())
+                .unwrap_or_default(),
+            host: host(view.parts),
+            source_ip: view.source_ip.to_string(),
+            time: request_time(view.received),
+            user_agent: header_str(&view.parts.headers, http::header::USER_AGENT),
         }
     }
-    Value::Object(out)
 }
 
-fn jwt_claims(authorized: &Authorized) -> Value {
-    Value::Object(
-        authorized
-            .context
-            .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix("claims.")?.to_owned(), json!(v))))
-            .collect(),
-    )
-}
-
-/// `requestContext.authorizer` of a 2.0 event: `jwt`, `lambda` (the context
-/// with its JSON types) or `iam`.
-fn authorizer_v2(authorized: Option<&Authorized>) -> Value {
-    let Some(authorized) = authorized else {
-        return Value::Null;
-    };
-    match authorized.via {
-        Via::Jwt => json!({"jwt": {"claims": jwt_claims(authorized), "scopes": authorized.scopes}}),
-        Via::SigV4 => json!({"iam": {
-            "accessKey": authorized.context.iter().find(|(k, _)| k == "accessKeyId").map(|(_, v)| v),
-            "userId": authorized.principal_id,
-        }}),
-        Via::Lambda | Via::Plugin => {
-            let lambda = match &authorized.typed_context {
-                Some(typed) => Value::Object((**typed).clone()),
-                None => Value::Object(
-                    authorized
-                        .context
+fn v1<'a>(
+    view: &'a RequestView<'a>,
+    common: &'a Common<'a>,
+    authorizer: Option<AuthorizerV1<'a>>,
+) -> EventV1<'a> {
+    let headers = &view.parts.headers;
+    let has_headers = !headers.is_empty();
+    let has_query = !common.query.is_empty();
+    let resource = resource(view.route_key);
+    let sigv4 = view.authorized.filter(|a| a.via == Via::SigV4);
+    EventV1 {
+        kind: None,
+        method_arn: None,
+        resource,
+        path: view.stage_path,
+        http_method: view.parts.method.as_str(),
+        headers: has_headers.then_some(Headers {
+            map: headers,
+            values: Values::Last,
+        }),
+        multi_value_headers: has_headers.then_some(Headers {
+            map: headers,
+            values: Values::All,
+        }),
+        query_string_parameters: has_query.then_some(Query {
+            pairs: &common.query,
+            values: Values::Last,
+        }),
+        multi_value_query_string_parameters: has_query.then_some(Query {
+            pairs: &common.query,
+            values: Values::All,
+        }),
+        path_parameters: (!view.path_parameters.is_empty()).then_some(Pairs(&view.path_parameters)),
+        stage_variables: (!view.stage_variables.is_empty()).then_some(view.stage_variables),
+        request_context: ContextV1 {
+            account_id: &view.aws.account_id,
+            api_id: &view.aws.api_id,
+            resource_id: None,
+            stage: view.stage,
+            domain_name: common.host,
+            domain_prefix: common.host.split('.').next().unwrap_or(""),
+            request_id: view.request_id,
+            protocol: protocol(view.parts),
+            identity: Identity {
+                cognito_identity_pool_id: None,
+                account_id: None,
+                cognito_identity_id: None,
+                caller: sigv4.map(|a| a.principal_id.as_str()),
+                source_ip: &common.source_ip,
+                principal_org_id: None,
+                access_key: sigv4.and_then(|a| {
+                    a.context
                         .iter()
-                        .map(|(k, v)| (k.clone(), json!(v)))
-                        .collect(),
-                ),
-            };
-            json!({"principalId": authorized.principal_id, "integrationLatency": 0, "lambda": lambda})
-        }
+                        .find(|(k, _)| k == "accessKeyId")
+                        .map(|(_, v)| v.as_str())
+                }),
+                cognito_authentication_type: None,
+                cognito_authentication_provider: None,
+                user_arn: None,
+                user_agent: common.user_agent,
+                user: sigv4.map(|a| a.principal_id.as_str()),
+                api_key: view.api_key,
+                api_key_id: None,
+            },
+            resource_path: resource,
+            path: view.path,
+            http_method: view.parts.method.as_str(),
+            request_time: &common.time,
+            request_time_epoch: millis(view.received),
+            authorizer,
+        },
+        body: None,
+        is_base64_encoded: None,
     }
 }
 
-fn v1_request(view: &RequestView<'_>) -> ApiGatewayProxyRequest {
-    let (headers, multi_value_headers) = headers_v1(&view.parts.headers);
-    let query = query_values(view.parts.uri.query());
-    let last: HashMap<String, String> = query
-        .iter()
-        .filter_map(|(k, v)| Some((k.clone(), v.last()?.clone())))
-        .collect();
-    let resource = resource(view.route_key).to_owned();
-    let mut request = ApiGatewayProxyRequest::default();
-    request.resource = Some(resource.clone());
-    request.path = Some(view.stage_path.to_owned());
-    request.http_method = view.parts.method.clone();
-    request.headers = headers;
-    request.multi_value_headers = multi_value_headers;
-    request.query_string_parameters = QueryMap::from(last);
-    request.multi_value_query_string_parameters = QueryMap::from(query);
-    request.path_parameters = string_map(view.path_parameters.iter().copied());
-    request.stage_variables = view
-        .stage_variables
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let mut identity = ApiGatewayRequestIdentity::default();
-    identity.source_ip = Some(view.source_ip.to_string());
-    identity.user_agent =
-        header_str(&view.parts.headers, http::header::USER_AGENT).map(str::to_owned);
-    identity.api_key = view.api_key.map(str::to_owned);
-    let host = host(view);
-    let mut context = ApiGatewayProxyRequestContext::default();
-    context.account_id = Some(view.aws.account_id.clone());
-    context.apiid = Some(view.aws.api_id.clone());
-    context.stage = Some(view.stage.to_owned());
-    context.domain_prefix = host.split('.').next().map(str::to_owned);
-    context.domain_name = Some(host);
-    context.request_id = Some(view.request_id.to_owned());
-    context.protocol = Some(protocol(view.parts).to_owned());
-    context.identity = identity;
-    context.resource_path = Some(resource);
-    context.path = Some(view.path.to_owned());
-    context.http_method = view.parts.method.clone();
-    context.request_time = Some(request_time(view.received));
-    context.request_time_epoch = millis(view.received);
-    request.request_context = context;
-    request
-}
-
-fn v2_request(view: &RequestView<'_>) -> ApiGatewayV2httpRequest {
-    let (headers, cookies) = headers_v2(&view.parts.headers);
-    let host = host(view);
-    let mut http = ApiGatewayV2httpRequestContextHttpDescription::default();
-    http.method = view.parts.method.clone();
-    http.path = Some(view.path.to_owned());
-    http.protocol = Some(protocol(view.parts).to_owned());
-    http.source_ip = Some(view.source_ip.to_string());
-    http.user_agent = header_str(&view.parts.headers, http::header::USER_AGENT).map(str::to_owned);
-    let mut context = ApiGatewayV2httpRequestContext::default();
-    context.route_key = Some(view.route_key.to_owned());
-    context.account_id = Some(view.aws.account_id.clone());
-    context.stage = Some(view.stage.to_owned());
-    context.request_id = Some(view.request_id.to_owned());
-    context.apiid = Some(view.aws.api_id.clone());
-    context.domain_prefix = host.split('.').next().map(str::to_owned);
-    context.domain_name = Some(host);
-    context.time = Some(request_time(view.received));
-    context.time_epoch = millis(view.received);
-    context.http = http;
-    let mut request = ApiGatewayV2httpRequest::default();
-    request.version = Some("2.0".to_owned());
-    request.route_key = Some(view.route_key.to_owned());
-    request.raw_path = Some(view.path.to_owned());
-    request.raw_query_string = Some(view.parts.uri.query().unwrap_or("").to_owned());
-    request.cookies = (!cookies.is_empty()).then_some(cookies);
-    request.headers = headers;
-    request.query_string_parameters = QueryMap::from(query_values(view.parts.uri.query()));
-    request.path_parameters = string_map(view.path_parameters.iter().copied());
-    request.stage_variables = view
-        .stage_variables
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    request.request_context = context;
-    request
-}
-
-/// Sets `key` to `null` when it holds an empty object, as API Gateway sends
-/// absent maps in payload 1.0.
-fn null_if_empty(object: &mut Map<String, Value>, key: &str) {
-    if object
-        .get(key)
-        .is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
-    {
-        object.insert(key.to_owned(), Value::Null);
+fn v2<'a>(
+    view: &'a RequestView<'a>,
+    common: &'a Common<'a>,
+    authorizer: Option<AuthorizerV2<'a>>,
+) -> EventV2<'a> {
+    let headers = &view.parts.headers;
+    EventV2 {
+        version: "2.0",
+        kind: None,
+        route_arn: None,
+        identity_source: None,
+        route_key: view.route_key,
+        raw_path: view.path,
+        raw_query_string: view.parts.uri.query().unwrap_or(""),
+        cookies: headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .collect(),
+        headers: Headers {
+            map: headers,
+            values: Values::Joined,
+        },
+        query_string_parameters: (!common.query.is_empty()).then_some(Query {
+            pairs: &common.query,
+            values: Values::Joined,
+        }),
+        path_parameters: (!view.path_parameters.is_empty()).then_some(Pairs(&view.path_parameters)),
+        request_context: ContextV2 {
+            account_id: &view.aws.account_id,
+            api_id: &view.aws.api_id,
+            authorizer,
+            domain_name: common.host,
+            domain_prefix: common.host.split('.').next().unwrap_or(""),
+            http: HttpV2 {
+                method: view.parts.method.as_str(),
+                path: view.path,
+                protocol: protocol(view.parts),
+                source_ip: &common.source_ip,
+                user_agent: common.user_agent,
+            },
+            request_id: view.request_id,
+            route_key: view.route_key,
+            stage: view.stage,
+            time: &common.time,
+            time_epoch: millis(view.received),
+        },
+        stage_variables: (!view.stage_variables.is_empty()).then_some(view.stage_variables),
+        body: None,
+        is_base64_encoded: None,
     }
-}
-
-/// The 1.0 event's object, before the body.
-fn v1_object(view: &RequestView<'_>) -> Map<String, Value> {
-    // Only text headers are put in, so this is always an object.
-    let mut event = match serde_json::to_value(v1_request(view)) {
-        Ok(Value::Object(event)) => event,
-        _ => Map::new(),
-    };
-    for key in [
-        "headers",
-        "multiValueHeaders",
-        "queryStringParameters",
-        "multiValueQueryStringParameters",
-        "pathParameters",
-        "stageVariables",
-    ] {
-        null_if_empty(&mut event, key);
-    }
-    if let Some(Value::Object(context)) = event.get_mut("requestContext") {
-        context.insert("authorizer".into(), authorizer_v1(view.authorized));
-    }
-    event
-}
-
-/// The 2.0 event's object, before the body.
-fn v2_object(view: &RequestView<'_>) -> Map<String, Value> {
-    let mut event = match serde_json::to_value(v2_request(view)) {
-        Ok(Value::Object(event)) => event,
-        _ => Map::new(),
-    };
-    if event
-        .get("stageVariables")
-        .is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
-    {
-        event.remove("stageVariables");
-    }
-    // The type's fields for version 1.0 authorizer payloads, which HTTP
-    // API events do not have.
-    for key in [
-        "type",
-        "methodArn",
-        "httpMethod",
-        "identitySource",
-        "authorizationToken",
-        "resource",
-    ] {
-        event.remove(key);
-    }
-    if let Some(Value::Object(context)) = event.get_mut("requestContext") {
-        match authorizer_v2(view.authorized) {
-            Value::Null => context.remove("authorizer"),
-            authorizer => context.insert("authorizer".into(), authorizer),
-        };
-    }
-    event
 }
 
 /// The proxy integration event for a function, as JSON. `binary` says the
@@ -428,19 +309,24 @@ pub fn proxy_event(
     body: &[u8],
     binary: bool,
 ) -> String {
-    let mut event = match format {
-        PayloadFormat::V1 => v1_object(view),
-        PayloadFormat::V2 => v2_object(view),
-    };
+    let common = Common::of(view);
     let (body, encoded) = event_body(body, binary);
-    match (format, body) {
-        (PayloadFormat::V2, None) => {}
-        (_, body) => {
-            event.insert("body".into(), json!(body));
+    let json = match format {
+        PayloadFormat::V1 => {
+            let mut event = v1(view, &common, view.authorized.map(AuthorizerV1));
+            event.body = Some(body);
+            event.is_base64_encoded = Some(encoded);
+            serde_json::to_string(&event)
         }
-    }
-    event.insert("isBase64Encoded".into(), json!(encoded));
-    Value::Object(event).to_string()
+        PayloadFormat::V2 => {
+            let mut event = v2(view, &common, view.authorized.map(AuthorizerV2));
+            event.body = body;
+            event.is_base64_encoded = Some(encoded);
+            serde_json::to_string(&event)
+        }
+    };
+    // Every value is a string, number or map of them: this cannot fail.
+    json.unwrap_or_default()
 }
 
 /// Which authorizer event to build.
@@ -457,41 +343,41 @@ pub enum AuthorizerEvent<'t> {
 /// The event a Lambda authorizer receives, as JSON.
 pub fn authorizer_event(view: &RequestView<'_>, which: AuthorizerEvent<'_>) -> String {
     let arn = method_arn(view);
-    match which {
+    let json = match which {
         AuthorizerEvent::Token(token) => {
             let mut event = ApiGatewayCustomAuthorizerRequest::default();
             event.type_ = Some("TOKEN".to_owned());
             event.authorization_token = Some(token.to_owned());
             event.method_arn = Some(arn);
-            serde_json::to_string(&event).unwrap_or_default()
+            serde_json::to_string(&event)
         }
         AuthorizerEvent::RequestV1 => {
-            let mut event = v1_object(view);
-            if let Some(Value::Object(context)) = event.get_mut("requestContext") {
-                context.remove("authorizer");
-            }
-            event.remove("body");
-            event.remove("isBase64Encoded");
-            event.insert("type".into(), json!("REQUEST"));
-            event.insert("methodArn".into(), json!(arn));
-            Value::Object(event).to_string()
+            let common = Common::of(view);
+            let mut event = v1(view, &common, None);
+            event.kind = Some("REQUEST");
+            event.method_arn = Some(&arn);
+            serde_json::to_string(&event)
         }
         AuthorizerEvent::RequestV2(identity) => {
-            let mut event = v2_object(view);
-            if let Some(Value::Object(context)) = event.get_mut("requestContext") {
-                context.remove("authorizer");
-            }
-            event.insert("type".into(), json!("REQUEST"));
-            event.insert("routeArn".into(), json!(arn));
-            event.insert("identitySource".into(), json!(identity));
-            Value::Object(event).to_string()
+            let common = Common::of(view);
+            let mut event = v2(view, &common, None);
+            event.kind = Some("REQUEST");
+            event.route_arn = Some(&arn);
+            event.identity_source = Some(identity);
+            serde_json::to_string(&event)
         }
-    }
+    };
+    json.unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_lambda_events::apigw::{
+        ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayProxyRequest,
+        ApiGatewayV2CustomAuthorizerV2Request, ApiGatewayV2httpRequest,
+    };
+    use serde_json::{Value, json};
 
     fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {
         let mut builder = http::Request::builder().method("GET").uri(uri);
@@ -573,6 +459,16 @@ mod tests {
         assert_eq!(context["identity"]["sourceIp"], "192.0.2.1");
         assert_eq!(context["domainName"], "api.example.com");
         assert_eq!(context["apiId"], "abc123");
+        // aws_lambda_events reads it as what it is.
+        let typed: ApiGatewayProxyRequest = serde_json::from_value(event).expect("a 1.0 event");
+        assert_eq!(typed.http_method, http::Method::GET);
+        assert_eq!(typed.path_parameters["id"], "7");
+        assert_eq!(
+            typed.multi_value_query_string_parameters.all("a"),
+            Some(vec!["1", "2"])
+        );
+        assert_eq!(typed.request_context.request_id.as_deref(), Some("req-1"));
+        assert_eq!(typed.request_context.stage.as_deref(), Some("prod"));
     }
 
     #[test]
@@ -610,6 +506,14 @@ mod tests {
         // Not UTF-8: base64 whatever the content type.
         assert_eq!(event["body"], "/wA=");
         assert_eq!(event["isBase64Encoded"], true);
+        let typed: ApiGatewayV2httpRequest = serde_json::from_value(event).expect("a 2.0 event");
+        assert_eq!(typed.request_context.http.method, http::Method::GET);
+        assert_eq!(
+            typed.cookies,
+            Some(vec!["s=1".to_owned(), "t=2".to_owned()])
+        );
+        assert_eq!(typed.stage_variables["env"], "test");
+        assert!(typed.is_base64_encoded);
     }
 
     #[test]
@@ -632,6 +536,15 @@ mod tests {
         assert_eq!(request["type"], "REQUEST");
         assert_eq!(request["headers"]["authorization"], "Bearer t");
         assert_eq!(request["pathParameters"]["id"], "7");
+        assert_eq!(request.get("body"), None);
+        let typed: ApiGatewayCustomAuthorizerRequestTypeRequest =
+            serde_json::from_value(request).expect("a REQUEST event");
+        assert_eq!(typed.type_.as_deref(), Some("REQUEST"));
+        assert!(
+            typed
+                .method_arn
+                .is_some_and(|a| a.ends_with("/prod/GET/pets/7"))
+        );
         let v2: Value = serde_json::from_str(&authorizer_event(
             &view,
             AuthorizerEvent::RequestV2(&["Bearer t".to_owned()]),
@@ -640,6 +553,9 @@ mod tests {
         assert_eq!(v2["version"], "2.0");
         assert_eq!(v2["identitySource"], json!(["Bearer t"]));
         assert_eq!(v2.get("methodArn"), None);
+        let typed: ApiGatewayV2CustomAuthorizerV2Request =
+            serde_json::from_value(v2.clone()).expect("a 2.0 authorizer event");
+        assert_eq!(typed.identity_source, Some(vec!["Bearer t".to_owned()]));
         assert!(
             v2["routeArn"]
                 .as_str()

@@ -8,6 +8,7 @@
 
 mod answer;
 mod events;
+mod wire;
 
 pub use answer::{AnswerError, ProxyAnswer, read_proxy_answer};
 pub use events::{
