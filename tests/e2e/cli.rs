@@ -28,6 +28,13 @@ fn bundled_configs_are_valid() {
     // They name the example plugins, which must exist to validate, and
     // certificates made by the scripts that go with them.
     crate::harness::guest_dir();
+    for (dir, file) in [
+        ("python-lambda-hello", "python_lambda_hello.wasm"),
+        ("python-lambda-echo", "python_lambda_echo.wasm"),
+        ("python-lambda-authorizer", "python_lambda_authorizer.wasm"),
+    ] {
+        crate::harness::polyglot_guest(dir, file, "lambda");
+    }
     for script in ["scripts/example-certs", "benches/tls/make-cert.sh"] {
         let (code, _, err) = run(&mut Command::new(workspace().join(script)));
         assert_eq!(code, 0, "{script}: {err}");
@@ -35,6 +42,7 @@ fn bundled_configs_are_valid() {
     for file in [
         "examples/quickstart.toml",
         "examples/https.toml",
+        "examples/lambda.toml",
         "benches/proxy-tls.toml",
         "benches/proxy-tls-h2.toml",
         "benches/proxy.toml",
