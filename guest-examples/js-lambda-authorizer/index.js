@@ -1,7 +1,9 @@
-// A Lambda authorizer in the style of AWS's Node.js blueprint: an
-// AuthPolicy builder and the callback convention. Plain Lambda code for
-// Node.js: nothing here knows Turnpike. The tokens mean what they mean in
-// guest-examples/python-lambda-authorizer.
+// A Lambda authorizer in the style of AWS's Node.js blueprint: a CommonJS
+// module (`exports.handler`), an AuthPolicy builder and the callback
+// convention. Plain Lambda code for Node.js: nothing here knows Turnpike.
+// The tokens mean what they mean in guest-examples/python-lambda-authorizer.
+
+'use strict';
 
 class AuthPolicy {
   constructor(principal, awsAccountId, apiOptions) {
@@ -45,7 +47,7 @@ function tokenOf(event) {
   return token.toLowerCase().startsWith('bearer ') ? token.slice(7) : token;
 }
 
-export const handler = function (event, context, callback) {
+exports.handler = function (event, context, callback) {
   const token = tokenOf(event);
   if (token === 'simple-yes') {
     return callback(null, { isAuthorized: true, context: { user: 'simple', level: 3, nested: { a: 1 } } });

@@ -1,6 +1,7 @@
 // The component's entry point: Turnpike's Lambda shim around the handler in
-// index.mjs, which is plain Lambda code.
-import { handler } from './index.mjs';
-import { lambda } from './node_modules/turnpike-lambda/index.js';
+// index.mjs, which is plain Lambda code. esbuild bundles the two (and any
+// npm packages the handler imports) into one module for componentize-js.
+import * as code from './index.mjs';
+import { lambda } from 'turnpike-lambda';
 
-export const lambdaHandler = lambda(handler);
+export const lambdaHandler = lambda(code.handler);

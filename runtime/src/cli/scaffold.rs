@@ -542,9 +542,9 @@ impl Project {
                  The typed bindings are generated from `wit/` into `bindings/` by the build."
             }
             Language::JavaScript if self.lambda => {
-                "Node.js 20+ and npm; `npm install` fetches componentize-js. `index.mjs` is \
-                 plain Lambda code; `entry.js` hands it to the `turnpike-lambda` module shipped \
-                 in this project. See docs/lambda.md."
+                "Node.js 20+ and npm; `npm install` fetches esbuild and componentize-js. \
+                 `index.mjs` is plain Lambda code; `entry.js` hands it to the `turnpike-lambda` \
+                 module shipped in this project, and the build bundles them. See docs/lambda.md."
             }
             Language::JavaScript => "Node.js 20+ and npm; `npm install` fetches componentize-js.",
             Language::C => {

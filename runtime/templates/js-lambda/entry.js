@@ -1,7 +1,9 @@
 // The component's entry point. index.mjs is plain Lambda code; the
-// turnpike-lambda module (shipped in this project: componentize-js loads
-// modules from the project's own folder) runs its handler.
-import { handler } from './index.mjs';
-import { lambda } from './turnpike-lambda/index.js';
+// turnpike-lambda module (shipped in this project) runs its handler. esbuild
+// bundles them, and any npm packages the handler imports, into one module
+// for componentize-js. A CommonJS handler (`exports.handler = ...`) works
+// too: name its file index.cjs and import that instead.
+import * as code from './index.mjs';
+import { lambda } from 'turnpike-lambda';
 
-export const lambdaHandler = lambda(handler);
+export const lambdaHandler = lambda(code.handler ?? code.default?.handler);
