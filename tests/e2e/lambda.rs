@@ -58,6 +58,9 @@ fn config(guests: &Guests, instances: &str) -> String {
         route("GET /admin/users", "1.0", Some("token")),
         route("GET /request/pets", "1.0", Some("request")),
         route("GET /http/pets", "2.0", Some("http")),
+        "[[apis.routes]]\nkey = \"GET /keyed\"\napi_key_required = true\n\
+         integration = { type = \"function\", plugin = \"echo\", payload_format = \"1.0\" }\n\n"
+            .to_owned(),
         // What the authorizer said, in a mock answer's header and body.
         "[[apis.routes]]\nkey = \"GET /whoami\"\nauthorizer = \"token\"\n[apis.routes.integration]\n\
          type = \"mock\"\nheaders = { x-principal = \"${context.authorizer.principalId}\" }\n\
@@ -84,6 +87,13 @@ world = "lambda"
 instances = "{instances}"
 timeout = "1500ms"
 memory_limit = "64MiB"
+
+[api_keys.partner]
+value = "pk_test_0123456789abcdef"
+
+[usage_plans.gold]
+api_keys = ["partner"]
+stages = [{{ api = "lambda", stage = "$default" }}]
 
 [[listeners]]
 name = "main"
@@ -263,6 +273,19 @@ async fn functions_answer_api_gateway_events(guests: &Guests) {
         .await;
         assert_eq!(seen["event"]["body"], "plain words");
         assert_eq!(seen["event"]["isBase64Encoded"], false);
+
+        // The API key the usage plan admitted, in the event's identity.
+        let (status, _, seen, _) = echo(
+            &gw,
+            client()
+                .get(gw.url("main", "/keyed"))
+                .header("x-api-key", "pk_test_0123456789abcdef"),
+        )
+        .await;
+        assert_eq!(status, 200, "{language}: {seen}");
+        let identity = &seen["event"]["requestContext"]["identity"];
+        assert_eq!(identity["apiKey"], "pk_test_0123456789abcdef");
+        assert_eq!(identity["apiKeyId"], "partner");
 
         // A 2.0 bare JSON answer is a 200 application/json.
         let response = client()

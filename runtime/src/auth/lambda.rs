@@ -38,6 +38,10 @@ struct Statement {
     allow: bool,
     actions: Vec<String>,
     resources: Vec<String>,
+    /// It has a `Condition`, which the gateway does not evaluate: such an
+    /// `Allow` grants nothing and such a `Deny` always applies (failing
+    /// closed rather than granting what the condition would have limited).
+    conditional: bool,
 }
 
 /// A policy's verdict on one method ARN.
@@ -65,7 +69,7 @@ impl PolicyGrant {
                     .resources
                     .iter()
                     .any(|r| wildcard_match(r, method_arn));
-            if !applies {
+            if !applies || (statement.allow && statement.conditional) {
                 continue;
             }
             if !statement.allow {
@@ -174,6 +178,7 @@ pub fn read_answer(format: PayloadFormat, text: &str) -> Result<LambdaAnswer, St
         .into_iter()
         .map(|s| Statement {
             allow: s.effect == IamPolicyEffect::Allow,
+            conditional: s.condition.as_ref().is_some_and(|c| !c.is_empty()),
             actions: s.action,
             resources: s.resource,
         })
@@ -264,6 +269,19 @@ mod tests {
             r#"[{"Action": "execute-api:ManageConnections", "Effect": "Allow", "Resource": "*"}]"#,
         );
         assert_eq!(other_action.evaluate(ARN), PolicyVerdict::NotAllowed);
+        // Conditions are not evaluated: a conditional Allow grants nothing, a
+        // conditional Deny always denies.
+        let conditional_allow = policy(
+            r#"[{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": "*",
+                 "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]"#,
+        );
+        assert_eq!(conditional_allow.evaluate(ARN), PolicyVerdict::NotAllowed);
+        let conditional_deny = policy(
+            r#"[{"Action": "*", "Effect": "Allow", "Resource": "*"},
+                {"Action": "*", "Effect": "Deny", "Resource": "*",
+                 "Condition": {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}}}]"#,
+        );
+        assert_eq!(conditional_deny.evaluate(ARN), PolicyVerdict::ExplicitDeny);
     }
 
     #[test]

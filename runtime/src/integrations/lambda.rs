@@ -113,7 +113,9 @@ impl LambdaFunction {
             source_ip: forwarding.source_ip,
             aws: &self.aws,
             authorized: forwarding.authorized,
-            api_key: None,
+            api_key: forwarding
+                .api_key
+                .map(|k| (k.value.as_str(), k.name.as_str())),
             received: forwarding.received,
         };
         let event = proxy_event(&view, self.format, &body, binary);

@@ -60,6 +60,17 @@ pub struct Forwarding<'a> {
     pub stage_path: &'a str,
     /// When the request arrived.
     pub received: std::time::SystemTime,
+    /// The API key the request was admitted with.
+    pub api_key: Option<&'a UsedApiKey>,
+}
+
+/// An API key a request was admitted with.
+#[derive(Debug, Clone)]
+pub struct UsedApiKey {
+    /// The key's value, as the client sent it (or the authorizer named it).
+    pub value: String,
+    /// The key's name in the configuration (API Gateway's key id).
+    pub name: String,
 }
 
 /// How an integration call went, recorded for the access log even when it

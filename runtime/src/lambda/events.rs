@@ -44,8 +44,9 @@ pub struct RequestView<'a> {
     pub aws: &'a AwsNames,
     /// What the route's authorizer said, if it allowed.
     pub authorized: Option<&'a Authorized>,
-    /// The API key the request was accounted to, if any.
-    pub api_key: Option<&'a str>,
+    /// The API key the request was accounted to, if any: its value and its
+    /// name (API Gateway's key id).
+    pub api_key: Option<(&'a str, &'a str)>,
     /// When the request arrived.
     pub received: SystemTime,
 }
@@ -229,8 +230,8 @@ fn v1<'a>(
                 user_arn: None,
                 user_agent: common.user_agent,
                 user: sigv4.map(|a| a.principal_id.as_str()),
-                api_key: view.api_key,
-                api_key_id: None,
+                api_key: view.api_key.map(|(value, _)| value),
+                api_key_id: view.api_key.map(|(_, name)| name),
             },
             resource_path: resource,
             path: view.path,

@@ -122,6 +122,9 @@ pub struct Cx<'r> {
     pub authorizer_cache_hit: Option<bool>,
     /// Time the authorizer plugin took, if it was invoked.
     pub authorizer_latency: Option<Duration>,
+    /// The API key the usage phase admitted the request with, if the route
+    /// requires one.
+    pub api_key: Option<crate::integrations::UsedApiKey>,
     /// What plugins learn about the request, built once for the mapper's
     /// two calls.
     pub plugin_view: Option<crate::plugin::RequestInfo>,
@@ -172,6 +175,7 @@ impl<'r> Cx<'r> {
             authorized: None,
             authorizer_cache_hit: None,
             authorizer_latency: None,
+            api_key: None,
             plugin_view: None,
             mapped_path: None,
             mapped_query: None,
@@ -198,6 +202,7 @@ impl<'r> Cx<'r> {
             path: self.path,
             stage_path: self.stage.map_or(self.path, |(_, within)| within),
             received: self.received_wall,
+            api_key: self.api_key.as_ref(),
         }
     }
 

@@ -85,9 +85,15 @@ export function lambda(handler) {
               (result) => finish(null, result),
               (error) => finish(error ?? new Error('the handler rejected')),
             );
-          } else if (handler.length < 3) {
+          } else if (returned !== undefined) {
             // Neither a promise nor a callback: what it returned is the answer.
             finish(null, returned);
+          } else if (handler.length < 3) {
+            // Returned nothing and takes no callback: an old-style handler
+            // that calls context.succeed/fail/done, perhaps after pending
+            // promises settle. As Lambda waits for the event loop to empty,
+            // answer null once they have had their turn.
+            setTimeout(() => finish(null, null), 0);
           }
         } catch (error) {
           finish(error);

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::config::ApiKeySource;
 use crate::error::{Blame, ErrorKind, GatewayError};
+use crate::integrations::UsedApiKey;
 use crate::proxy::{Cx, Flow, Verdict};
 use crate::usage::{Bucket, QuotaRefusal, Refusal};
 
@@ -79,6 +80,11 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
             QuotaRefusal::Storage(why) => unavailable(why),
         })?;
     }
+    // Lambda events show the key the request was accounted to.
+    cx.api_key = Some(UsedApiKey {
+        value: String::from_utf8_lossy(presented).into_owned(),
+        name: plan.key.clone(),
+    });
     Ok(Flow::Continue)
 }
 

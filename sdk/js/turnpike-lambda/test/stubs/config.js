@@ -1,0 +1,5 @@
+// Stand-in for `turnpike:gateway/config`: tests set `settings` entries.
+export const settings = new Map();
+export function getAll() {
+  return [...settings.entries()];
+}
