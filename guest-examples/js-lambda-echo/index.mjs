@@ -13,11 +13,11 @@ export const handler = async (event, context) => {
     case 'bare':
       return { bare: true, items: [1, 2] };
     case 'binary': {
-      const raw = event.isBase64Encoded ? atob(event.body) : event.body;
+      const raw = Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
       return {
         statusCode: 200,
         headers: { 'Content-Type': 'application/octet-stream' },
-        body: btoa(raw.split('').reverse().join('')),
+        body: Buffer.from(raw.reverse()).toString('base64'),
         isBase64Encoded: true,
       };
     }

@@ -14,12 +14,17 @@ The query parameter (1.0: `queryStringParameters`, 2.0 the same) `mode`:
 
 import base64
 import json
+import logging
 import os
+
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
 
 
 def lambda_handler(event, context):
     mode = (event.get("queryStringParameters") or {}).get("mode")
     print(f"mode {mode} for {context.aws_request_id}")
+    logger.info("handled %s", context.aws_request_id)
     if mode == "raise":
         raise ValueError("the echo was asked to fail")
     if mode == "malformed":

@@ -100,7 +100,7 @@ class ShimTest(unittest.TestCase):
         self.assertTrue(0 < answer["left"] <= 2000, answer["left"])
         self.assertEqual(
             [answer["memory"], answer["table"], answer["region"], answer["name"]],
-            [64, "pets", "eu-west-1", "echo"],
+            ["64", "pets", "eu-west-1", "echo"],
         )
 
     def test_a_module_that_cannot_import_at_build_is_imported_on_first_use(self):

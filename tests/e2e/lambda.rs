@@ -327,8 +327,9 @@ async fn functions_answer_api_gateway_events(guests: &Guests) {
             let message = entry["errorMessage"].as_str().unwrap_or_default();
             assert!(message.contains(logged), "{language} {mode}: {message}");
         }
-        // The handler's own output reaches the gateway's log with the
-        // request id; the next request is served.
+        // The handler's own output (print, console.log, Python's logging)
+        // reaches the gateway's log with the request id; the next request is
+        // served.
         let (status, _, seen, _) = echo(&gw, client().get(gw.url("main", "/v1/items/1"))).await;
         assert_eq!(status, 200);
         let request_id = seen["requestId"].as_str().expect("id").to_owned();
@@ -336,10 +337,17 @@ async fn functions_answer_api_gateway_events(guests: &Guests) {
             std::time::Duration::from_secs(5),
             "the handler's print/console.log line",
             || {
-                gw.stderr().lines().any(|line| {
+                let log = gw.stderr();
+                let printed = log.lines().any(|line| {
                     line.contains(&format!("mode None for {request_id}"))
                         || line.contains(&format!("mode undefined for {request_id}"))
-                })
+                });
+                let logged = language != "python"
+                    || log.lines().any(|line| {
+                        line.contains(&format!("[INFO]\thandled {request_id}"))
+                            || line.contains(&format!("[INFO]\\thandled {request_id}"))
+                    });
+                printed && logged
             },
         );
     }

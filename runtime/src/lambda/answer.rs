@@ -109,6 +109,13 @@ pub fn read_proxy_answer(format: PayloadFormat, text: &str) -> Result<ProxyAnswe
             headers.insert(name.clone(), value.clone());
         }
     }
+    // REST APIs answer JSON unless the function says otherwise.
+    if format == PayloadFormat::V1 && !headers.contains_key(http::header::CONTENT_TYPE) {
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
     for cookie in cookies {
         let value = HeaderValue::try_from(cookie)
             .map_err(|_| AnswerError::Malformed("a cookie is not a header value".into()))?;

@@ -3,7 +3,7 @@
 // bundles them, and any npm packages the handler imports, into one module
 // for componentize-js. A CommonJS handler (`exports.handler = ...`) works
 // too: name its file index.cjs and import that instead.
+import { lambda } from 'turnpike-lambda'; // first: it sets up Buffer and process.env
 import * as code from './index.mjs';
-import { lambda } from 'turnpike-lambda';
 
 export const lambdaHandler = lambda(code.handler ?? code.default?.handler);

@@ -14,8 +14,19 @@
 // (`errorType`, `errorMessage`; the stack goes to the gateway's log), and
 // `throw new Error('Unauthorized')` (or `callback('Unauthorized')`) from an
 // authorizer means 401. `process.env` holds the plugin's settings and
-// Lambda's `AWS_LAMBDA_FUNCTION_*` variables.
+// Lambda's `AWS_LAMBDA_FUNCTION_*` variables; `Buffer` is the npm `buffer`
+// package's.
 import { getAll } from 'turnpike:gateway/config@0.1.0';
+// Node's Buffer, which Lambda code uses freely (base64 bodies above all);
+// the component's JavaScript engine has none. Import this module before the
+// handler's so that its top-level code finds it too.
+import { Buffer } from 'buffer';
+
+globalThis.Buffer ??= Buffer;
+// process.env exists from the start, for handler modules that read it at
+// the top level (filled in before each invocation).
+globalThis.process ??= {};
+globalThis.process.env ??= {};
 
 /** Lambda's error shape, as the `lambda` world's `handler-error`. */
 class HandlerFailure extends Error {
@@ -30,8 +41,6 @@ class HandlerFailure extends Error {
 }
 
 function setEnvironment(invocation) {
-  globalThis.process ??= {};
-  process.env ??= {};
   for (const [key, value] of getAll()) process.env[key] = value;
   process.env.AWS_LAMBDA_FUNCTION_NAME = invocation.functionName;
   process.env.AWS_LAMBDA_FUNCTION_VERSION = invocation.functionVersion;

@@ -27,12 +27,21 @@ unit tests that build a `LambdaContext`.
 
 import importlib
 import json
+import logging
 import os
 import sys
 import time
 import traceback
 
 __all__ = ["LambdaContext", "handler"]
+
+# Lambda's Python runtime gives the root logger a handler (its level stays
+# WARNING until the handler code sets one), so `logging.getLogger().info(...)`
+# after `setLevel(logging.INFO)` reaches the logs; here, the gateway's.
+if not logging.getLogger().handlers:
+    _log_handler = logging.StreamHandler(sys.stdout)
+    _log_handler.setFormatter(logging.Formatter("[%(levelname)s]\t%(message)s"))
+    logging.getLogger().addHandler(_log_handler)
 
 
 class LambdaContext:
@@ -44,7 +53,8 @@ class LambdaContext:
         self.function_name = invocation.function_name
         self.function_version = invocation.function_version
         self.invoked_function_arn = invocation.invoked_function_arn
-        self.memory_limit_in_mb = invocation.memory_limit_in_mb
+        # A string, as the Lambda runtime reads it from its environment.
+        self.memory_limit_in_mb = str(invocation.memory_limit_in_mb)
         self.log_group_name = f"/aws/lambda/{invocation.function_name}"
         self.log_stream_name = "turnpike"
         self.identity = None
