@@ -191,6 +191,38 @@ async fn check_lambda(lang: &str) {
         .await;
     assert_eq!(status, 200, "{lang}: {body}");
     assert_eq!(entry["principalId"], "me", "{lang}");
+    drop(gw);
+
+    if lang == "js" {
+        // A CommonJS handler in the callback style (as AWS's Node.js
+        // blueprints are written) drops in for index.mjs unchanged.
+        std::fs::remove_file(authorizer.join("index.mjs")).expect("rm index.mjs");
+        std::fs::remove_dir_all(authorizer.join("test")).expect("rm test");
+        std::fs::write(
+            authorizer.join("index.js"),
+            "exports.handler = function (event, context, callback) {\n\
+             \x20 if (event.authorizationToken !== 'Bearer let-me-in') return callback('Unauthorized');\n\
+             \x20 const [arn, stage] = event.methodArn.split('/');\n\
+             \x20 callback(null, { principalId: 'cjs', policyDocument: { Version: '2012-10-17',\n\
+             \x20   Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: arn + '/' + stage + '/*' }] } });\n\
+             };\n",
+        )
+        .expect("write index.js");
+        let _one_build_at_a_time = build_lock();
+        sh(&authorizer, "npm run build", &[]);
+        drop(_one_build_at_a_time);
+        let gw = start_project_gateway(&authorizer);
+        let hello = || client().get(gw.url("main", "/hello"));
+        let (status, _, _) = gw
+            .send_logged(hello().header("authorization", "Bearer nope"))
+            .await;
+        assert_eq!(status, 401, "CommonJS: callback('Unauthorized')");
+        let (status, _, entry) = gw
+            .send_logged(hello().header("authorization", "Bearer let-me-in"))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(entry["principalId"], "cjs");
+    }
 }
 
 #[tokio::test]

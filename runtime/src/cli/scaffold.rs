@@ -167,7 +167,7 @@ fn lambda_templates(language: Language, role: Role) -> Vec<Template> {
         _ => vec![
             file("package.json", template!("js-lambda", "package.json")),
             file(".gitignore", template!("js-lambda", "gitignore")),
-            file("entry.js", template!("js-lambda", "entry.js")),
+            file("entry.mjs", template!("js-lambda", "entry.mjs")),
             file(
                 "turnpike-lambda/index.js",
                 include_str!("../../../sdk/js/turnpike-lambda/index.js"),
@@ -183,13 +183,13 @@ fn lambda_templates(language: Language, role: Role) -> Vec<Template> {
             },
             if authorizer {
                 file(
-                    "test/handler.test.js",
-                    template!("js-lambda", "test/authorizer.test.js"),
+                    "test/handler.test.mjs",
+                    template!("js-lambda", "test/authorizer.test.mjs"),
                 )
             } else {
                 file(
-                    "test/handler.test.js",
-                    template!("js-lambda", "test/function.test.js"),
+                    "test/handler.test.mjs",
+                    template!("js-lambda", "test/function.test.mjs"),
                 )
             },
         ],
@@ -543,8 +543,9 @@ impl Project {
             }
             Language::JavaScript if self.lambda => {
                 "Node.js 20+ and npm; `npm install` fetches esbuild and componentize-js. \
-                 `index.mjs` is plain Lambda code; `entry.js` hands it to the `turnpike-lambda` \
-                 module shipped in this project, and the build bundles them. See docs/lambda.md."
+                 `index.mjs` is plain Lambda code (or drop in an `index.js`/`index.cjs`, CommonJS \
+                 or not); `entry.mjs` hands it to the `turnpike-lambda` module shipped in this \
+                 project, and the build bundles them. See docs/lambda.md."
             }
             Language::JavaScript => "Node.js 20+ and npm; `npm install` fetches componentize-js.",
             Language::C => {
