@@ -403,33 +403,26 @@ fn build_polyglot(dir: &str, file: &str, world: &str) -> Result<String, String> 
     let component = workspace()
         .join("guest-examples/target/polyglot")
         .join(file);
-    let config_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let config = config_dir.path().join("precompile.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\ncache_dir = \"{cache}\"\n\n[plugins.p]\ncomponent = \"{component}\"\nworld = \"{world}\"\n",
-            cache = plugin_cache(),
-            component = component.display()
-        ),
-    )
-    .map_err(|e| e.to_string())?;
-    let (code, _, stderr) = run(Command::new(binary())
-        .args(["validate", "--config"])
-        .arg(&config));
-    if code != 0 {
-        return Err(format!("{file} does not load: {stderr}"));
-    }
-    // `validate` compiles without caching; a gateway that loads the plugin
-    // once fills the cache, so that the tests' gateways start in moments
-    // even when several start with the same large component at once.
-    drop(Gateway::start(&format!(
+    // A gateway that loads the plugin once proves it loads and fills the
+    // compiled-plugin cache (`validate` compiles without caching), so that
+    // the tests' gateways start in moments even when several start with the
+    // same large component at once.
+    let config = format!(
         "[server]\ncache_dir = \"{cache}\"\n\n[plugins.p]\ncomponent = \"{component}\"\nworld = \"{world}\"\n\n\
          [[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\n\n[[apis]]\nname = \"warm\"\nlisteners = [\"main\"]\n\n\
          [[apis.routes]]\nkey = \"GET /\"\n[apis.routes.integration]\ntype = \"mock\"\n",
         cache = plugin_cache(),
         component = component.display()
-    )));
+    );
+    let warm = std::panic::catch_unwind(|| Gateway::start(&config)).map_err(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("the gateway did not start");
+        format!("{file} does not load: {why}")
+    })?;
+    drop(warm);
     Ok(component.display().to_string())
 }
 

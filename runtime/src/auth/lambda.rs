@@ -114,9 +114,10 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 /// with its JSON types (for 2.0 events).
 type Context = (Vec<(String, String)>, Map<String, Value>);
 
-/// The context's entries as strings (what REST APIs pass on), checking
-/// API Gateway's rule that values are strings, numbers or booleans.
-fn context_entries(context: &Value) -> Result<Context, String> {
+/// Reads an answer's `context`. IAM policy answers follow API Gateway's
+/// rule that values are strings, numbers or booleans (`nested` false); a
+/// 2.0 simple response may carry any JSON, passed on as its text.
+fn read_context(context: &Value, nested: bool) -> Result<Context, String> {
     let map = match context {
         Value::Null => return Ok((Vec::new(), Map::new())),
         Value::Object(map) => map,
@@ -126,14 +127,13 @@ fn context_entries(context: &Value) -> Result<Context, String> {
     for (key, value) in map {
         let text = match value {
             Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::Null => continue,
-            _ => {
+            Value::Null if !nested => continue,
+            Value::Object(_) | Value::Array(_) if !nested => {
                 return Err(format!(
                     "context value `{key}` is an object or array; API Gateway takes strings, numbers and booleans"
                 ));
             }
+            other => other.to_string(),
         };
         entries.push((key.clone(), text));
     }
@@ -154,7 +154,7 @@ pub fn read_answer(format: PayloadFormat, text: &str) -> Result<LambdaAnswer, St
         if !simple.is_authorized {
             return Ok(LambdaAnswer::Simple(None));
         }
-        let (context, typed) = simple_context(&simple.context)?;
+        let (context, typed) = read_context(&simple.context, true)?;
         return Ok(LambdaAnswer::Simple(Some(Arc::new(Authorized {
             principal_id: String::new(),
             context,
@@ -171,7 +171,7 @@ pub fn read_answer(format: PayloadFormat, text: &str) -> Result<LambdaAnswer, St
         (None, PayloadFormat::V2) => String::new(),
         (None, PayloadFormat::V1) => return Err("the policy response has no `principalId`".into()),
     };
-    let (context, typed) = context_entries(&policy.context)?;
+    let (context, typed) = read_context(&policy.context, false)?;
     let statements = policy
         .policy_document
         .statement
@@ -194,27 +194,6 @@ pub fn read_answer(format: PayloadFormat, text: &str) -> Result<LambdaAnswer, St
             typed_context: Some(Arc::new(typed)),
         }),
     })))
-}
-
-/// A simple response's context: any JSON values (HTTP APIs pass them on
-/// typed); as strings, objects and arrays as their JSON text.
-fn simple_context(context: &Value) -> Result<Context, String> {
-    match context {
-        Value::Null => Ok((Vec::new(), Map::new())),
-        Value::Object(map) => Ok((
-            map.iter()
-                .map(|(k, v)| {
-                    let text = match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    (k.clone(), text)
-                })
-                .collect(),
-            map.clone(),
-        )),
-        _ => Err("`context` is not an object".into()),
-    }
 }
 
 #[cfg(test)]

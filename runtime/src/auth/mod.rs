@@ -69,8 +69,10 @@ pub enum Decider {
         plugin: Arc<LambdaPlugin>,
         /// The event format.
         format: crate::config::PayloadFormat,
-        /// The API's names, for the method ARN and the function ARN.
+        /// The API's names, for the method ARN.
         aws: crate::config::AwsNames,
+        /// The ARN its context reports as the invoked function's.
+        function_arn: String,
     },
     /// The built-in JWT check.
     Jwt(Arc<JwtVerifier>),

@@ -462,6 +462,7 @@ impl Definition {
                         payload_format,
                     } => match &loaded.plugins[*plugin] {
                         LoadedPlugin::Lambda(p) => Decider::Lambda {
+                            function_arn: crate::lambda::function_arn(&api.aws, p.name()),
                             plugin: p.clone(),
                             format: *payload_format,
                             aws: api.aws.clone(),

@@ -301,8 +301,9 @@ fn prepare_upstream_headers(
 }
 
 /// Removes hop-by-hop headers, including those the `Connection` header
-/// names, in one pass over the map.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
+/// names, in one pass over the map (also from a Lambda-style function's
+/// answer).
+pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let mut doomed: SmallVec<[HeaderName; 4]> = SmallVec::new();
     for (name, value) in headers.iter() {
         if !is_hop_by_hop(name) {

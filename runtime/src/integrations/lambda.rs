@@ -159,14 +159,7 @@ impl LambdaFunction {
         let mut headers = answer.headers;
         // The body's length is known here; framing is the connection's.
         headers.remove(header::CONTENT_LENGTH);
-        let hop_by_hop: Vec<_> = headers
-            .keys()
-            .filter(|name| crate::util::headers::is_hop_by_hop(name))
-            .cloned()
-            .collect();
-        for name in hop_by_hop {
-            headers.remove(name);
-        }
+        super::http_proxy::strip_hop_by_hop(&mut headers);
         *response.headers_mut() = headers;
         Ok(response)
     }

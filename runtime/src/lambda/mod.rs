@@ -35,11 +35,11 @@ pub fn is_binary_type(content_type: Option<&str>, binary_media_types: &[String])
     };
     binary_media_types.iter().any(|pattern| {
         pattern == "*/*"
-            || *pattern == essence
+            || pattern.eq_ignore_ascii_case(essence)
             || pattern.strip_suffix("/*").is_some_and(|top| {
                 essence
                     .split_once('/')
-                    .is_some_and(|(essence_top, _)| essence_top == top)
+                    .is_some_and(|(essence_top, _)| essence_top.eq_ignore_ascii_case(top))
             })
     })
 }
@@ -50,24 +50,29 @@ pub fn is_textual_type(content_type: Option<&str>) -> bool {
     let Some(essence) = content_type.map(essence) else {
         return false;
     };
-    essence.starts_with("text/")
-        || essence.ends_with("/json")
-        || essence.ends_with("+json")
-        || essence.ends_with("/xml")
-        || essence.ends_with("+xml")
-        || essence == "application/javascript"
-        || essence == "application/x-www-form-urlencoded"
-        || essence == "application/graphql"
+    let ends_with = |suffix: &str| {
+        essence
+            .len()
+            .checked_sub(suffix.len())
+            .and_then(|at| essence.get(at..))
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+    };
+    essence
+        .get(..5)
+        .is_some_and(|top| top.eq_ignore_ascii_case("text/"))
+        || ends_with("/json")
+        || ends_with("+json")
+        || ends_with("/xml")
+        || ends_with("+xml")
+        || essence.eq_ignore_ascii_case("application/javascript")
+        || essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        || essence.eq_ignore_ascii_case("application/graphql")
 }
 
-/// A media type without its parameters, lower case.
-fn essence(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+/// A media type without its parameters (the configured types are lower
+/// case; requests' are compared ignoring case).
+fn essence(content_type: &str) -> &str {
+    content_type.split(';').next().unwrap_or("").trim()
 }
 
 #[cfg(test)]

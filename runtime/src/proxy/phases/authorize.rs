@@ -123,12 +123,21 @@ async fn decide(
             plugin,
             format,
             aws,
+            function_arn,
         } => {
             let values: Vec<String> = identity.into_iter().map(|(_, v)| v).collect();
             let started = Instant::now();
             let event = lambda_event(authorizer, *format, aws, &values, cx);
             let request_id = cx.request_id_str().to_owned();
-            let answer = ask_lambda(authorizer, plugin, *format, aws, &request_id, &event).await;
+            let answer = ask_lambda(
+                authorizer,
+                plugin,
+                *format,
+                function_arn,
+                &request_id,
+                &event,
+            )
+            .await;
             cx.authorizer_latency = Some(started.elapsed());
             return match answer? {
                 None => Ok(None),
@@ -274,12 +283,11 @@ async fn ask_lambda(
     authorizer: &CompiledAuthorizer,
     plugin: &LambdaPlugin,
     format: PayloadFormat,
-    aws: &AwsNames,
+    function_arn: &str,
     request_id: &str,
     event: &str,
 ) -> Result<Option<LambdaAnswer>, GatewayError> {
-    let function_arn = crate::lambda::function_arn(aws, plugin.name());
-    let failure = match plugin.handle(request_id, &function_arn, event).await {
+    let failure = match plugin.handle(request_id, function_arn, event).await {
         Ok(Ok(answer)) => match crate::auth::lambda::read_answer(format, &answer) {
             Ok(answer) => return Ok(Some(answer)),
             Err(why) => {
