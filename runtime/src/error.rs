@@ -12,7 +12,12 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
 use crate::body::ResponseBody;
+use crate::config::ResponseType;
 pub use crate::util::BoxError;
+
+/// The header naming the error's type, as API Gateway sends it and the
+/// AWS SDKs' generated clients read it.
+pub const ERROR_TYPE_HEADER: &str = "x-amzn-errortype";
 
 /// Who caused a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +80,11 @@ pub enum ErrorKind {
     FunctionFailed,
     /// A plugin failed (trap, timeout, its own error) and the policy is to fail closed.
     PluginFailed,
+    /// An authorizer plugin failed and the authorizer fails closed.
+    AuthorizerFailed,
+    /// The route needs an API key and none, an unknown one, or one in no
+    /// usage plan of the stage was sent.
+    ApiKeyRefused,
     /// The upstream refused or dropped the connection, or answered garbage.
     UpstreamUnreachable,
     /// The upstream did not answer within the integration timeout.
@@ -90,8 +100,10 @@ pub enum ErrorKind {
     /// A SigV4 signature was missing or did not verify; carries API
     /// Gateway's message for the case.
     SignatureRefused(String),
-    /// Request validation failed; carries what failed.
+    /// The request body failed validation; carries what failed.
     InvalidRequest(String),
+    /// Required request parameters are missing; carries which.
+    InvalidParameters(String),
     /// A bug or resource failure inside the gateway.
     Internal,
 }
@@ -151,12 +163,16 @@ impl GatewayError {
             | ErrorKind::RequestTimeout
             | ErrorKind::Unauthorized
             | ErrorKind::Forbidden
+            | ErrorKind::ApiKeyRefused
             | ErrorKind::PolicyDenied(_)
             | ErrorKind::TooManyRequests(_)
             | ErrorKind::LimitExceeded(_)
             | ErrorKind::SignatureRefused(_)
-            | ErrorKind::InvalidRequest(_) => Blame::Downstream,
-            ErrorKind::PluginFailed | ErrorKind::FunctionFailed => Blame::Plugin,
+            | ErrorKind::InvalidRequest(_)
+            | ErrorKind::InvalidParameters(_) => Blame::Downstream,
+            ErrorKind::PluginFailed | ErrorKind::AuthorizerFailed | ErrorKind::FunctionFailed => {
+                Blame::Plugin
+            }
             ErrorKind::UpstreamUnreachable
             | ErrorKind::UpstreamTimeout
             | ErrorKind::UpstreamOverloaded => Blame::Upstream,
@@ -171,15 +187,20 @@ impl GatewayError {
             ErrorKind::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ErrorKind::BadRequest | ErrorKind::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ErrorKind::BadRequest
+            | ErrorKind::InvalidRequest(_)
+            | ErrorKind::InvalidParameters(_) => StatusCode::BAD_REQUEST,
             ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorKind::Forbidden | ErrorKind::PolicyDenied(_) | ErrorKind::SignatureRefused(_) => {
-                StatusCode::FORBIDDEN
-            }
+            ErrorKind::Forbidden
+            | ErrorKind::ApiKeyRefused
+            | ErrorKind::PolicyDenied(_)
+            | ErrorKind::SignatureRefused(_) => StatusCode::FORBIDDEN,
             ErrorKind::FunctionFailed => StatusCode::BAD_GATEWAY,
-            ErrorKind::PluginFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::PluginFailed | ErrorKind::AuthorizerFailed => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ErrorKind::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::UpstreamOverloaded => StatusCode::SERVICE_UNAVAILABLE,
@@ -201,19 +222,91 @@ impl GatewayError {
             ErrorKind::NotImplemented => "Not Implemented",
             ErrorKind::RequestTimeout => "Request Timeout",
             ErrorKind::Unauthorized => "Unauthorized",
-            ErrorKind::Forbidden => "Forbidden",
+            ErrorKind::Forbidden | ErrorKind::ApiKeyRefused => "Forbidden",
             ErrorKind::PolicyDenied(false) => "User is not authorized to access this resource",
             ErrorKind::PolicyDenied(true) => {
                 "User is not authorized to access this resource with an explicit deny"
             }
-            ErrorKind::PluginFailed | ErrorKind::FunctionFailed => "Internal server error",
+            ErrorKind::PluginFailed | ErrorKind::AuthorizerFailed | ErrorKind::FunctionFailed => {
+                "Internal server error"
+            }
             ErrorKind::UpstreamUnreachable => "Bad Gateway",
             ErrorKind::UpstreamTimeout => "Endpoint request timed out",
             ErrorKind::UpstreamOverloaded => "Service Unavailable",
             ErrorKind::TooManyRequests(_) => "Too Many Requests",
             ErrorKind::LimitExceeded(_) => "Limit Exceeded",
-            ErrorKind::SignatureRefused(message) | ErrorKind::InvalidRequest(message) => message,
+            ErrorKind::SignatureRefused(message)
+            | ErrorKind::InvalidRequest(message)
+            | ErrorKind::InvalidParameters(message) => message,
             ErrorKind::Internal => "Internal server error",
+        }
+    }
+
+    /// API Gateway's gateway response type for this error, which an API's
+    /// `gateway_responses` may customise.
+    pub fn response_type(&self) -> ResponseType {
+        match &self.kind {
+            ErrorKind::NotFound => ResponseType::ResourceNotFound,
+            ErrorKind::PayloadTooLarge | ErrorKind::HeadersTooLarge => {
+                ResponseType::RequestTooLarge
+            }
+            ErrorKind::Unauthorized => ResponseType::Unauthorized,
+            ErrorKind::Forbidden | ErrorKind::PolicyDenied(_) => ResponseType::AccessDenied,
+            ErrorKind::ApiKeyRefused => ResponseType::InvalidApiKey,
+            ErrorKind::AuthorizerFailed => ResponseType::AuthorizerFailure,
+            ErrorKind::FunctionFailed | ErrorKind::UpstreamUnreachable => {
+                ResponseType::IntegrationFailure
+            }
+            ErrorKind::UpstreamTimeout => ResponseType::IntegrationTimeout,
+            ErrorKind::TooManyRequests(_) => ResponseType::Throttled,
+            ErrorKind::LimitExceeded(_) => ResponseType::QuotaExceeded,
+            ErrorKind::SignatureRefused(message) => {
+                if message.starts_with("Missing Authentication Token") {
+                    ResponseType::MissingAuthenticationToken
+                } else if message.contains("expired") {
+                    ResponseType::ExpiredToken
+                } else {
+                    ResponseType::InvalidSignature
+                }
+            }
+            ErrorKind::InvalidRequest(_) => ResponseType::BadRequestBody,
+            ErrorKind::InvalidParameters(_) => ResponseType::BadRequestParameters,
+            ErrorKind::PluginFailed => ResponseType::ApiConfigurationError,
+            _ if self.status().is_server_error() => ResponseType::Default5xx,
+            _ => ResponseType::Default4xx,
+        }
+    }
+
+    /// The `x-amzn-ErrorType` value, as API Gateway names the error.
+    pub fn error_type(&self) -> &'static str {
+        match &self.kind {
+            ErrorKind::NotFound => "NotFoundException",
+            ErrorKind::MethodNotAllowed(_) => "MethodNotAllowedException",
+            ErrorKind::PayloadTooLarge | ErrorKind::HeadersTooLarge => "RequestTooLargeException",
+            ErrorKind::BadRequest
+            | ErrorKind::InvalidRequest(_)
+            | ErrorKind::InvalidParameters(_) => "BadRequestException",
+            ErrorKind::RequestTimeout => "RequestTimeoutException",
+            ErrorKind::Unauthorized => "UnauthorizedException",
+            ErrorKind::Forbidden | ErrorKind::PolicyDenied(_) => "AccessDeniedException",
+            ErrorKind::ApiKeyRefused => "ForbiddenException",
+            ErrorKind::AuthorizerFailed => "AuthorizerConfigurationException",
+            ErrorKind::TooManyRequests(_) => "TooManyRequestsException",
+            ErrorKind::LimitExceeded(_) => "LimitExceededException",
+            ErrorKind::SignatureRefused(message) => {
+                if message.starts_with("Missing Authentication Token") {
+                    "MissingAuthenticationTokenException"
+                } else {
+                    "InvalidSignatureException"
+                }
+            }
+            ErrorKind::UpstreamOverloaded => "ServiceUnavailableException",
+            ErrorKind::NotImplemented => "NotImplementedException",
+            ErrorKind::FunctionFailed
+            | ErrorKind::PluginFailed
+            | ErrorKind::UpstreamUnreachable
+            | ErrorKind::UpstreamTimeout
+            | ErrorKind::Internal => "InternalServerErrorException",
         }
     }
 
@@ -221,7 +314,9 @@ impl GatewayError {
     pub fn to_response(&self) -> Response<ResponseBody> {
         let body = match &self.kind {
             // The messages not fixed here: quoted by the JSON encoder.
-            ErrorKind::SignatureRefused(message) | ErrorKind::InvalidRequest(message) => {
+            ErrorKind::SignatureRefused(message)
+            | ErrorKind::InvalidRequest(message)
+            | ErrorKind::InvalidParameters(message) => {
                 Bytes::from(serde_json::json!({ "message": message }).to_string())
             }
             // REST APIs' ACCESS_DENIED answer spells it with a capital M.
@@ -235,6 +330,10 @@ impl GatewayError {
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
+        );
+        response.headers_mut().insert(
+            ERROR_TYPE_HEADER,
+            HeaderValue::from_static(self.error_type()),
         );
         match &self.kind {
             ErrorKind::MethodNotAllowed(allow) => {

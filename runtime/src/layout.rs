@@ -14,6 +14,7 @@ const LAYERS: &[&str] = &[
     "store",
     "tls",
     "config",
+    "openapi",
     "observe",
     "upstream",
     "plugin",

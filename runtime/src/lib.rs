@@ -32,6 +32,7 @@ pub mod error;
 pub mod integrations;
 pub mod lambda;
 pub mod observe;
+pub mod openapi;
 pub mod plugin;
 pub mod proxy;
 pub mod router;

@@ -18,6 +18,7 @@ mod http3;
 mod jwt;
 mod lambda;
 mod lifecycle;
+mod openapi;
 mod plugins;
 mod policies;
 mod polyglot;

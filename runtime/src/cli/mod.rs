@@ -5,6 +5,7 @@
 
 pub mod admin;
 mod manage;
+mod openapi;
 pub mod scaffold;
 
 use std::io::Write;
@@ -110,6 +111,11 @@ enum Command {
     ApiKey {
         #[command(subcommand)]
         command: ApiKeyCommand,
+    },
+    /// Import an API definition written for Amazon API Gateway.
+    Import {
+        #[command(subcommand)]
+        command: openapi::ImportCommand,
     },
 }
 
@@ -230,6 +236,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Deployments { api, admin } => manage::deployments(&admin, &api),
         Command::Stages { admin } => manage::stages(&admin),
         Command::ApiKey { command } => manage::api_key(command),
+        Command::Import { command } => openapi::import(command),
     };
     match outcome {
         Ok(message) => {

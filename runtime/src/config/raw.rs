@@ -346,6 +346,17 @@ pub struct RawApi {
     pub aws: Option<Spanned<RawAws>>,
     #[serde(default)]
     pub binary_media_types: Vec<SpannedStr>,
+    #[serde(default)]
+    pub gateway_responses: BTreeMap<String, Spanned<RawGatewayResponse>>,
+}
+
+/// `[apis.gateway_responses.TYPE]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGatewayResponse {
+    pub status: Option<Spanned<i64>>,
+    pub headers: Option<Spanned<BTreeMap<String, SpannedStr>>>,
+    pub body: Option<SpannedStr>,
 }
 
 /// `[apis.aws]`: the names API Gateway would give the API, for the ARNs and

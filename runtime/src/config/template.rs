@@ -4,7 +4,8 @@
 //! deployment is built; `${request.path.NAME}` (and, in URLs, the shorter
 //! `{NAME}`) by the request's path parameter on each request;
 //! `${context.authorizer.KEY}` (in headers and bodies) by what the route's
-//! authorizer said: `principalId`, or a key of its context.
+//! authorizer said: `principalId`, or a key of its context;
+//! `${request.header.NAME}` (in headers and bodies) by the client's header.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,8 @@ pub enum Piece {
     PathParam(String),
     /// `${context.authorizer.KEY}`.
     Authorizer(String),
+    /// `${request.header.NAME}`.
+    Header(String),
 }
 
 /// A parsed template.
@@ -36,6 +39,8 @@ pub enum Resolved {
     Param(usize),
     /// `principalId` or a context key of the route's authorizer.
     Authorizer(String),
+    /// A header of the client's request (the first value, empty if absent).
+    Header(http::HeaderName),
 }
 
 /// Whether `{NAME}` is a path parameter (integration URLs) or plain text.
@@ -68,9 +73,14 @@ impl Template {
                 } else if let Some(k) = name.strip_prefix("context.authorizer.") {
                     check_name(k, name)?;
                     Piece::Authorizer(k.to_owned())
+                } else if let Some(h) = name.strip_prefix("request.header.") {
+                    if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                        return Err(format!("`{name}` does not name a valid header"));
+                    }
+                    Piece::Header(h.to_ascii_lowercase())
                 } else {
                     return Err(format!(
-                        "unknown variable `${{{name}}}`; use `${{stageVariables.NAME}}`, `${{request.path.NAME}}` or `${{context.authorizer.KEY}}`"
+                        "unknown variable `${{{name}}}`; use `${{stageVariables.NAME}}`, `${{request.path.NAME}}`, `${{request.header.NAME}}` or `${{context.authorizer.KEY}}`"
                     ));
                 };
                 flush(&mut literal, &mut pieces);
@@ -131,6 +141,10 @@ impl Template {
                     None => return Err(format!("stage variable `{name}` is not defined")),
                 },
                 Piece::Authorizer(key) => out.push(Resolved::Authorizer(key.clone())),
+                Piece::Header(name) => match http::HeaderName::from_bytes(name.as_bytes()) {
+                    Ok(header) => out.push(Resolved::Header(header)),
+                    Err(_) => return Err(format!("`{name}` is not a valid header name")),
+                },
                 Piece::PathParam(name) => match param_names.clone().position(|p| p == name) {
                     Some(at) => out.push(Resolved::Param(at)),
                     None => {

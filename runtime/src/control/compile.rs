@@ -148,6 +148,7 @@ pub fn build(
             stages,
             cors: api.cors.clone(),
             policy: api.policy.clone(),
+            gateway_responses: Arc::new(api.gateway_responses.clone()),
         });
     }
     Ok(Snapshot {
@@ -501,6 +502,8 @@ impl Definition {
                 policy: api.policy.clone(),
                 cors: api.cors.clone(),
                 api_key_source: api.api_key_source,
+                gateway_responses: Arc::new(api.gateway_responses.clone()),
+                api_id: api.aws.api_id.clone(),
             }),
             authorizers,
             mappers,

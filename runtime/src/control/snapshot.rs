@@ -10,7 +10,9 @@ use std::sync::Arc;
 use http::HeaderName;
 
 use crate::auth::CompiledAuthorizer;
-use crate::config::{ApiKeySource, CorsConfig, Limits, RequestValidation, SourcePolicy};
+use crate::config::{
+    ApiKeySource, CorsConfig, GatewayResponses, Limits, RequestValidation, SourcePolicy,
+};
 use crate::integrations::Integration;
 use crate::plugin::MapperPlugin;
 use crate::router::Router;
@@ -149,6 +151,8 @@ pub struct ApiEntry {
     pub cors: Option<CorsConfig>,
     /// The resource policy as the configuration file defines it, likewise.
     pub policy: Option<SourcePolicy>,
+    /// Gateway responses as the configuration file defines them, likewise.
+    pub gateway_responses: Arc<GatewayResponses>,
 }
 
 impl ApiEntry {
@@ -226,6 +230,10 @@ pub struct CompiledApi {
     pub cors: Option<CorsConfig>,
     /// Where routes that require an API key find it.
     pub api_key_source: ApiKeySource,
+    /// How the gateway's own error answers look.
+    pub gateway_responses: Arc<GatewayResponses>,
+    /// The API id API Gateway would give it (`${context.apiId}`).
+    pub api_id: String,
 }
 
 /// A stage's own settings.

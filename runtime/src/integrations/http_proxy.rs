@@ -93,11 +93,28 @@ impl HttpProxy {
     ) -> Result<Response<ResponseBody>, GatewayError> {
         let downstream_host = downstream_host(&parts);
         prepare_upstream_headers(&mut parts.headers, &forwarding, downstream_host);
-        for (name, pieces) in &self.request_headers {
-            let mut text = String::new();
-            render(pieces, params, forwarding.authorized, &mut text);
-            if let Ok(value) = HeaderValue::try_from(text) {
-                parts.headers.insert(name.clone(), value);
+        if !self.request_headers.is_empty() {
+            // Every value is rendered from the client's headers before any
+            // is replaced, so that one mapping cannot feed another.
+            let rendered: Vec<(HeaderName, String)> = self
+                .request_headers
+                .iter()
+                .map(|(name, pieces)| {
+                    let mut text = String::new();
+                    render(
+                        pieces,
+                        params,
+                        forwarding.authorized,
+                        Some(&parts.headers),
+                        &mut text,
+                    );
+                    (name.clone(), text)
+                })
+                .collect();
+            for (name, text) in rendered {
+                if let Ok(value) = HeaderValue::try_from(text) {
+                    parts.headers.insert(name, value);
+                }
             }
         }
         let query = parts.uri.query();
@@ -194,7 +211,7 @@ impl HttpProxy {
         query: Option<&str>,
     ) -> Result<Uri, GatewayError> {
         let mut url = String::with_capacity(64 + query.map_or(0, str::len));
-        render(pieces, params, None, &mut url);
+        render(pieces, params, None, None, &mut url);
         if let Some(query) = query {
             url.push(if self.url_has_query { '&' } else { '?' });
             url.push_str(query);

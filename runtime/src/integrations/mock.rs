@@ -68,12 +68,13 @@ impl Mock {
         &self,
         params: &[&str],
         authorized: Option<&crate::auth::Authorized>,
+        request_headers: &HeaderMap,
     ) -> Response<ResponseBody> {
         let body = match &self.body {
             MockBody::Fixed(b) => b.clone(),
             MockBody::WithParams(pieces) => {
                 let mut text = String::new();
-                super::render(pieces, params, authorized, &mut text);
+                super::render(pieces, params, authorized, Some(request_headers), &mut text);
                 Bytes::from(text)
             }
         };
@@ -82,7 +83,7 @@ impl Mock {
         *response.headers_mut() = self.headers.clone();
         for (name, pieces) in &self.param_headers {
             let mut text = String::new();
-            super::render(pieces, params, authorized, &mut text);
+            super::render(pieces, params, authorized, Some(request_headers), &mut text);
             if let Ok(value) = HeaderValue::try_from(text) {
                 response.headers_mut().append(name.clone(), value);
             }

@@ -137,7 +137,7 @@ impl Integration {
                 p.invoke(upstream, forwarding, parts, body.take(), params, measured)
                     .await
             }
-            Integration::Mock(m) => Ok(m.respond(params, forwarding.authorized)),
+            Integration::Mock(m) => Ok(m.respond(params, forwarding.authorized, &parts.headers)),
             Integration::Function(f) => {
                 f.invoke(forwarding, parts, body.take(), params, measured)
                     .await
@@ -251,9 +251,23 @@ const PRINCIPAL_HEADER: HeaderName = HeaderName::from_static("x-turnpike-princip
 /// Renders resolved template pieces with the request's path parameter
 /// values and what its authorizer said (nothing, when it had none or the
 /// key is not in its context).
-fn render(pieces: &[Resolved], params: &[&str], authorized: Option<&Authorized>, out: &mut String) {
+fn render(
+    pieces: &[Resolved],
+    params: &[&str],
+    authorized: Option<&Authorized>,
+    headers: Option<&http::HeaderMap>,
+    out: &mut String,
+) {
     for piece in pieces {
         match piece {
+            Resolved::Header(name) => {
+                if let Some(value) = headers
+                    .and_then(|h| h.get(name))
+                    .and_then(|v| v.to_str().ok())
+                {
+                    out.push_str(value);
+                }
+            }
             Resolved::Text(t) => out.push_str(t),
             Resolved::Param(i) => out.push_str(params.get(*i).copied().unwrap_or("")),
             Resolved::Authorizer(key) => {

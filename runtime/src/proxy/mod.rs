@@ -39,6 +39,7 @@ pub mod listeners;
 mod message;
 mod parking;
 pub mod phases;
+mod responses;
 
 pub use context::{ConnectionInfo, Cx, Flow, TlsInfo, Verdict, new_request_id};
 
@@ -115,7 +116,7 @@ pub async fn handle(
     }
     let (mut response, error) = match outcome {
         Ok(response) => (response, None),
-        Err(error) => (error.to_response(), Some(error)),
+        Err(error) => (responses::answer(&cx, &error), Some(error)),
     };
     // The downstream connection's protocol, whatever the upstream spoke: an
     // HTTP/1.0 answer relayed as such would end a 1.1 client's keep-alive.

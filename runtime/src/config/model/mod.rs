@@ -16,8 +16,10 @@ use super::template::Template;
 use crate::router::RouteKey;
 
 mod access;
+mod responses;
 
 pub use access::*;
+pub use responses::*;
 
 /// Amazon API Gateway's payload limit: 10 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
@@ -487,6 +489,8 @@ pub struct ApiConfig {
     /// Media types whose bodies Lambda-style functions receive base64
     /// encoded (`binary_media_types`, lower case; `*` wildcards allowed).
     pub binary_media_types: Vec<String>,
+    /// How the gateway's own error answers look (`[apis.gateway_responses.TYPE]`).
+    pub gateway_responses: GatewayResponses,
 }
 
 /// `[apis.aws]`: region, account and API id as API Gateway would name them,

@@ -141,6 +141,7 @@ impl Validator {
                 .iter()
                 .map(|t| t.get_ref().trim().to_ascii_lowercase())
                 .collect();
+            let gateway_responses = self.gateway_responses(&api.gateway_responses, &key);
             out.push(ApiConfig {
                 name,
                 listeners: listener_ids,
@@ -153,6 +154,7 @@ impl Validator {
                 api_key_source,
                 aws,
                 binary_media_types,
+                gateway_responses,
             });
         }
         out

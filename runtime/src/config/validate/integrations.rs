@@ -275,7 +275,8 @@ impl Validator {
                             .map(|r| match r {
                                 template::Resolved::Text(t) => t.as_str(),
                                 template::Resolved::Param(_)
-                                | template::Resolved::Authorizer(_) => "x",
+                                | template::Resolved::Authorizer(_)
+                                | template::Resolved::Header(_) => "x",
                             })
                             .collect();
                         if HeaderValue::try_from(text).is_err() {
@@ -320,15 +321,19 @@ fn check_upstream_url(
         .iter()
         .map(|r| match r {
             template::Resolved::Text(t) => t.as_str(),
-            template::Resolved::Param(_) | template::Resolved::Authorizer(_) => "p",
+            template::Resolved::Param(_)
+            | template::Resolved::Authorizer(_)
+            | template::Resolved::Header(_) => "p",
         })
         .collect();
-    if resolved
-        .iter()
-        .any(|r| matches!(r, template::Resolved::Authorizer(_)))
-    {
+    if resolved.iter().any(|r| {
+        matches!(
+            r,
+            template::Resolved::Authorizer(_) | template::Resolved::Header(_)
+        )
+    }) {
         return Err(
-            "`${context.authorizer.KEY}` is for request headers and bodies, not URLs".into(),
+            "`${context.authorizer.KEY}` and `${request.header.NAME}` are for request headers and bodies, not URLs".into(),
         );
     }
     let uri: http::Uri = sample

@@ -18,6 +18,7 @@ mod apis;
 mod authorizers;
 mod integrations;
 mod plugins;
+mod responses;
 mod routes;
 mod server;
 mod tls;

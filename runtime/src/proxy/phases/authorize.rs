@@ -198,7 +198,10 @@ async fn decide(
         Err(failure) => match authorizer.config.on_error {
             // The request's own log line (warn, blamed on the plugin) says
             // what failed; the guest's details are in its output lines.
-            OnError::Deny => Err(GatewayError::with_source(ErrorKind::PluginFailed, failure)),
+            OnError::Deny => Err(GatewayError::with_source(
+                ErrorKind::AuthorizerFailed,
+                failure,
+            )),
             OnError::Allow => {
                 tracing::warn!(authorizer = %authorizer.config.name, request_id = cx.request_id_str(), error = %failure, "authorizer failed; failing open");
                 Ok(None)
@@ -309,7 +312,10 @@ async fn ask_lambda(
         Err(failed) => failed.to_string(),
     };
     match authorizer.config.on_error {
-        OnError::Deny => Err(GatewayError::with_source(ErrorKind::PluginFailed, failure)),
+        OnError::Deny => Err(GatewayError::with_source(
+            ErrorKind::AuthorizerFailed,
+            failure,
+        )),
         OnError::Allow => {
             tracing::warn!(authorizer = %authorizer.config.name, request_id, error = %failure, "authorizer failed; failing open");
             Ok(None)

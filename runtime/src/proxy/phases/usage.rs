@@ -39,19 +39,19 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
     };
     let Some(presented) = presented else {
         return Err(GatewayError::with_source(
-            ErrorKind::Forbidden,
+            ErrorKind::ApiKeyRefused,
             "the route requires an API key and none was sent",
         ));
     };
     let Some(&key) = cx.snapshot.api_keys.get(presented) else {
         return Err(GatewayError::with_source(
-            ErrorKind::Forbidden,
+            ErrorKind::ApiKeyRefused,
             "the API key is unknown or disabled",
         ));
     };
     let Some(plan) = version.stage.plans.get(&key) else {
         return Err(GatewayError::with_source(
-            ErrorKind::Forbidden,
+            ErrorKind::ApiKeyRefused,
             "the API key is in no usage plan of this stage",
         ));
     };

@@ -36,7 +36,7 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
         }
     }
     if !missing.is_empty() {
-        return Err(GatewayError::new(ErrorKind::InvalidRequest(format!(
+        return Err(GatewayError::new(ErrorKind::InvalidParameters(format!(
             "Missing required request parameters: [{}]",
             missing.join(", ")
         ))));

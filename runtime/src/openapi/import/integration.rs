@@ -1,0 +1,647 @@
+//! `x-amazon-apigateway-integration` → a Turnpike integration.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::emit::{OutIntegration, OutPlugin};
+use super::{Flavor, Importer, Severity};
+use crate::openapi::source::escape;
+
+impl Importer<'_> {
+    /// The integration of one operation, or `None` with the reason reported.
+    pub(super) fn integration(
+        &mut self,
+        value: &Value,
+        pointer: &str,
+        method: &str,
+        params: &[&str],
+    ) -> Option<OutIntegration> {
+        let Some(object) = value.as_object() else {
+            self.find(Severity::Error, pointer, "expected an object");
+            return None;
+        };
+        let kind = object
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        for key in object.keys() {
+            let known = matches!(
+                key.as_str(),
+                "type"
+                    | "uri"
+                    | "httpMethod"
+                    | "requestParameters"
+                    | "requestTemplates"
+                    | "responses"
+                    | "passthroughBehavior"
+                    | "timeoutInMillis"
+                    | "payloadFormatVersion"
+                    | "connectionType"
+                    | "connectionId"
+                    | "credentials"
+                    | "cacheNamespace"
+                    | "cacheKeyParameters"
+                    | "contentHandling"
+                    | "tlsConfig"
+                    | "integrationSubtype"
+                    | "responseParameters"
+            );
+            if !known {
+                self.find(
+                    Severity::Warning,
+                    &format!("{pointer}/{}", escape(key)),
+                    format!("unknown integration field `{key}` is ignored"),
+                );
+            }
+        }
+        if object.contains_key("cacheKeyParameters") || object.contains_key("cacheNamespace") {
+            self.find(
+                Severity::Ignored,
+                &format!("{pointer}/cacheKeyParameters"),
+                "response caching is not part of the import (no stage cache is configured)",
+            );
+        }
+        if let Some(credentials) = object.get("credentials") {
+            let _ = credentials;
+            self.find(
+                Severity::Ignored,
+                &format!("{pointer}/credentials"),
+                "the IAM role API Gateway assumes to call the integration has no meaning to Turnpike",
+            );
+        }
+        match kind.as_str() {
+            "http_proxy" => self.http_proxy(object, pointer, method, params),
+            "http" => {
+                let request_templates = object
+                    .get("requestTemplates")
+                    .and_then(Value::as_object)
+                    .is_some_and(|t| !t.is_empty());
+                if request_templates {
+                    self.find(
+                        Severity::Error,
+                        &format!("{pointer}/requestTemplates"),
+                        "an `http` integration's request mapping templates need VTL, which Turnpike does not run yet",
+                    );
+                    return None;
+                }
+                if has_templates(object) || has_response_mapping(object) {
+                    self.find(
+                        Severity::Warning,
+                        &format!("{pointer}/responses"),
+                        "`http` (non-proxy) integration responses (status selection, response templates and parameters) are not applied: the backend's status, headers and body reach the client as with `http_proxy`",
+                    );
+                } else {
+                    self.find(
+                        Severity::Warning,
+                        pointer,
+                        "`http` (non-proxy) integration without mapping templates: imported as `http_proxy`",
+                    );
+                }
+                self.http_proxy(object, pointer, method, params)
+            }
+            "mock" => self.mock(object, pointer),
+            "aws_proxy" => self.aws_proxy(object, pointer),
+            "aws" => {
+                let uri = self.uri(object, pointer)?;
+                let (service, operation) = aws_service(&uri);
+                if service == "lambda" {
+                    self.find(
+                        Severity::Unsupported,
+                        pointer,
+                        "a non-proxy Lambda integration (`aws`) maps requests with VTL templates, which Turnpike does not run yet; use `aws_proxy` (Lambda proxy) to import it as a function",
+                    );
+                } else {
+                    self.find(
+                        Severity::Unsupported,
+                        pointer,
+                        format!("AWS service integration `{service}` ({operation}) is not supported; the route is left out"),
+                    );
+                }
+                None
+            }
+            "" => {
+                self.find(
+                    Severity::Error,
+                    &format!("{pointer}/type"),
+                    "the integration has no `type`",
+                );
+                None
+            }
+            other => {
+                self.find(
+                    Severity::Error,
+                    &format!("{pointer}/type"),
+                    format!("unknown integration type `{other}` (API Gateway's are http, http_proxy, mock, aws and aws_proxy)"),
+                );
+                None
+            }
+        }
+    }
+
+    fn uri(&mut self, object: &serde_json::Map<String, Value>, pointer: &str) -> Option<String> {
+        match object.get("uri") {
+            Some(uri) => self.string(uri, &format!("{pointer}/uri")),
+            None => {
+                self.find(Severity::Error, pointer, "the integration has no `uri`");
+                None
+            }
+        }
+    }
+
+    fn http_proxy(
+        &mut self,
+        object: &serde_json::Map<String, Value>,
+        pointer: &str,
+        method: &str,
+        params: &[&str],
+    ) -> Option<OutIntegration> {
+        let uri = self.uri(object, pointer)?;
+        let uri_pointer = format!("{pointer}/uri");
+        if object.get("connectionType").and_then(Value::as_str) == Some("VPC_LINK") {
+            self.find(
+                Severity::Warning,
+                &format!("{pointer}/connectionType"),
+                "VPC_LINK: the URI is called directly; make sure Turnpike can reach it",
+            );
+        }
+        if let Some(http_method) = object.get("httpMethod").and_then(Value::as_str) {
+            let http_method = http_method.to_ascii_uppercase();
+            if http_method != "ANY" && http_method != method {
+                self.find(
+                    Severity::Warning,
+                    &format!("{pointer}/httpMethod"),
+                    format!("the backend is called with the client's method, not {http_method}"),
+                );
+            }
+        }
+        if object
+            .get("tlsConfig")
+            .and_then(|t| t.get("insecureSkipVerification"))
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
+            self.find(
+                Severity::Warning,
+                &format!("{pointer}/tlsConfig"),
+                "insecureSkipVerification: Turnpike verifies the backend's certificate; name it in an [upstreams.NAME] with `tls.verify = false` to skip",
+            );
+        }
+        // Placeholders in the URI name integration path parameters, which
+        // `requestParameters` maps from the method's.
+        let mut path_sources: BTreeMap<String, String> = BTreeMap::new();
+        let mut request_headers = BTreeMap::new();
+        if let Some(parameters) = object.get("requestParameters").and_then(Value::as_object) {
+            for (target, source) in parameters {
+                let p = format!("{pointer}/requestParameters/{}", escape(target));
+                let Some(source) = source.as_str() else {
+                    self.find(Severity::Error, &p, "expected a string");
+                    continue;
+                };
+                if let Some(name) = target.strip_prefix("integration.request.path.") {
+                    match source.strip_prefix("method.request.path.") {
+                        Some(from) => {
+                            path_sources.insert(name.to_owned(), from.to_owned());
+                        }
+                        None => self.find(
+                            Severity::Error,
+                            &p,
+                            format!("path parameter `{name}` from `{source}`: only method path parameters can fill the URI's path"),
+                        ),
+                    }
+                } else if let Some(name) = target.strip_prefix("integration.request.header.") {
+                    match header_value(source) {
+                        HeaderSource::Template(t) => {
+                            request_headers.insert(name.to_owned(), t);
+                        }
+                        HeaderSource::SameHeader(from) if from.eq_ignore_ascii_case(name) => {}
+                        HeaderSource::SameHeader(from) => {
+                            request_headers
+                                .insert(name.to_owned(), format!("${{request.header.{from}}}"));
+                        }
+                        HeaderSource::Other => self.find(
+                            Severity::Unsupported,
+                            &p,
+                            format!("header value from `{source}` is not supported"),
+                        ),
+                    }
+                } else if let Some(name) = target.strip_prefix("integration.request.querystring.") {
+                    let same = source
+                        .strip_prefix("method.request.querystring.")
+                        .is_some_and(|from| from == name);
+                    if !same {
+                        self.find(
+                            Severity::Unsupported,
+                            &p,
+                            format!("query parameter `{name}` from `{source}` is not supported; the client's query string goes upstream unchanged"),
+                        );
+                    }
+                } else if target.starts_with("overwrite:")
+                    || target.starts_with("append:")
+                    || target.starts_with("remove:")
+                {
+                    self.find(
+                        Severity::Unsupported,
+                        &p,
+                        format!("HTTP API parameter mapping `{target}` is not supported"),
+                    );
+                } else {
+                    self.find(
+                        Severity::Error,
+                        &p,
+                        format!("unknown request parameter target `{target}`"),
+                    );
+                }
+            }
+        }
+        let url = self.url_template(&uri, &path_sources, params, &uri_pointer)?;
+        let timeout = object
+            .get("timeoutInMillis")
+            .and_then(Value::as_u64)
+            .map(|ms| format!("{ms}ms"));
+        Some(OutIntegration {
+            kind: "http_proxy".to_owned(),
+            url: Some(url),
+            timeout,
+            request_headers,
+            ..OutIntegration::default()
+        })
+    }
+
+    /// API Gateway's URI with `{name}` and `${stageVariables.x}` as a
+    /// Turnpike URL template; a `{name}` mapped from a differently named
+    /// method parameter becomes that parameter.
+    fn url_template(
+        &mut self,
+        uri: &str,
+        path_sources: &BTreeMap<String, String>,
+        params: &[&str],
+        pointer: &str,
+    ) -> Option<String> {
+        if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+            self.find(
+                Severity::Error,
+                pointer,
+                format!("`{uri}` is not an http:// or https:// URL"),
+            );
+            return None;
+        }
+        let mut out = String::with_capacity(uri.len());
+        let mut rest = uri;
+        while let Some(start) = rest.find('{') {
+            let dollar = start > 0 && rest.as_bytes()[start - 1] == b'$';
+            out.push_str(&rest[..start]);
+            let Some(end) = rest[start..].find('}') else {
+                self.find(
+                    Severity::Error,
+                    pointer,
+                    format!("`{{` without `}}` in `{uri}`"),
+                );
+                return None;
+            };
+            let name = &rest[start + 1..start + end];
+            if dollar {
+                if let Some(variable) = name.strip_prefix("stageVariables.") {
+                    if !self
+                        .options
+                        .maps
+                        .contains_key(&format!("stageVariables.{variable}"))
+                    {
+                        self.find(
+                            Severity::Error,
+                            pointer,
+                            format!("stage variable `{variable}` needs a value: --map 'stageVariables.{variable}=VALUE'"),
+                        );
+                        return None;
+                    }
+                    self.used_maps.insert(format!("stageVariables.{variable}"));
+                }
+                out.push('{');
+                out.push_str(name);
+                out.push('}');
+            } else {
+                let name = name.trim_end_matches('+');
+                let from = path_sources.get(name).map(String::as_str).unwrap_or(name);
+                if !params.contains(&from) {
+                    self.find(
+                        Severity::Error,
+                        pointer,
+                        format!("`{{{name}}}` in the URI is not a path parameter of the route (map it with requestParameters `integration.request.path.{name}`)"),
+                    );
+                    return None;
+                }
+                out.push('{');
+                out.push_str(from);
+                out.push('}');
+            }
+            rest = &rest[start + end + 1..];
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
+    fn mock(
+        &mut self,
+        object: &serde_json::Map<String, Value>,
+        pointer: &str,
+    ) -> Option<OutIntegration> {
+        // The request template selects the status: `{"statusCode": 200}`.
+        let mut status: u16 = 200;
+        if let Some((media, template)) = super::preferred_template(object.get("requestTemplates")) {
+            let p = format!("{pointer}/requestTemplates/{}", escape(media));
+            let text = template.as_str().unwrap_or("");
+            match serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| v.get("statusCode").and_then(Value::as_u64))
+            {
+                Some(code) if (100..600).contains(&code) => status = code as u16,
+                _ => {
+                    self.find(
+                        Severity::Error,
+                        &p,
+                        "a mock request template that is not a literal `{\"statusCode\": N}` needs VTL, which Turnpike does not run yet",
+                    );
+                    return None;
+                }
+            }
+        }
+        let mut out = OutIntegration {
+            kind: "mock".to_owned(),
+            status: Some(status),
+            ..OutIntegration::default()
+        };
+        let Some(responses) = object.get("responses").and_then(Value::as_object) else {
+            return Some(out);
+        };
+        // The integration response whose selection pattern matches the
+        // status, else `default`.
+        let code = status.to_string();
+        let chosen = responses
+            .iter()
+            .find(|(pattern, _)| {
+                pattern.as_str() != "default"
+                    && regex::Regex::new(&format!("^(?:{pattern})$"))
+                        .is_ok_and(|r| r.is_match(&code))
+            })
+            .or_else(|| responses.get_key_value("default"));
+        let Some((pattern, response)) = chosen else {
+            return Some(out);
+        };
+        let p = format!("{pointer}/responses/{}", escape(pattern));
+        if let Some(code) = self.status_of(response, &p) {
+            out.status = Some(code);
+        }
+        if let Some(parameters) = response
+            .get("responseParameters")
+            .and_then(Value::as_object)
+        {
+            for (target, source) in parameters {
+                let pp = format!("{p}/responseParameters/{}", escape(target));
+                match (target.strip_prefix("method.response.header."), source.as_str().and_then(static_value)) {
+                    (Some(name), Some(value)) => {
+                        out.headers.insert(name.to_owned(), value);
+                    }
+                    _ => self.find(
+                        Severity::Unsupported,
+                        &pp,
+                        format!("response parameter `{target}` from {source}: only static header values ('...') are imported for mocks"),
+                    ),
+                }
+            }
+        }
+        if let Some((media, template)) =
+            super::preferred_template(response.get("responseTemplates"))
+        {
+            let text = template.as_str().unwrap_or("");
+            if is_vtl(text) {
+                self.find(
+                    Severity::Error,
+                    &format!("{p}/responseTemplates/{}", escape(media)),
+                    "this response template uses VTL, which Turnpike does not run yet",
+                );
+                return None;
+            }
+            if !text.is_empty() {
+                out.body = Some(text.to_owned());
+                out.headers
+                    .entry("content-type".to_owned())
+                    .or_insert_with(|| media.clone());
+            }
+        }
+        Some(out)
+    }
+
+    fn aws_proxy(
+        &mut self,
+        object: &serde_json::Map<String, Value>,
+        pointer: &str,
+    ) -> Option<OutIntegration> {
+        if let Some(subtype) = object.get("integrationSubtype").and_then(Value::as_str) {
+            self.find(
+                Severity::Unsupported,
+                pointer,
+                format!(
+                    "AWS service integration `{subtype}` is not supported; the route is left out"
+                ),
+            );
+            return None;
+        }
+        let uri = self.uri(object, pointer)?;
+        let function_arn = lambda_function_arn(&uri);
+        let Some(function_arn) = function_arn else {
+            let (service, operation) = aws_service(&uri);
+            self.find(
+                Severity::Unsupported,
+                pointer,
+                format!("AWS service integration `{service}` ({operation}) is not supported; the route is left out"),
+            );
+            return None;
+        };
+        let name = function_name(&function_arn);
+        let plugin = self.lambda_plugin(&name, &function_arn, &format!("{pointer}/uri"))?;
+        let payload_format = match object.get("payloadFormatVersion").and_then(Value::as_str) {
+            Some(v @ ("1.0" | "2.0")) => v.to_owned(),
+            Some(other) => {
+                self.find(
+                    Severity::Error,
+                    &format!("{pointer}/payloadFormatVersion"),
+                    format!("payload format `{other}`: expected 1.0 or 2.0"),
+                );
+                return None;
+            }
+            None if self.flavor == Flavor::Http => "2.0".to_owned(),
+            None => "1.0".to_owned(),
+        };
+        Some(OutIntegration {
+            kind: "function".to_owned(),
+            plugin: Some(plugin),
+            payload_format: Some(payload_format),
+            ..OutIntegration::default()
+        })
+    }
+
+    /// The plugin standing for Lambda function `name`: `--map NAME=PLUGIN`
+    /// names a configured plugin, `--map NAME=FILE.wasm` adds one.
+    pub(super) fn lambda_plugin(&mut self, name: &str, arn: &str, pointer: &str) -> Option<String> {
+        let mapped = self.mapped(name).or_else(|| self.mapped(arn));
+        let Some(value) = mapped else {
+            self.find(
+                Severity::Error,
+                pointer,
+                format!("Lambda function `{name}` needs a plugin: --map '{name}=PLUGIN' (a configured `lambda` plugin) or --map '{name}=FILE.wasm'"),
+            );
+            return None;
+        };
+        if value.ends_with(".wasm") {
+            let plugin = super::sanitize(name);
+            let component = std::path::Path::new(&value)
+                .canonicalize()
+                .map(|p| p.display().to_string())
+                .unwrap_or(value);
+            self.plugins.insert(
+                plugin.clone(),
+                OutPlugin {
+                    component,
+                    world: "lambda".to_owned(),
+                },
+            );
+            Some(plugin)
+        } else {
+            Some(value)
+        }
+    }
+}
+
+/// Whether an integration carries mapping templates.
+fn has_templates(object: &serde_json::Map<String, Value>) -> bool {
+    let non_empty = |v: Option<&Value>| v.and_then(Value::as_object).is_some_and(|o| !o.is_empty());
+    non_empty(object.get("requestTemplates"))
+        || object
+            .get("responses")
+            .and_then(Value::as_object)
+            .is_some_and(|r| {
+                r.values()
+                    .any(|resp| non_empty(resp.get("responseTemplates")))
+            })
+}
+
+/// Whether integration responses map statuses or set parameters.
+fn has_response_mapping(object: &serde_json::Map<String, Value>) -> bool {
+    object
+        .get("responses")
+        .and_then(Value::as_object)
+        .is_some_and(|r| {
+            r.values().any(|resp| {
+                resp.get("responseParameters").is_some()
+                    || resp
+                        .get("statusCode")
+                        .and_then(|c| c.as_str())
+                        .is_some_and(|c| c != "200")
+            })
+        })
+}
+
+/// Whether template text uses Velocity (variables or directives).
+pub(super) fn is_vtl(text: &str) -> bool {
+    text.contains("$input")
+        || text.contains("$context")
+        || text.contains("$util")
+        || text.contains("$stageVariables")
+        || text.contains("#set")
+        || text.contains("#if")
+        || text.contains("#foreach")
+}
+
+/// `'text'` → `text`: API Gateway's static parameter values.
+pub(super) fn static_value(source: &str) -> Option<String> {
+    let inner = source.strip_prefix('\'')?.strip_suffix('\'')?;
+    Some(inner.to_owned())
+}
+
+enum HeaderSource {
+    Template(String),
+    SameHeader(String),
+    Other,
+}
+
+/// An integration request header's source as a Turnpike template.
+fn header_value(source: &str) -> HeaderSource {
+    if let Some(text) = static_value(source) {
+        return HeaderSource::Template(text);
+    }
+    if let Some(v) = source.strip_prefix("stageVariables.") {
+        return HeaderSource::Template(format!("${{stageVariables.{v}}}"));
+    }
+    if let Some(v) = source.strip_prefix("context.authorizer.") {
+        return HeaderSource::Template(format!("${{context.authorizer.{v}}}"));
+    }
+    if let Some(v) = source.strip_prefix("method.request.path.") {
+        return HeaderSource::Template(format!("${{request.path.{v}}}"));
+    }
+    if let Some(v) = source.strip_prefix("method.request.header.") {
+        return HeaderSource::SameHeader(v.to_owned());
+    }
+    HeaderSource::Other
+}
+
+/// `arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations`
+/// → `FUNCTION_ARN`.
+fn lambda_function_arn(uri: &str) -> Option<String> {
+    if uri.starts_with("arn:aws:lambda:") {
+        return Some(uri.to_owned());
+    }
+    let (_, after) = uri.split_once(":lambda:path/")?;
+    let after = after.split_once("/functions/")?.1;
+    let arn = after.strip_suffix("/invocations").unwrap_or(after);
+    Some(arn.to_owned())
+}
+
+/// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:ALIAS]` → `NAME`.
+fn function_name(arn: &str) -> String {
+    match arn.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest).to_owned(),
+        None => arn.to_owned(),
+    }
+}
+
+/// `arn:aws:apigateway:REGION:SERVICE:action/OP` or `path/...` → (SERVICE, what).
+fn aws_service(uri: &str) -> (String, String) {
+    let parts: Vec<&str> = uri.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "apigateway", _, service, rest] => {
+            let what = if let Some(action) = rest.strip_prefix("action/") {
+                format!("action {}", action.split('&').next().unwrap_or(action))
+            } else {
+                rest.to_string()
+            };
+            ((*service).to_owned(), what)
+        }
+        _ => ("unknown".to_owned(), uri.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_uris_and_services() {
+        let uri = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:Hello:live/invocations";
+        let arn = lambda_function_arn(uri).unwrap();
+        assert_eq!(
+            arn,
+            "arn:aws:lambda:us-east-1:123456789012:function:Hello:live"
+        );
+        assert_eq!(function_name(&arn), "Hello");
+        assert_eq!(
+            aws_service("arn:aws:apigateway:us-east-1:dynamodb:action/PutItem"),
+            ("dynamodb".to_owned(), "action PutItem".to_owned())
+        );
+        assert_eq!(
+            aws_service("arn:aws:apigateway:us-east-1:sqs:path/123456789012/orders"),
+            ("sqs".to_owned(), "path/123456789012/orders".to_owned())
+        );
+        assert!(lambda_function_arn("arn:aws:apigateway:us-east-1:sqs:path/1/q").is_none());
+    }
+}

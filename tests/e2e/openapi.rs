@@ -1,0 +1,384 @@
+//! `turnpike import openapi` end to end: definitions written for Amazon API
+//! Gateway (tests/openapi/) imported into a configuration, validated, served
+//! by the real binary and called: integrations, Lambda functions and
+//! authorizers, JWT, validators, CORS, gateway responses, mocks. Malformed
+//! definitions are refused with the exact message and nothing written.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::harness::{
+    Gateway, binary, client, plugin_cache, polyglot_guest, python_tool, run, workspace,
+};
+use crate::upstream::Upstream;
+
+fn definition(name: &str) -> PathBuf {
+    workspace().join("tests/openapi").join(name)
+}
+
+/// Runs `turnpike import openapi FILE ARGS...`: (exit code, stdout, stderr).
+fn import(file: &Path, args: &[&str]) -> (i32, String, String) {
+    run(Command::new(binary())
+        .args(["import", "openapi"])
+        .arg(file)
+        .args(args))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rest_api_definition_is_imported_and_served() {
+    let echo = polyglot_guest("python-lambda-echo", "python_lambda_echo.wasm", "lambda");
+    let authorizer = polyglot_guest(
+        "python-lambda-authorizer",
+        "python_lambda_authorizer.wasm",
+        "lambda",
+    );
+    let origin = Upstream::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("gateway.toml");
+    // The operator's file: listener, plugins, keys and the plan that will
+    // cover the imported API's stage.
+    std::fs::write(
+        &config,
+        format!(
+            r#"[server]
+cache_dir = "{cache}"
+
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+
+[plugins.pets-auth]
+component = "{authorizer}"
+world = "lambda"
+instances = "reuse"
+timeout = "1500ms"
+
+[plugins.pets-echo]
+component = "{echo}"
+world = "lambda"
+instances = "reuse"
+timeout = "1500ms"
+
+[api_keys.partner]
+value = "pk_import_0123456789"
+
+[usage_plans.gold]
+api_keys = ["partner"]
+stages = [{{ api = "Pet-Shop", stage = "prod" }}]
+"#,
+            cache = plugin_cache()
+        ),
+    )
+    .expect("write the base config");
+    let backend = origin.base().trim_start_matches("http://").to_owned();
+    let (code, stdout, report) = import(
+        &definition("petshop.swagger.yaml"),
+        &[
+            "--into",
+            config.to_str().expect("utf-8"),
+            "--map",
+            "AuthFunction=pets-auth",
+            "--map",
+            "EchoFunction=pets-echo",
+            "--map",
+            &format!("stageVariables.backend={backend}"),
+        ],
+    );
+    assert_eq!(code, 0, "import failed:\n{report}");
+    assert_eq!(stdout.trim(), format!("wrote {}", config.display()));
+    let line = |needle: &str| {
+        report
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in the report:\n{report}"))
+            .to_owned()
+    };
+    assert!(
+        line("/paths/~1orders/post/x-amazon-apigateway-integration").ends_with(
+            "unsupported: /paths/~1orders/post/x-amazon-apigateway-integration: AWS service integration `sqs` (path/123456789012/orders) is not supported; the route is left out"
+        ),
+        "{report}"
+    );
+    assert!(line("/x-company-owner").contains("petshop.swagger.yaml:44: ignored:"));
+    assert!(line("/x-amazon-apigateway-documentation").contains(": ignored:"));
+    assert!(
+        report.ends_with(
+            "4 routes imported, 1 left out; 0 errors, 1 unsupported, 0 warnings, 2 ignored\n"
+        ),
+        "{report}"
+    );
+    let text = std::fs::read_to_string(&config).expect("read the merged config");
+    assert!(
+        text.contains("deny_source = [\"203.0.113.0/24\"]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("binary_media_types = [\"image/png\"]"),
+        "{text}"
+    );
+    let (code, _, stderr) = run(Command::new(binary())
+        .args(["validate", "--config"])
+        .arg(&config));
+    assert_eq!(code, 0, "{stderr}");
+
+    let gw = Gateway::start(&text);
+    let http = client();
+    let url = |path: &str| gw.url("main", path);
+
+    // The mock: the request template chose 200, the default response's
+    // template and header.
+    let response = http.get(url("/prod/health")).send().await.expect("health");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-mock"], "yes");
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(response.text().await.expect("body"), r#"{"status":"ok"}"#);
+
+    // The API's default validator checks parameters; the error names them,
+    // with API Gateway's error type and request id headers, and the
+    // DEFAULT_4XX gateway response's header.
+    let response = http.get(url("/prod/pets")).send().await.expect("pets");
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "BadRequestException"
+    );
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        response.headers()["x-amzn-requestid"],
+        response.headers()["x-request-id"]
+    );
+    assert_eq!(
+        response.text().await.expect("body"),
+        r#"{"message":"Missing required request parameters: [limit]"}"#
+    );
+    let seen: Value = http
+        .get(url("/prod/pets?limit=5"))
+        .send()
+        .await
+        .expect("pets")
+        .json()
+        .await
+        .expect("echo");
+    assert_eq!(seen["path"], "/pets");
+    assert_eq!(seen["query"], "limit=5");
+
+    // The Lambda TOKEN authorizer with its validation expression, and the
+    // customised UNAUTHORIZED answer.
+    let response = http
+        .get(url("/prod/pets/7"))
+        .header("x-tenant", "acme")
+        .send()
+        .await
+        .expect("pet");
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Bearer realm=\"pets\""
+    );
+    assert_eq!(response.headers()["x-tenant"], "acme");
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "UnauthorizedException"
+    );
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(
+        body,
+        json!({"error": "Unauthorized", "type": "UNAUTHORIZED", "id": id})
+    );
+    // Path parameter renamed by requestParameters, static and mapped headers.
+    let seen: Value = http
+        .get(url("/prod/pets/7"))
+        .header("authorization", "Bearer alice")
+        .header("x-tenant", "acme")
+        .send()
+        .await
+        .expect("pet")
+        .json()
+        .await
+        .expect("echo");
+    assert_eq!(seen["path"], "/animals/7");
+    assert_eq!(seen["headers"]["x-pet-source"], json!(["turnpike"]));
+    assert_eq!(seen["headers"]["x-caller"], json!(["alice"]));
+    assert_eq!(seen["headers"]["x-tenant-id"], json!(["acme"]));
+
+    // POST /pets: authorizer, API key, body model ($ref resolved), Lambda.
+    let post = |body: Value, key: Option<&str>| {
+        let mut request = http
+            .post(url("/prod/pets"))
+            .header("authorization", "Bearer alice")
+            .json(&body);
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        request.send()
+    };
+    let response = post(json!({"name": "Rex", "kind": "dog"}), None)
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 403);
+    assert_eq!(response.headers()["x-amzn-errortype"], "ForbiddenException");
+    let response = post(
+        json!({"name": "Rex", "kind": "fish"}),
+        Some("pk_import_0123456789"),
+    )
+    .await
+    .expect("post");
+    assert_eq!(response.status(), 400);
+    let message = response.text().await.expect("body");
+    assert!(
+        message.contains("/kind: \\\"fish\\\" is not one of"),
+        "{message}"
+    );
+    let response = post(
+        json!({"name": "Rex", "kind": "dog"}),
+        Some("pk_import_0123456789"),
+    )
+    .await
+    .expect("post");
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(answer["event"]["httpMethod"], "POST");
+    assert_eq!(answer["event"]["resource"], "/pets");
+    assert_eq!(answer["event"]["requestContext"]["stage"], "prod");
+    assert_eq!(
+        answer["event"]["requestContext"]["authorizer"]["principalId"],
+        "alice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_api_export_is_imported_and_served() {
+    let echo = polyglot_guest("python-lambda-echo", "python_lambda_echo.wasm", "lambda");
+    let origin = Upstream::start();
+    let tokens = python_tool(
+        "jwt_tokens.py",
+        &json!({
+            "keys": [{"kid": "k1", "alg": "RS256"}],
+            "publish": [["k1"]],
+            "tokens": {
+                "reader": {"kid": "k1", "claims": {"iss": "https://issuer.example.test/", "aud": "items", "sub": "ana", "scope": "items:read", "exp": "$now+600"}},
+                "no_scope": {"kid": "k1", "claims": {"iss": "https://issuer.example.test/", "aud": "items", "sub": "ben", "scope": "profile", "exp": "$now+600"}},
+            },
+        }),
+    );
+    origin.publish("jwks", &tokens["jwks"][0].to_string());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("items.toml");
+    let backend = origin.base().trim_start_matches("http://").to_owned();
+    let (code, _, report) = import(
+        &definition("items.oas30.json"),
+        &[
+            "--out",
+            out.to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+            "--map",
+            &format!("items-echo={echo}"),
+            "--map",
+            &format!("stageVariables.backend={backend}"),
+            "--map",
+            &format!("items-jwt.jwks_uri={}/doc/jwks", origin.base()),
+        ],
+    );
+    assert_eq!(code, 0, "import failed:\n{report}");
+    assert!(
+        report.ends_with(
+            "2 routes imported, 0 left out; 0 errors, 0 unsupported, 0 warnings, 0 ignored\n"
+        ),
+        "{report}"
+    );
+    let text = std::fs::read_to_string(&out).expect("read the config");
+    let text = format!("[server]\ncache_dir = \"{}\"\n\n{text}", plugin_cache());
+    let gw = Gateway::start(&text);
+    let http = client();
+
+    // The JWT authorizer with the route's scope.
+    let get = |token: Option<&str>| {
+        let mut request = http.get(gw.url("main", "/items/42"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(get(None).await.expect("get").status(), 401);
+    let reader = tokens["tokens"]["reader"].as_str().expect("token");
+    let no_scope = tokens["tokens"]["no_scope"].as_str().expect("token");
+    assert_eq!(get(Some(no_scope)).await.expect("get").status(), 403);
+    let seen: Value = get(Some(reader))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("echo");
+    assert_eq!(seen["path"], "/items/42");
+
+    // The $default route: a Lambda function with the 2.0 payload.
+    let answer: Value = http
+        .post(gw.url("main", "/anything/else"))
+        .body("hi")
+        .send()
+        .await
+        .expect("default")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["event"]["version"], "2.0");
+    assert_eq!(answer["event"]["routeKey"], "$default");
+    assert_eq!(answer["event"]["rawPath"], "/anything/else");
+
+    // CORS from x-amazon-apigateway-cors: a preflight answered by the gateway.
+    let response = http
+        .request(reqwest::Method::OPTIONS, gw.url("main", "/items/42"))
+        .header("origin", "https://app.example.test")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(response.status(), 204);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example.test"
+    );
+    assert_eq!(response.headers()["access-control-max-age"], "600");
+    assert_eq!(
+        response.headers()["access-control-allow-credentials"],
+        "true"
+    );
+}
+
+#[test]
+fn malformed_definitions_are_refused_with_the_exact_reason() {
+    let bad = workspace().join("tests/openapi/bad");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&bad)
+        .expect("tests/openapi/bad")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e != "err"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    for file in names {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("out.toml");
+        let (code, stdout, stderr) = run(Command::new(binary())
+            .current_dir(&bad)
+            .args(["import", "openapi"])
+            .arg(file.file_name().expect("name"))
+            .arg("--out")
+            .arg(&out));
+        let expected_file = file.with_extension(format!(
+            "{}.err",
+            file.extension().and_then(|e| e.to_str()).unwrap_or("")
+        ));
+        let expected = std::fs::read_to_string(&expected_file)
+            .unwrap_or_else(|_| panic!("{} has no .err file; it says:\n{stderr}", file.display()));
+        assert_eq!(code, 1, "{}: {stdout}", file.display());
+        assert_eq!(stderr.trim_end(), expected.trim_end(), "{}", file.display());
+        assert!(!out.exists(), "{}: nothing is written", file.display());
+    }
+}
