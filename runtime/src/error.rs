@@ -104,6 +104,11 @@ pub enum ErrorKind {
     InvalidRequest(String),
     /// Required request parameters are missing; carries which.
     InvalidParameters(String),
+    /// The request's media type has no mapping template and the route's
+    /// passthrough behavior refuses it.
+    UnsupportedMediaType,
+    /// A mapping template failed while rendering (the API's configuration).
+    TemplateFailed,
     /// A bug or resource failure inside the gateway.
     Internal,
 }
@@ -169,14 +174,15 @@ impl GatewayError {
             | ErrorKind::LimitExceeded(_)
             | ErrorKind::SignatureRefused(_)
             | ErrorKind::InvalidRequest(_)
-            | ErrorKind::InvalidParameters(_) => Blame::Downstream,
+            | ErrorKind::InvalidParameters(_)
+            | ErrorKind::UnsupportedMediaType => Blame::Downstream,
             ErrorKind::PluginFailed | ErrorKind::AuthorizerFailed | ErrorKind::FunctionFailed => {
                 Blame::Plugin
             }
             ErrorKind::UpstreamUnreachable
             | ErrorKind::UpstreamTimeout
             | ErrorKind::UpstreamOverloaded => Blame::Upstream,
-            ErrorKind::Internal => Blame::Internal,
+            ErrorKind::Internal | ErrorKind::TemplateFailed => Blame::Internal,
         }
     }
 
@@ -207,7 +213,8 @@ impl GatewayError {
             ErrorKind::TooManyRequests(_) | ErrorKind::LimitExceeded(_) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::Internal | ErrorKind::TemplateFailed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -238,7 +245,8 @@ impl GatewayError {
             ErrorKind::SignatureRefused(message)
             | ErrorKind::InvalidRequest(message)
             | ErrorKind::InvalidParameters(message) => message,
-            ErrorKind::Internal => "Internal server error",
+            ErrorKind::UnsupportedMediaType => "Unsupported Media Type",
+            ErrorKind::Internal | ErrorKind::TemplateFailed => "Internal server error",
         }
     }
 
@@ -271,7 +279,10 @@ impl GatewayError {
             }
             ErrorKind::InvalidRequest(_) => ResponseType::BadRequestBody,
             ErrorKind::InvalidParameters(_) => ResponseType::BadRequestParameters,
-            ErrorKind::PluginFailed => ResponseType::ApiConfigurationError,
+            ErrorKind::PluginFailed | ErrorKind::TemplateFailed => {
+                ResponseType::ApiConfigurationError
+            }
+            ErrorKind::UnsupportedMediaType => ResponseType::UnsupportedMediaType,
             _ if self.status().is_server_error() => ResponseType::Default5xx,
             _ => ResponseType::Default4xx,
         }
@@ -302,10 +313,12 @@ impl GatewayError {
             }
             ErrorKind::UpstreamOverloaded => "ServiceUnavailableException",
             ErrorKind::NotImplemented => "NotImplementedException",
+            ErrorKind::UnsupportedMediaType => "UnsupportedMediaTypeException",
             ErrorKind::FunctionFailed
             | ErrorKind::PluginFailed
             | ErrorKind::UpstreamUnreachable
             | ErrorKind::UpstreamTimeout
+            | ErrorKind::TemplateFailed
             | ErrorKind::Internal => "InternalServerErrorException",
         }
     }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// listed before it.
 const LAYERS: &[&str] = &[
     "util",
+    "vtl",
     "router",
     "store",
     "tls",

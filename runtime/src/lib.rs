@@ -42,6 +42,7 @@ pub mod tls;
 pub mod upstream;
 pub mod usage;
 pub mod util;
+pub mod vtl;
 
 pub use config::Config;
 pub use control::state::load as load_config;

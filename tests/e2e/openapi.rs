@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::harness::{
     Gateway, binary, client, plugin_cache, polyglot_guest, python_tool, run, workspace,
 };
-use crate::upstream::Upstream;
+use crate::upstream::{Upstream, body_hash};
 
 fn definition(name: &str) -> PathBuf {
     workspace().join("tests/openapi").join(name)
@@ -105,7 +105,7 @@ stages = [{{ api = "Pet-Shop", stage = "prod" }}]
     assert!(line("/x-amazon-apigateway-documentation").contains(": ignored:"));
     assert!(
         report.ends_with(
-            "4 routes imported, 1 left out; 0 errors, 1 unsupported, 0 warnings, 2 ignored\n"
+            "6 routes imported, 1 left out; 0 errors, 1 unsupported, 0 warnings, 2 ignored\n"
         ),
         "{report}"
     );
@@ -249,6 +249,55 @@ stages = [{{ api = "Pet-Shop", stage = "prod" }}]
     assert_eq!(
         answer["event"]["requestContext"]["authorizer"]["principalId"],
         "alice"
+    );
+
+    // VTL: the request template builds the backend's body, the response
+    // template reshapes the backend's answer.
+    let response = http
+        .post(url("/prod/pets/search"))
+        .header("x-tenant", "acme")
+        .json(&json!({"q": "it's", "kinds": ["dog", "cat"]}))
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let mapped = "{\n  \"query\": \"it\\'s\",\n  \"limit\": 10,\n  \"tenant\": \"acme\",\n  \"stage\": \"prod\",\n  \"kinds\": [\"dog\",\"cat\"]\n}\n";
+    assert_eq!(
+        response.text().await.expect("body"),
+        format!(
+            "{{\"searched\": \"/search\", \"bytes\": {}, \"hash\": \"{}\", \"request\": \"{id}\"}}\n",
+            mapped.len(),
+            body_hash(mapped.as_bytes())
+        )
+    );
+    // WHEN_NO_TEMPLATES: a media type without a template is refused.
+    let response = http
+        .post(url("/prod/pets/search"))
+        .header("content-type", "text/plain")
+        .body("q=dogs")
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(response.status(), 415);
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "UnsupportedMediaTypeException"
+    );
+    // A mock whose response template sets the status.
+    let response = http
+        .get(url("/prod/teapot?short=yes"))
+        .send()
+        .await
+        .expect("teapot");
+    assert_eq!(response.status(), 418);
+    assert_eq!(
+        response.text().await.expect("body"),
+        "{\"short\": \"yes\", \"stout\": true}\n"
     );
 }
 

@@ -430,6 +430,9 @@ pub struct RawRoute {
     #[serde(default)]
     pub required_headers: Vec<SpannedStr>,
     pub throttle: Option<Spanned<RawThrottle>>,
+    pub request_templates: Option<Spanned<BTreeMap<String, SpannedStr>>>,
+    pub response_templates: Option<Spanned<BTreeMap<String, SpannedStr>>>,
+    pub passthrough_behavior: Option<SpannedStr>,
     pub integration: Spanned<RawIntegration>,
 }
 

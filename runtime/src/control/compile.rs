@@ -589,6 +589,7 @@ impl Definition {
                     throttle,
                     validation: route.validation.clone(),
                     mapper: self.mappers[id].clone(),
+                    templates: route.templates.clone(),
                     integration,
                 })
             })

@@ -11,7 +11,8 @@ use http::HeaderName;
 
 use crate::auth::CompiledAuthorizer;
 use crate::config::{
-    ApiKeySource, CorsConfig, GatewayResponses, Limits, RequestValidation, SourcePolicy,
+    ApiKeySource, CorsConfig, GatewayResponses, Limits, MappingTemplates, RequestValidation,
+    SourcePolicy,
 };
 use crate::integrations::Integration;
 use crate::plugin::MapperPlugin;
@@ -272,6 +273,8 @@ pub struct CompiledRoute {
     pub validation: Option<Arc<RequestValidation>>,
     /// The mapper around the integration.
     pub mapper: Option<Arc<MapperPlugin>>,
+    /// VTL mapping templates around the integration.
+    pub templates: Option<Arc<MappingTemplates>>,
     /// What serves the route, its stage variables filled in.
     pub integration: Integration,
 }

@@ -134,6 +134,8 @@ pub struct Cx<'r> {
     /// Query string a request mapper chose (empty: none), replacing the
     /// client's.
     pub mapped_query: Option<String>,
+    /// What response templates need of the request (phase 9 to 11).
+    pub template_view: Option<Box<super::phases::templates::RequestView>>,
     /// How the integration call went.
     pub integration: Measured,
     /// The response, once the integration (or a later phase) produced it.
@@ -179,6 +181,7 @@ impl<'r> Cx<'r> {
             plugin_view: None,
             mapped_path: None,
             mapped_query: None,
+            template_view: None,
             integration: Measured::default(),
             response: None,
             preflight: false,

@@ -683,6 +683,8 @@ pub struct RouteConfig {
     /// Throttle of this route on every stage, all callers together
     /// (overrides the stage's).
     pub throttle: Option<ThrottleConfig>,
+    /// VTL mapping templates around the integration.
+    pub templates: Option<Arc<MappingTemplates>>,
 }
 
 /// What serves a route.

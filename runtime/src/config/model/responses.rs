@@ -221,6 +221,29 @@ fn variable(name: &str) -> Result<ResponseVar, String> {
     ))
 }
 
+/// A route's VTL mapping templates (API Gateway's `requestTemplates` and
+/// `responseTemplates`), parsed when the configuration loads.
+#[derive(Debug, Clone)]
+pub struct MappingTemplates {
+    /// Request templates by media type (lower case).
+    pub request: Vec<(String, crate::vtl::Template)>,
+    /// Response templates by media type (lower case).
+    pub response: Vec<(String, crate::vtl::Template)>,
+    /// What a request whose media type has no template gets.
+    pub passthrough: Passthrough,
+}
+
+/// API Gateway's `passthroughBehavior`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passthrough {
+    /// A request with no template for its type goes through unchanged.
+    WhenNoMatch,
+    /// Only when the route has no request templates at all; otherwise 415.
+    WhenNoTemplates,
+    /// Never: a request with no template for its type gets 415.
+    Never,
+}
+
 /// `[apis.gateway_responses.TYPE]`: how the API answers errors of a type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayResponseConfig {

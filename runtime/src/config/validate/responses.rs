@@ -1,4 +1,4 @@
-//! `[apis.gateway_responses.TYPE]`.
+//! `[apis.gateway_responses.TYPE]`, and routes' VTL mapping templates.
 
 use std::collections::BTreeMap;
 
@@ -7,11 +7,67 @@ use serde_spanned::Spanned;
 
 use super::Validator;
 use crate::config::model::{
-    GatewayResponseConfig, GatewayResponses, ResponseTemplate, ResponseType,
+    GatewayResponseConfig, GatewayResponses, MappingTemplates, Passthrough, ResponseTemplate,
+    ResponseType,
 };
-use crate::config::raw::RawGatewayResponse;
+use crate::config::raw::{RawGatewayResponse, RawRoute, SpannedStr};
 
 impl Validator {
+    /// A route's `request_templates`, `response_templates` and
+    /// `passthrough_behavior`; a template's syntax error names its line
+    /// and column within the template.
+    pub(super) fn templates(
+        &mut self,
+        route: &RawRoute,
+        key: &str,
+    ) -> Option<std::sync::Arc<MappingTemplates>> {
+        let mut parse = |table: &Option<Spanned<BTreeMap<String, SpannedStr>>>, name: &str| {
+            let mut out = Vec::new();
+            for (media, text) in table.iter().flat_map(|t| t.get_ref()) {
+                let at = format!("{key}.{name}.{media}");
+                let valid_media = media.contains('/') && !media.contains(char::is_whitespace);
+                if !valid_media {
+                    self.problem(text.span(), at, format!("`{media}` is not a media type"));
+                    continue;
+                }
+                match crate::vtl::Template::parse(text.get_ref()) {
+                    Ok(template) => out.push((media.to_ascii_lowercase(), template)),
+                    Err(e) => self.problem(text.span(), at, format!("template {e}")),
+                }
+            }
+            out
+        };
+        let request = parse(&route.request_templates, "request_templates");
+        let response = parse(&route.response_templates, "response_templates");
+        let passthrough = match route
+            .passthrough_behavior
+            .as_ref()
+            .map(|p| (p, p.get_ref().as_str()))
+        {
+            None | Some((_, "when_no_match")) => Passthrough::WhenNoMatch,
+            Some((_, "when_no_templates")) => Passthrough::WhenNoTemplates,
+            Some((_, "never")) => Passthrough::Never,
+            Some((raw, other)) => {
+                self.problem(
+                    raw.span(),
+                    format!("{key}.passthrough_behavior"),
+                    format!("`{other}` is not a passthrough behavior: \"when_no_match\", \"when_no_templates\" or \"never\""),
+                );
+                Passthrough::WhenNoMatch
+            }
+        };
+        let any = route.request_templates.is_some()
+            || route.response_templates.is_some()
+            || route.passthrough_behavior.is_some();
+        any.then(|| {
+            std::sync::Arc::new(MappingTemplates {
+                request,
+                response,
+                passthrough,
+            })
+        })
+    }
+
     pub(super) fn gateway_responses(
         &mut self,
         raw: &BTreeMap<String, Spanned<RawGatewayResponse>>,

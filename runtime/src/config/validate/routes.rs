@@ -105,6 +105,14 @@ impl Validator {
                 .throttle
                 .as_ref()
                 .map(|t| self.throttle(t, &format!("{route_key_path}.throttle")));
+            let templates = self.templates(route, &route_key_path);
+            if let (Some(_), Some(name)) = (&templates, &route.mapper) {
+                self.problem(
+                    name.span(),
+                    format!("{route_key_path}.mapper"),
+                    "a route maps with a `mapper` plugin or with VTL templates, not both",
+                );
+            }
             parsed.push((
                 RouteConfig {
                     key: route_key,
@@ -120,6 +128,7 @@ impl Validator {
                         .collect(),
                     validation: self.validation(route, &route_key_path, models),
                     throttle,
+                    templates,
                 },
                 route.key.span(),
             ));

@@ -210,6 +210,15 @@ pub struct OutRoute {
     /// Required headers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub required_headers: Vec<String>,
+    /// What a request without a template for its media type gets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passthrough_behavior: Option<String>,
+    /// VTL request templates by media type.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub request_templates: BTreeMap<String, String>,
+    /// VTL response templates by media type.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub response_templates: BTreeMap<String, String>,
     /// The integration.
     pub integration: OutIntegration,
 }

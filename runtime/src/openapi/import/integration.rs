@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::emit::{OutIntegration, OutPlugin};
+use super::emit::{OutIntegration, OutPlugin, OutRoute};
 use super::{Flavor, Importer, Severity};
 use crate::openapi::source::escape;
 
@@ -16,6 +16,7 @@ impl Importer<'_> {
         pointer: &str,
         method: &str,
         params: &[&str],
+        route: &mut OutRoute,
     ) -> Option<OutIntegration> {
         let Some(object) = value.as_object() else {
             self.find(Severity::Error, pointer, "expected an object");
@@ -74,25 +75,15 @@ impl Importer<'_> {
         match kind.as_str() {
             "http_proxy" => self.http_proxy(object, pointer, method, params),
             "http" => {
-                let request_templates = object
-                    .get("requestTemplates")
-                    .and_then(Value::as_object)
-                    .is_some_and(|t| !t.is_empty());
-                if request_templates {
-                    self.find(
-                        Severity::Error,
-                        &format!("{pointer}/requestTemplates"),
-                        "an `http` integration's request mapping templates need VTL, which Turnpike does not run yet",
-                    );
-                    return None;
-                }
-                if has_templates(object) || has_response_mapping(object) {
+                self.templates(object, pointer, route)?;
+                if has_response_mapping(object) {
                     self.find(
                         Severity::Warning,
                         &format!("{pointer}/responses"),
-                        "`http` (non-proxy) integration responses (status selection, response templates and parameters) are not applied: the backend's status, headers and body reach the client as with `http_proxy`",
+                        "`http` (non-proxy) integration responses are not selected by the backend's status: their status codes and parameters are not applied (the default response's template is)",
                     );
-                } else {
+                } else if route.request_templates.is_empty() && route.response_templates.is_empty()
+                {
                     self.find(
                         Severity::Warning,
                         pointer,
@@ -101,7 +92,7 @@ impl Importer<'_> {
                 }
                 self.http_proxy(object, pointer, method, params)
             }
-            "mock" => self.mock(object, pointer),
+            "mock" => self.mock(object, pointer, route),
             "aws_proxy" => self.aws_proxy(object, pointer),
             "aws" => {
                 let uri = self.uri(object, pointer)?;
@@ -345,6 +336,7 @@ impl Importer<'_> {
         &mut self,
         object: &serde_json::Map<String, Value>,
         pointer: &str,
+        route: &mut OutRoute,
     ) -> Option<OutIntegration> {
         // The request template selects the status: `{"statusCode": 200}`.
         let mut status: u16 = 200;
@@ -360,7 +352,7 @@ impl Importer<'_> {
                     self.find(
                         Severity::Error,
                         &p,
-                        "a mock request template that is not a literal `{\"statusCode\": N}` needs VTL, which Turnpike does not run yet",
+                        "a mock request template that computes its status is not supported: write the status (`{\"statusCode\": N}`), or set `$context.responseOverride.status` in a response template",
                     );
                     return None;
                 }
@@ -415,14 +407,15 @@ impl Importer<'_> {
         {
             let text = template.as_str().unwrap_or("");
             if is_vtl(text) {
-                self.find(
-                    Severity::Error,
-                    &format!("{p}/responseTemplates/{}", escape(media)),
-                    "this response template uses VTL, which Turnpike does not run yet",
-                );
-                return None;
-            }
-            if !text.is_empty() {
+                // Rendered over the mock's (empty) body on each request.
+                let tp = format!("{p}/responseTemplates/{}", escape(media));
+                if !self.vtl_ok(text, &tp) {
+                    return None;
+                }
+                route
+                    .response_templates
+                    .insert(media.clone(), text.to_owned());
+            } else if !text.is_empty() {
                 out.body = Some(text.to_owned());
                 out.headers
                     .entry("content-type".to_owned())
@@ -481,6 +474,96 @@ impl Importer<'_> {
         })
     }
 
+    /// An `http` integration's `requestTemplates`, its default (or 2xx)
+    /// response's `responseTemplates` and `passthroughBehavior`, onto the
+    /// route. `None` when a template does not parse.
+    fn templates(
+        &mut self,
+        object: &serde_json::Map<String, Value>,
+        pointer: &str,
+        route: &mut OutRoute,
+    ) -> Option<()> {
+        let mut ok = true;
+        for (media, text) in object
+            .get("requestTemplates")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let p = format!("{pointer}/requestTemplates/{}", escape(media));
+            let text = text.as_str().unwrap_or("");
+            ok &= self.vtl_ok(text, &p);
+            route
+                .request_templates
+                .insert(media.clone(), text.to_owned());
+        }
+        let responses = object.get("responses").and_then(Value::as_object);
+        let chosen = responses.and_then(|r| {
+            r.iter()
+                .find(|(pattern, _)| {
+                    *pattern != "default"
+                        && regex::Regex::new(&format!("^(?:{pattern})$"))
+                            .is_ok_and(|re| re.is_match("200"))
+                })
+                .or_else(|| r.get_key_value("default"))
+        });
+        if let Some((pattern, response)) = chosen {
+            for (media, text) in response
+                .get("responseTemplates")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let p = format!(
+                    "{pointer}/responses/{}/responseTemplates/{}",
+                    escape(pattern),
+                    escape(media)
+                );
+                let text = text.as_str().unwrap_or("");
+                ok &= self.vtl_ok(text, &p);
+                route
+                    .response_templates
+                    .insert(media.clone(), text.to_owned());
+            }
+        }
+        match object
+            .get("passthroughBehavior")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
+            None | Some("WHEN_NO_MATCH") => {}
+            Some("WHEN_NO_TEMPLATES") => {
+                route.passthrough_behavior = Some("when_no_templates".to_owned())
+            }
+            Some("NEVER") => route.passthrough_behavior = Some("never".to_owned()),
+            Some(other) => {
+                self.find(
+                    Severity::Error,
+                    &format!("{pointer}/passthroughBehavior"),
+                    format!("unknown passthrough behavior `{other}`"),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(())
+    }
+
+    /// Whether a mapping template parses; reports where it does not.
+    fn vtl_ok(&mut self, text: &str, pointer: &str) -> bool {
+        match crate::vtl::Template::parse(text) {
+            Ok(_) => true,
+            Err(e) => {
+                self.find(
+                    Severity::Error,
+                    pointer,
+                    format!("template syntax error: {e}"),
+                );
+                false
+            }
+        }
+    }
+
     /// The plugin standing for Lambda function `name`: `--map NAME=PLUGIN`
     /// names a configured plugin, `--map NAME=FILE.wasm` adds one.
     pub(super) fn lambda_plugin(&mut self, name: &str, arn: &str, pointer: &str) -> Option<String> {
@@ -511,19 +594,6 @@ impl Importer<'_> {
             Some(value)
         }
     }
-}
-
-/// Whether an integration carries mapping templates.
-fn has_templates(object: &serde_json::Map<String, Value>) -> bool {
-    let non_empty = |v: Option<&Value>| v.and_then(Value::as_object).is_some_and(|o| !o.is_empty());
-    non_empty(object.get("requestTemplates"))
-        || object
-            .get("responses")
-            .and_then(Value::as_object)
-            .is_some_and(|r| {
-                r.values()
-                    .any(|resp| non_empty(resp.get("responseTemplates")))
-            })
 }
 
 /// Whether integration responses map statuses or set parameters.

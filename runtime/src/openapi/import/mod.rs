@@ -658,6 +658,9 @@ impl<'a> Importer<'a> {
             request_models: BTreeMap::new(),
             required_query: Vec::new(),
             required_headers: Vec::new(),
+            passthrough_behavior: None,
+            request_templates: BTreeMap::new(),
+            response_templates: BTreeMap::new(),
             integration: Default::default(),
         };
         if let Some(object) = operation.as_object() {
@@ -685,9 +688,13 @@ impl<'a> Importer<'a> {
         }
         let integration_pointer = format!("{pointer}/x-amazon-apigateway-integration");
         let integration = match operation.get("x-amazon-apigateway-integration") {
-            Some(integration) => {
-                self.integration(integration, &integration_pointer, method, &params)
-            }
+            Some(integration) => self.integration(
+                integration,
+                &integration_pointer,
+                method,
+                &params,
+                &mut route,
+            ),
             None => {
                 self.find(
                     Severity::Error,

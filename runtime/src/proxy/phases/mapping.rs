@@ -1,5 +1,6 @@
 //! Phases 9 and 11: request mapping before the integration and response
-//! mapping after it, by the route's `mapper` plugin. A request mapper may
+//! mapping after it, by the route's `mapper` plugin or its VTL templates
+//! ([`super::templates`]). A request mapper may
 //! rewrite the method, path, query, headers and body, or answer the client
 //! itself.
 
@@ -79,6 +80,9 @@ fn to_response(
 /// Phase 9: runs the route's mapper on the request; its own answer, if it
 /// gives one, goes to the client.
 pub async fn request(cx: &mut Cx<'_>) -> Verdict {
+    if let Some(templates) = cx.route.and_then(|r| r.templates.as_deref()) {
+        return super::templates::request(cx, templates).await;
+    }
     let Some(mapper) = cx.route.and_then(|r| r.mapper.as_deref()) else {
         return Ok(Flow::Continue);
     };
@@ -122,6 +126,9 @@ pub async fn request(cx: &mut Cx<'_>) -> Verdict {
 
 /// Phase 11: runs the route's mapper on the integration's response.
 pub async fn response(cx: &mut Cx<'_>) -> Verdict {
+    if let Some(templates) = cx.route.and_then(|r| r.templates.as_deref()) {
+        return super::templates::response(cx, templates).await;
+    }
     let (Some(mapper), Some(info)) = (
         cx.route.and_then(|r| r.mapper.as_deref()),
         cx.plugin_view.as_ref(),

@@ -9,5 +9,6 @@ pub mod mapping;
 pub mod policy;
 pub mod preflight;
 pub mod route;
+pub mod templates;
 pub mod usage;
 pub mod validate;
