@@ -431,3 +431,157 @@ fn malformed_definitions_are_refused_with_the_exact_reason() {
         assert!(!out.exists(), "{}: nothing is written", file.display());
     }
 }
+
+/// Exports `api` of `config` with `args`, checks the document with
+/// openapi-spec-validator, and returns its path.
+fn export_checked(config: &Path, api: &str, args: &[&str], out: &Path) -> String {
+    let (code, stdout, stderr) = run(Command::new(binary())
+        .args(["export", "openapi", api, "--config"])
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .args(args));
+    assert_eq!(code, 0, "export failed: {stdout}\n{stderr}");
+    let verdict = python_tool("openapi_validate.py", &json!({"file": out}));
+    assert_eq!(verdict, json!({"valid": true}), "{}", out.display());
+    std::fs::read_to_string(out).expect("read the export")
+}
+
+/// The `[[apis]]` and `[plugins]` tables of a configuration file.
+fn api_tables(path: &Path) -> (toml::Value, Option<toml::Value>) {
+    let table: toml::Table = std::fs::read_to_string(path)
+        .expect("read")
+        .parse()
+        .expect("TOML");
+    (table["apis"].clone(), table.get("plugins").cloned())
+}
+
+#[test]
+fn exports_are_valid_openapi_and_import_back_to_the_same_api() {
+    let echo = polyglot_guest("python-lambda-echo", "python_lambda_echo.wasm", "lambda");
+    let authorizer = polyglot_guest(
+        "python-lambda-authorizer",
+        "python_lambda_authorizer.wasm",
+        "lambda",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = format!(
+        "[server]\ncache_dir = \"{}\"\n\n[[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\n\n[plugins.pets-auth]\ncomponent = \"{authorizer}\"\nworld = \"lambda\"\n\n\
+         [plugins.pets-echo]\ncomponent = \"{echo}\"\nworld = \"lambda\"\n",
+        plugin_cache()
+    );
+    let first = dir.path().join("first.toml");
+    let second = dir.path().join("second.toml");
+    std::fs::write(&first, &base).expect("write");
+    std::fs::write(&second, &base).expect("write");
+    let (code, _, report) = import(
+        &definition("petshop.swagger.yaml"),
+        &[
+            "--into",
+            first.to_str().expect("utf-8"),
+            "--map",
+            "AuthFunction=pets-auth",
+            "--map",
+            "EchoFunction=pets-echo",
+            "--map",
+            "stageVariables.backend=127.0.0.1:9",
+        ],
+    );
+    assert_eq!(code, 0, "{report}");
+
+    // With the extensions, as JSON and as YAML: valid, and complete enough
+    // that importing it again gives the same API.
+    let json_export = dir.path().join("petshop.json");
+    let document = export_checked(&first, "Pet-Shop", &["--stage", "prod"], &json_export);
+    let document: Value = serde_json::from_str(&document).expect("JSON");
+    assert_eq!(document["openapi"], "3.0.1");
+    assert_eq!(document["servers"], json!([{"url": "/prod"}]));
+    assert_eq!(
+        document["paths"]["/pets/{petId}"]["get"]["x-amazon-apigateway-integration"]["requestParameters"]
+            ["integration.request.header.x-tenant-id"],
+        "method.request.header.x-tenant"
+    );
+    let yaml_export = dir.path().join("petshop.yaml");
+    export_checked(&first, "Pet-Shop", &["--format", "yaml"], &yaml_export);
+    let (code, _, report) = import(
+        &yaml_export,
+        &[
+            "--into",
+            second.to_str().expect("utf-8"),
+            "--map",
+            "pets-echo=pets-echo",
+        ],
+    );
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        report.ends_with(
+            "6 routes imported, 0 left out; 0 errors, 0 unsupported, 0 warnings, 0 ignored\n"
+        ),
+        "{report}"
+    );
+    assert_eq!(api_tables(&first), api_tables(&second));
+
+    // Without extensions: plain OpenAPI for documentation and generators.
+    let plain = export_checked(
+        &first,
+        "Pet-Shop",
+        &["--extensions", "none"],
+        &dir.path().join("plain.json"),
+    );
+    assert!(
+        !plain.contains("x-amazon-apigateway") && !plain.contains("x-turnpike"),
+        "{plain}"
+    );
+    let plain: Value = serde_json::from_str(&plain).expect("JSON");
+    assert_eq!(
+        plain["paths"]["/pets"]["get"]["parameters"],
+        json!([{"name": "limit", "in": "query", "required": true, "schema": {"type": "string"}}])
+    );
+    assert_eq!(
+        plain["paths"]["/pets"]["post"]["requestBody"]["content"]["application/json"]["schema"],
+        json!({"$ref": "#/components/schemas/Pet"})
+    );
+
+    // An HTTP API: JWT authorizer, CORS, the $default route, 2.0 payloads.
+    let items_first = dir.path().join("items-first.toml");
+    let items_second = dir.path().join("items-second.toml");
+    let echo_map = format!("items-echo={echo}");
+    let common = [
+        "--map",
+        echo_map.as_str(),
+        "--map",
+        "stageVariables.backend=127.0.0.1:9",
+        "--map",
+        "items-jwt.jwks_uri=http://127.0.0.1:9/jwks",
+    ];
+    let mut args = vec!["--out", items_first.to_str().expect("utf-8")];
+    args.extend(common);
+    let (code, _, report) = import(&definition("items.oas30.json"), &args);
+    assert_eq!(code, 0, "{report}");
+    let items_export = dir.path().join("items.json");
+    export_checked(&items_first, "items-http-api", &[], &items_export);
+    let (code, _, report) = import(
+        &items_export,
+        &[
+            "--out",
+            items_second.to_str().expect("utf-8"),
+            "--map",
+            echo_map.as_str(),
+        ],
+    );
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(api_tables(&items_first), api_tables(&items_second));
+
+    // What cannot be exported says why.
+    let (code, _, stderr) = run(Command::new(binary())
+        .args(["export", "openapi", "Nope", "--config"])
+        .arg(&first));
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "no API named `Nope` in {} (its APIs: Pet-Shop)",
+            first.display()
+        )
+    );
+}

@@ -117,6 +117,11 @@ enum Command {
         #[command(subcommand)]
         command: openapi::ImportCommand,
     },
+    /// Export an API as an OpenAPI document.
+    Export {
+        #[command(subcommand)]
+        command: openapi::ExportCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -237,6 +242,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stages { admin } => manage::stages(&admin),
         Command::ApiKey { command } => manage::api_key(command),
         Command::Import { command } => openapi::import(command),
+        Command::Export { command } => openapi::export(command),
     };
     match outcome {
         Ok(message) => {

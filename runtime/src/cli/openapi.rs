@@ -7,6 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::config::Config;
 use crate::openapi::Source;
+use crate::openapi::export::Extensions;
 use crate::openapi::import::{self, BasePath, Options};
 
 /// `turnpike import ...`.
@@ -138,4 +139,90 @@ pub fn import(command: ImportCommand) -> Result<String, String> {
 fn write(path: &Path, text: &str) -> Result<(), String> {
     crate::util::fs::write_durably(path, text.as_bytes())
         .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+/// `turnpike export ...`.
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    /// Write an API of a configuration file as an OpenAPI 3.0 document:
+    /// routes, parameters, models and security schemes, and (with
+    /// --extensions aws) the x-amazon-apigateway-* extensions that let
+    /// `turnpike import openapi` (or API Gateway) rebuild it.
+    Openapi(ExportArgs),
+}
+
+/// Arguments of `turnpike export openapi`.
+#[derive(Args)]
+pub struct ExportArgs {
+    /// The API's name.
+    api: String,
+    /// The TOML configuration file.
+    #[arg(long, short)]
+    config: PathBuf,
+    /// The stage whose base path and variables the document carries
+    /// [default: the API's first stage].
+    #[arg(long)]
+    stage: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    format: Format,
+    /// Which extensions to include.
+    #[arg(long, value_enum, default_value_t = ExtensionsArg::Aws)]
+    extensions: ExtensionsArg,
+    /// Write to this file [default: standard output].
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Json,
+    Yaml,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExtensionsArg {
+    /// x-amazon-apigateway-* (and x-turnpike-*) extensions.
+    Aws,
+    /// Plain OpenAPI.
+    None,
+}
+
+/// Runs `turnpike export openapi`.
+pub fn export(command: ExportCommand) -> Result<String, String> {
+    let ExportCommand::Openapi(args) = command;
+    // Only a configuration Turnpike accepts is exported.
+    Config::from_file(&args.config).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(&args.config)
+        .map_err(|e| format!("{}: cannot read: {e}", args.config.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| format!("{}: {e}", args.config.display()))?;
+    let extensions = match args.extensions {
+        ExtensionsArg::Aws => Extensions::Aws,
+        ExtensionsArg::None => Extensions::None,
+    };
+    let document = crate::openapi::export::export(
+        &table,
+        &args.config,
+        &args.api,
+        args.stage.as_deref(),
+        extensions,
+    )
+    .map_err(|e| e.to_string())?;
+    let rendered = match args.format {
+        Format::Json => {
+            let mut json = serde_json::to_string_pretty(&document).map_err(|e| e.to_string())?;
+            json.push('\n');
+            json
+        }
+        Format::Yaml => crate::openapi::export::to_yaml(&document),
+    };
+    match args.out {
+        Some(path) => {
+            write(&path, &rendered)?;
+            Ok(format!("wrote {}", path.display()))
+        }
+        None => Ok(rendered.trim_end().to_owned()),
+    }
 }

@@ -2,7 +2,11 @@
 //! Turnpike configuration ([`import`]), and Turnpike APIs exported as
 //! OpenAPI 3.0 ([`export`]).
 
+pub mod export;
 pub mod import;
 pub mod source;
 
 pub use source::{Source, SyntaxError};
+
+#[cfg(test)]
+mod tests;

@@ -62,6 +62,9 @@ pub struct OutApi {
     /// `[apis.models.NAME]`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub models: BTreeMap<String, OutModel>,
+    /// `[apis.aws]` (Turnpike's own export).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws: Option<toml::Value>,
     /// `[apis.gateway_responses.TYPE]`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub gateway_responses: BTreeMap<String, OutGatewayResponse>,
@@ -110,11 +113,15 @@ pub struct OutStage {
     pub variables: BTreeMap<String, String>,
 }
 
-/// `[apis.authorizers.NAME]`, every type's keys.
+/// `[apis.authorizers.NAME]`, every type's keys, or (from Turnpike's own
+/// export) the table as it was configured.
 #[derive(Debug, Default, Serialize)]
 pub struct OutAuthorizer {
+    /// The whole table, written instead of the fields below.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub verbatim: Option<toml::Value>,
     /// `wasm`, `jwt` or `sigv4`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
     pub kind: String,
     /// wasm: the plugin.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -155,6 +162,16 @@ pub struct OutAuthorizer {
     /// sigv4: access keys.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<OutCredential>,
+}
+
+impl OutAuthorizer {
+    /// Whether it is a `jwt` authorizer.
+    pub fn is_jwt(&self) -> bool {
+        match &self.verbatim {
+            Some(table) => table.get("type").and_then(|t| t.as_str()) == Some("jwt"),
+            None => self.kind == "jwt",
+        }
+    }
 }
 
 /// A sigv4 access key whose secret is in an environment variable.
@@ -210,6 +227,12 @@ pub struct OutRoute {
     /// Required headers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub required_headers: Vec<String>,
+    /// Who may call (Turnpike's own export).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<toml::Value>,
+    /// The route's throttle (Turnpike's own export).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throttle: Option<toml::Value>,
     /// What a request without a template for its media type gets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passthrough_behavior: Option<String>,
@@ -223,11 +246,15 @@ pub struct OutRoute {
     pub integration: OutIntegration,
 }
 
-/// `integration = { ... }`, every type's keys.
+/// `integration = { ... }`, every type's keys, or (from Turnpike's own
+/// export) the table as it was configured.
 #[derive(Debug, Default, Serialize)]
 pub struct OutIntegration {
+    /// The whole table, written instead of the fields below.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub verbatim: Option<toml::Value>,
     /// `http_proxy`, `mock` or `function`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
     pub kind: String,
     /// http_proxy: the URL template.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -250,7 +250,14 @@ impl Importer<'_> {
         let timeout = object
             .get("timeoutInMillis")
             .and_then(Value::as_u64)
-            .map(|ms| format!("{ms}ms"));
+            .map(|ms| {
+                // Whole seconds read better, and are what people write.
+                if ms % 1000 == 0 {
+                    format!("{}s", ms / 1000)
+                } else {
+                    format!("{ms}ms")
+                }
+            });
         Some(OutIntegration {
             kind: "http_proxy".to_owned(),
             url: Some(url),
@@ -294,11 +301,16 @@ impl Importer<'_> {
             let name = &rest[start + 1..start + end];
             if dollar {
                 if let Some(variable) = name.strip_prefix("stageVariables.") {
-                    if !self
+                    let exported = self
+                        .doc
+                        .get("x-turnpike-stage-variables")
+                        .and_then(|v| v.get(variable))
+                        .is_some();
+                    let mapped = self
                         .options
                         .maps
-                        .contains_key(&format!("stageVariables.{variable}"))
-                    {
+                        .contains_key(&format!("stageVariables.{variable}"));
+                    if !exported && !mapped {
                         self.find(
                             Severity::Error,
                             pointer,

@@ -261,6 +261,23 @@ impl<'a> Importer<'a> {
         status
     }
 
+    /// A Turnpike configuration table carried by an `x-turnpike-*`
+    /// extension (Turnpike's own exports), as TOML.
+    fn turnpike_table(&mut self, value: Option<&Value>, pointer: &str) -> Option<toml::Value> {
+        let value = value?;
+        match toml::Value::try_from(value) {
+            Ok(table @ toml::Value::Table(_)) => Some(table),
+            _ => {
+                self.find(
+                    Severity::Error,
+                    pointer,
+                    "expected a table of Turnpike configuration",
+                );
+                None
+            }
+        }
+    }
+
     /// A `--map` value, remembered as used.
     fn mapped(&mut self, name: &str) -> Option<String> {
         let value = self.options.maps.get(name).cloned();
@@ -296,6 +313,18 @@ impl<'a> Importer<'a> {
             }
         }
         let mut stage = OutStage::default();
+        for (name, value) in self
+            .doc
+            .get("x-turnpike-stage-variables")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(value) = value.as_str() {
+                stage.variables.insert(name.clone(), value.to_owned());
+            }
+        }
+        self.api.aws = self.turnpike_table(self.doc.get("x-turnpike-aws"), "/x-turnpike-aws");
         for (name, value) in &self.options.maps {
             if let Some(variable) = name.strip_prefix("stageVariables.") {
                 stage.variables.insert(variable.to_owned(), value.clone());
@@ -523,6 +552,8 @@ impl<'a> Importer<'a> {
                 },
                 "x-amazon-apigateway-gateway-responses" => self.gateway_responses(value, &pointer),
                 "x-amazon-apigateway-importexport-version" => {}
+                // Turnpike's own exports: what API Gateway cannot express.
+                "x-turnpike-stage-variables" | "x-turnpike-aws" => {}
                 "x-amazon-apigateway-endpoint-configuration" => self.find(
                     Severity::Ignored,
                     &pointer,
@@ -659,6 +690,8 @@ impl<'a> Importer<'a> {
             required_query: Vec::new(),
             required_headers: Vec::new(),
             passthrough_behavior: None,
+            policy: None,
+            throttle: None,
             request_templates: BTreeMap::new(),
             response_templates: BTreeMap::new(),
             integration: Default::default(),
@@ -670,6 +703,7 @@ impl<'a> Importer<'a> {
                     | "x-amazon-apigateway-request-validator"
                     | "x-amazon-apigateway-auth" => {}
                     "x-amazon-apigateway-api-key-source" => {}
+                    "x-turnpike-integration" | "x-turnpike-policy" | "x-turnpike-throttle" => {}
                     other if other.starts_with("x-amazon-apigateway-") => self.find(
                         Severity::Unsupported,
                         &format!("{pointer}/{}", escape(other)),
@@ -688,6 +722,15 @@ impl<'a> Importer<'a> {
         }
         let integration_pointer = format!("{pointer}/x-amazon-apigateway-integration");
         let integration = match operation.get("x-amazon-apigateway-integration") {
+            None if operation.get("x-turnpike-integration").is_some() => self
+                .turnpike_table(
+                    operation.get("x-turnpike-integration"),
+                    &format!("{pointer}/x-turnpike-integration"),
+                )
+                .map(|table| emit::OutIntegration {
+                    verbatim: Some(table),
+                    ..Default::default()
+                }),
             Some(integration) => self.integration(
                 integration,
                 &integration_pointer,
@@ -705,6 +748,14 @@ impl<'a> Importer<'a> {
             }
         };
         self.security(operation, pointer, &mut route);
+        route.policy = self.turnpike_table(
+            operation.get("x-turnpike-policy"),
+            &format!("{pointer}/x-turnpike-policy"),
+        );
+        route.throttle = self.turnpike_table(
+            operation.get("x-turnpike-throttle"),
+            &format!("{pointer}/x-turnpike-throttle"),
+        );
         self.validation(operation, pointer, shared_params, &mut route);
         let errors_after =
             self.report.count(Severity::Error) + self.report.count(Severity::Unsupported);
@@ -756,7 +807,6 @@ fn detect_flavor(doc: &Value) -> Flavor {
         .get("x-amazon-apigateway-importexport-version")
         .is_some()
         || doc.get("x-amazon-apigateway-cors").is_some()
-        || text_has("\"payloadFormatVersion\"")
         || text_has("\"jwtConfiguration\"")
     {
         Flavor::Http

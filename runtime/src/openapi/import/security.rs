@@ -119,11 +119,7 @@ impl<'a> Importer<'a> {
         }
         if !route.authorization_scopes.is_empty()
             && let Some(name) = &route.authorizer
-            && self
-                .api
-                .authorizers
-                .get(name)
-                .is_some_and(|a| a.kind != "jwt")
+            && self.api.authorizers.get(name).is_some_and(|a| !a.is_jwt())
         {
             route.authorization_scopes.clear();
         }
@@ -148,7 +144,10 @@ impl<'a> Importer<'a> {
             );
             return None;
         };
-        if scheme.get("x-amazon-apigateway-authorizer").is_some() || is_sigv4(scheme) {
+        if scheme.get("x-amazon-apigateway-authorizer").is_some()
+            || scheme.get("x-turnpike-authorizer").is_some()
+            || is_sigv4(scheme)
+        {
             return self.authorizer_for(name).map(Scheme::Authorizer);
         }
         if scheme.get("type").and_then(Value::as_str) == Some("apiKey") {
@@ -167,6 +166,20 @@ impl<'a> Importer<'a> {
             .security_schemes()
             .find(|(n, _)| *n == name)
             .map(|(_, s)| s)?;
+        if let Some(exported) = scheme.get("x-turnpike-authorizer") {
+            // Turnpike's own export: the authorizer exactly as configured.
+            let built = self
+                .turnpike_table(Some(exported), &format!("{pointer}/x-turnpike-authorizer"))
+                .map(|table| {
+                    let out = super::sanitize(name);
+                    self.api
+                        .authorizers
+                        .insert(out.clone(), emit_verbatim(table));
+                    out
+                });
+            self.authorizers.insert(name.to_owned(), built.clone());
+            return built;
+        }
         let built = if is_sigv4(scheme) {
             self.sigv4_authorizer(&pointer)
         } else if let Some(authorizer) = scheme.get("x-amazon-apigateway-authorizer") {
@@ -704,6 +717,13 @@ impl<'a> Importer<'a> {
             }
             self.api.gateway_responses.insert(kind.clone(), out);
         }
+    }
+}
+
+fn emit_verbatim(table: toml::Value) -> OutAuthorizer {
+    OutAuthorizer {
+        verbatim: Some(table),
+        ..OutAuthorizer::default()
     }
 }
 
