@@ -27,6 +27,10 @@ enum Flow {
 /// The state of one render.
 pub struct Eval<'a> {
     inputs: &'a Inputs<'a>,
+    /// The template's literal JSONPaths, compiled when it was parsed.
+    paths: &'a HashMap<String, serde_json_path::JsonPath>,
+    /// Variables set by the template; `$context` and `$stageVariables`
+    /// are read from the inputs until the template assigns into them.
     vars: HashMap<String, Val>,
     pub out: String,
     steps: u64,
@@ -35,13 +39,14 @@ pub struct Eval<'a> {
 }
 
 impl<'a> Eval<'a> {
-    pub fn new(inputs: &'a Inputs<'a>) -> Eval<'a> {
-        let mut vars = HashMap::new();
-        vars.insert("context".to_owned(), inputs.context.clone());
-        vars.insert("stageVariables".to_owned(), inputs.stage_variables.clone());
+    pub fn new(
+        inputs: &'a Inputs<'a>,
+        paths: &'a HashMap<String, serde_json_path::JsonPath>,
+    ) -> Eval<'a> {
         Eval {
             inputs,
-            vars,
+            paths,
+            vars: HashMap::new(),
             out: String::new(),
             steps: 0,
             body_json: OnceLock::new(),
@@ -51,7 +56,34 @@ impl<'a> Eval<'a> {
 
     /// `$context` after rendering (with what `#set` put there).
     pub fn context(&self) -> Option<&Val> {
-        self.vars.get("context")
+        self.var("context")
+    }
+
+    /// A variable: one the template set, else `$context` or
+    /// `$stageVariables` as given.
+    fn var(&self, name: &str) -> Option<&'_ Val> {
+        match self.vars.get(name) {
+            Some(v) => Some(v),
+            None => match name {
+                "context" => Some(self.inputs.context),
+                "stageVariables" => Some(self.inputs.stage_variables),
+                _ => None,
+            },
+        }
+    }
+
+    /// A variable to change: `$context` and `$stageVariables` are copied
+    /// from the inputs on their first change.
+    fn var_mut(&mut self, name: &str) -> Option<&mut Val> {
+        if !self.vars.contains_key(name) {
+            let initial = match name {
+                "context" => self.inputs.context.clone(),
+                "stageVariables" => self.inputs.stage_variables.clone(),
+                _ => return None,
+            };
+            self.vars.insert(name.to_owned(), initial);
+        }
+        self.vars.get_mut(name)
     }
 
     pub fn run(&mut self, nodes: &[Node]) -> Result<(), RenderError> {
@@ -261,7 +293,7 @@ impl<'a> Eval<'a> {
                 {
                     return self.mutate(r, &args).map(Some);
                 }
-                let Some(base) = self.vars.get(root) else {
+                let Some(base) = self.var(root) else {
                     return Ok(None);
                 };
                 let mut value = base;
@@ -294,7 +326,7 @@ impl<'a> Eval<'a> {
 
     /// `$list.add(x)`, `$map.put(k, v)` and the like change the variable.
     fn mutate(&mut self, r: &Reference, args: &[Vec<Val>]) -> Result<Val, RenderError> {
-        let Some(mut slot) = self.vars.get_mut(&r.root) else {
+        let Some(mut slot) = self.var_mut(&r.root) else {
             return Ok(Val::Null);
         };
         let (last, path) = r.parts.split_last().expect("a method part");
@@ -454,15 +486,22 @@ impl<'a> Eval<'a> {
         match (name, args) {
             ("body", []) => Ok(Val::Str(String::from_utf8_lossy(inputs.body).into_owned())),
             ("json", [path]) => {
-                let found = self.json_path(&path.to_text())?;
-                Ok(Val::Str(match found {
-                    None => String::new(),
-                    Some(json) => json.to_string(),
-                }))
+                let path = path.to_text();
+                let found = self.json_path(&path, |nodes| match nodes {
+                    [] => String::new(),
+                    [one] => one.to_string(),
+                    many => Json::Array(many.iter().map(|n| (*n).clone()).collect()).to_string(),
+                })?;
+                Ok(Val::Str(found))
             }
-            ("path", [path]) => Ok(self
-                .json_path(&path.to_text())?
-                .map_or(Val::Null, |j| Val::from_json(&j))),
+            ("path", [path]) => {
+                let path = path.to_text();
+                self.json_path(&path, |nodes| match nodes {
+                    [] => Val::Null,
+                    [one] => Val::from_json(one),
+                    many => Val::List(many.iter().map(|n| Val::from_json(n)).collect()),
+                })
+            }
             ("params", []) => {
                 let map = |pairs: &[(String, String)]| {
                     Val::Map(
@@ -473,9 +512,9 @@ impl<'a> Eval<'a> {
                     )
                 };
                 Ok(Val::Map(vec![
-                    ("path".into(), map(&inputs.path_params)),
-                    ("querystring".into(), map(&inputs.query)),
-                    ("header".into(), map(&inputs.headers)),
+                    ("path".into(), map(inputs.path_params)),
+                    ("querystring".into(), map(inputs.query)),
+                    ("header".into(), map(inputs.headers)),
                 ]))
             }
             ("params", [name]) => {
@@ -500,9 +539,13 @@ impl<'a> Eval<'a> {
         }
     }
 
-    /// The body's nodes at a JSONPath: one node as itself, several as a
-    /// list, none as `None`.
-    fn json_path(&mut self, path: &str) -> Result<Option<Json>, RenderError> {
+    /// What `read` makes of the body's nodes at a JSONPath (the
+    /// template's own, compiled when it was parsed, or one computed now).
+    fn json_path<T>(
+        &mut self,
+        path: &str,
+        read: impl FnOnce(&[&Json]) -> T,
+    ) -> Result<T, RenderError> {
         let inputs = self.inputs;
         let body = self
             .body_json
@@ -516,16 +559,20 @@ impl<'a> Eval<'a> {
             .as_ref()
             .ok_or_else(|| RenderError::Input("the body is not JSON".to_owned()))?;
         if path == "$" {
-            return Ok(Some(body.clone()));
+            return Ok(read(&[body]));
         }
-        let compiled = serde_json_path::JsonPath::parse(path)
-            .map_err(|e| RenderError::Template(format!("`{path}` is not a JSONPath: {e}")))?;
+        let computed;
+        let compiled = match self.paths.get(path) {
+            Some(compiled) => compiled,
+            None => {
+                computed = serde_json_path::JsonPath::parse(path).map_err(|e| {
+                    RenderError::Template(format!("`{path}` is not a JSONPath: {e}"))
+                })?;
+                &computed
+            }
+        };
         let nodes = compiled.query(body).all();
-        Ok(match nodes.as_slice() {
-            [] => None,
-            [one] => Some((*one).clone()),
-            many => Some(Json::Array(many.iter().map(|n| (*n).clone()).collect())),
-        })
+        Ok(read(&nodes))
     }
 
     fn regex(&mut self, pattern: &str) -> Result<&regex::Regex, RenderError> {

@@ -11,6 +11,7 @@ mod eval;
 mod parse;
 mod value;
 
+use std::collections::HashMap;
 use std::fmt;
 
 pub use eval::escape_javascript;
@@ -21,25 +22,30 @@ pub use value::Val;
 #[derive(Debug, Clone)]
 pub struct Template {
     nodes: Vec<parse::Node>,
+    /// The literal JSONPaths of `$input.json(...)` / `$input.path(...)`,
+    /// compiled once.
+    paths: HashMap<String, serde_json_path::JsonPath>,
+    /// Whether it reads `$context`, which is worth building only then.
+    uses_context: bool,
 }
 
 /// What a template reads: the body, the request's parameters, `$context`
 /// and `$stageVariables`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Inputs<'a> {
     /// `$input.body`: the request body (request templates) or the
     /// integration's response body (response templates).
     pub body: &'a [u8],
     /// Path parameters.
-    pub path_params: Vec<(String, String)>,
+    pub path_params: &'a [(String, String)],
     /// Query-string parameters (the first value of each).
-    pub query: Vec<(String, String)>,
+    pub query: &'a [(String, String)],
     /// Request headers.
-    pub headers: Vec<(String, String)>,
+    pub headers: &'a [(String, String)],
     /// `$context`, a map.
-    pub context: Val,
+    pub context: &'a Val,
     /// `$stageVariables`, a map.
-    pub stage_variables: Val,
+    pub stage_variables: &'a Val,
 }
 
 /// What a render produced.
@@ -86,9 +92,31 @@ pub enum Direction {
 impl Template {
     /// Parses template text.
     pub fn parse(text: &str) -> Result<Template, SyntaxError> {
+        let nodes = parse::parse(text)?;
+        let mut paths = HashMap::new();
+        let mut uses_context = false;
+        parse::visit_references(&nodes, &mut |r| {
+            uses_context |= r.root == "context";
+            if r.root == "input"
+                && let Some(parse::Part::Method(name, args)) = r.parts.first()
+                && (name == "json" || name == "path")
+                && let [parse::Expr::Literal(parse::Literal::Str(path))] = args.as_slice()
+                && let Ok(compiled) = serde_json_path::JsonPath::parse(path)
+            {
+                paths.insert(path.clone(), compiled);
+            }
+        });
         Ok(Template {
-            nodes: parse::parse(text)?,
+            nodes,
+            paths,
+            uses_context,
         })
+    }
+
+    /// Whether the template reads `$context` (so the caller can skip
+    /// building it).
+    pub fn uses_context(&self) -> bool {
+        self.uses_context
     }
 
     /// Renders the template against `inputs`.
@@ -97,7 +125,7 @@ impl Template {
         inputs: &Inputs<'_>,
         direction: Direction,
     ) -> Result<Rendered, RenderError> {
-        let mut eval = eval::Eval::new(inputs);
+        let mut eval = eval::Eval::new(inputs, &self.paths);
         eval.run(&self.nodes)?;
         let overrides = eval.context().and_then(|c| {
             c.get(match direction {

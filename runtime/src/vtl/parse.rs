@@ -143,6 +143,59 @@ pub enum Op {
     Rem,
 }
 
+/// Calls `visit` with every reference in `nodes`, in directives and
+/// expressions too.
+pub fn visit_references(nodes: &[Node], visit: &mut impl FnMut(&Reference)) {
+    fn expr(e: &Expr, visit: &mut impl FnMut(&Reference)) {
+        match e {
+            Expr::Ref(r) => reference(r, visit),
+            Expr::Interpolated(nodes) => visit_references(nodes, visit),
+            Expr::List(items) => items.iter().for_each(|i| expr(i, visit)),
+            Expr::Range(a, b) | Expr::Binary(_, a, b) => {
+                expr(a, visit);
+                expr(b, visit);
+            }
+            Expr::Map(entries) => entries.iter().for_each(|(k, v)| {
+                expr(k, visit);
+                expr(v, visit);
+            }),
+            Expr::Not(inner) | Expr::Negate(inner) => expr(inner, visit),
+            Expr::Literal(_) => {}
+        }
+    }
+    fn reference(r: &Reference, visit: &mut impl FnMut(&Reference)) {
+        visit(r);
+        for part in &r.parts {
+            match part {
+                Part::Method(_, args) => args.iter().for_each(|a| expr(a, visit)),
+                Part::Index(i) => expr(i, visit),
+                Part::Property(_) => {}
+            }
+        }
+    }
+    for node in nodes {
+        match node {
+            Node::Ref(r) => reference(r, visit),
+            Node::Set(target, value) => {
+                reference(target, visit);
+                expr(value, visit);
+            }
+            Node::If(branches, otherwise) => {
+                for (condition, body) in branches {
+                    expr(condition, visit);
+                    visit_references(body, visit);
+                }
+                visit_references(otherwise, visit);
+            }
+            Node::Foreach(_, items, body) => {
+                expr(items, visit);
+                visit_references(body, visit);
+            }
+            Node::Text(_) | Node::Break | Node::Stop => {}
+        }
+    }
+}
+
 /// Parses a whole template.
 pub fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
     let mut parser = Parser {

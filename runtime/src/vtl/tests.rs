@@ -5,21 +5,28 @@ use serde_json::{Value, json};
 
 use super::*;
 
-fn inputs(body: &str) -> Inputs<'_> {
+/// The request every test renders against (leaked: tests only).
+fn inputs(body: &str) -> Inputs<'static> {
+    let leak = |v: Vec<(String, String)>| -> &'static [(String, String)] { Vec::leak(v) };
+    let context = Val::from_json(&json!({
+        "requestId": "req-1", "stage": "prod", "httpMethod": "POST", "resourcePath": "/pets/{petId}",
+        "identity": {"sourceIp": "192.0.2.1", "userAgent": "curl/8"},
+        "authorizer": {"principalId": "alice"},
+    }));
+    let stage_variables = Val::from_json(&json!({"env": "production", "table": "pets"}));
     Inputs {
-        body: body.as_bytes(),
-        path_params: vec![("petId".into(), "7".into())],
-        query: vec![("type".into(), "dog".into()), ("page".into(), "2".into())],
-        headers: vec![
+        body: Vec::leak(body.as_bytes().to_vec()),
+        path_params: leak(vec![("petId".into(), "7".into())]),
+        query: leak(vec![
+            ("type".into(), "dog".into()),
+            ("page".into(), "2".into()),
+        ]),
+        headers: leak(vec![
             ("Accept".into(), "application/json".into()),
             ("x-tenant".into(), "acme".into()),
-        ],
-        context: Val::from_json(&json!({
-            "requestId": "req-1", "stage": "prod", "httpMethod": "POST", "resourcePath": "/pets/{petId}",
-            "identity": {"sourceIp": "192.0.2.1", "userAgent": "curl/8"},
-            "authorizer": {"principalId": "alice"},
-        })),
-        stage_variables: Val::from_json(&json!({"env": "production", "table": "pets"})),
+        ]),
+        context: Box::leak(Box::new(context)),
+        stage_variables: Box::leak(Box::new(stage_variables)),
     }
 }
 

@@ -51,7 +51,6 @@ fn media_type(value: &str) -> String {
 /// Phase 9 with templates: renders the request template for the request's
 /// media type into the integration's body.
 pub async fn request(cx: &mut Cx<'_>, templates: &MappingTemplates) -> Verdict {
-    let view = view(cx);
     let media = cx
         .parts
         .headers
@@ -66,6 +65,13 @@ pub async fn request(cx: &mut Cx<'_>, templates: &MappingTemplates) -> Verdict {
         (None, Passthrough::WhenNoTemplates) if templates.request.is_empty() => None,
         (None, _) => return Err(GatewayError::new(ErrorKind::UnsupportedMediaType)),
     };
+    if template.is_none() && templates.response.is_empty() {
+        return Ok(Flow::Continue);
+    }
+    // `$context` is built only for templates that read it.
+    let needs_context = template.as_ref().is_some_and(|(_, t)| t.uses_context())
+        || templates.response.iter().any(|(_, t)| t.uses_context());
+    let view = view(cx, needs_context);
     if let Some((media, template)) = template {
         let body = crate::proxy::read_body(cx).await?;
         let rendered = render(template, &body, &view, Direction::Request).map_err(failed)?;
@@ -159,17 +165,17 @@ fn render(
 ) -> Result<crate::vtl::Rendered, RenderError> {
     let inputs = Inputs {
         body,
-        path_params: view.path_params.clone(),
-        query: view.query.clone(),
-        headers: view.headers.clone(),
-        context: view.context.clone(),
-        stage_variables: view.stage_variables.clone(),
+        path_params: &view.path_params,
+        query: &view.query,
+        headers: &view.headers,
+        context: &view.context,
+        stage_variables: &view.stage_variables,
     };
     template.render(&inputs, direction)
 }
 
 /// The request as templates see it.
-fn view(cx: &Cx<'_>) -> RequestView {
+fn view(cx: &Cx<'_>, with_context: bool) -> RequestView {
     let path_params = cx
         .route
         .map(|r| {
@@ -212,7 +218,11 @@ fn view(cx: &Cx<'_>) -> RequestView {
         query,
         headers,
         accept,
-        context: context(cx),
+        context: if with_context {
+            context(cx)
+        } else {
+            Val::Map(Vec::new())
+        },
         stage_variables,
     }
 }
