@@ -585,3 +585,155 @@ fn exports_are_valid_openapi_and_import_back_to_the_same_api() {
         )
     );
 }
+
+const RUNTIME_DEFINITION: &str = r#"
+openapi: 3.0.1
+info: {title: orders, version: "1"}
+servers: [{url: /v1}]
+x-amazon-apigateway-gateway-responses:
+  RESOURCE_NOT_FOUND:
+    responseTemplates:
+      application/json: '{"missing": "$context.path"}'
+paths:
+  /orders/{id}:
+    get:
+      x-amazon-apigateway-integration:
+        type: http_proxy
+        httpMethod: GET
+        uri: ORIGIN/orders/{id}
+  /status:
+    get:
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {application/json: '{"statusCode": 200}'}
+        responses:
+          default:
+            statusCode: "200"
+            responseTemplates: {application/json: '{"status": "VERSION"}'}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_imports_a_definition_into_a_running_gateway() {
+    let origin = Upstream::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "[admin]\naddress = \"127.0.0.1:0\"\n\n[server]\ndata_dir = \"{}\"\n\n[[listeners]]\nname = \"main\"\naddress = \"127.0.0.1:0\"\n\n\
+         [[apis]]\nname = \"shop\"\nhosts = [\"shop.test\"]\n\n[[apis.routes]]\nkey = \"GET /\"\nintegration = {{ type = \"mock\", body = \"shop\" }}\n",
+        dir.path().join("data").display()
+    );
+    let mut gw = Gateway::start(&config);
+    let http = client();
+    let definition = |version: &str| {
+        RUNTIME_DEFINITION
+            .replace("ORIGIN", &origin.base())
+            .replace("VERSION", version)
+    };
+    let import = |api: &str, body: String| {
+        http.post(gw.url(turnpike::ADMIN_LISTENER, &format!("/apis/{api}/import")))
+            .body(body)
+            .send()
+    };
+
+    let response = import("orders", definition("one")).await.expect("import");
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.expect("json");
+    assert_eq!(answer["api"], "orders");
+    assert_eq!(answer["routesImported"], 2);
+    let seen: Value = http
+        .get(gw.url("main", "/v1/orders/42"))
+        .send()
+        .await
+        .expect("order")
+        .json()
+        .await
+        .expect("echo");
+    assert_eq!(seen["path"], "/orders/42");
+    let status = |gw: &Gateway| http.get(gw.url("main", "/v1/status")).send();
+    assert_eq!(
+        status(&gw)
+            .await
+            .expect("status")
+            .text()
+            .await
+            .expect("body"),
+        r#"{"status": "one"}"#
+    );
+    let response = http
+        .get(gw.url("main", "/v1/nothing"))
+        .send()
+        .await
+        .expect("404");
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.text().await.expect("body"),
+        r#"{"missing": "/v1/nothing"}"#
+    );
+
+    // A broken definition changes nothing, and says why.
+    let response = import("orders", definition("two").replace("http_proxy", "grpc"))
+        .await
+        .expect("import");
+    assert_eq!(response.status(), 400);
+    let refusal: Value = response.json().await.expect("json");
+    assert_eq!(
+        refusal["message"],
+        "the definition cannot be imported; nothing changed"
+    );
+    assert!(
+        refusal["problems"][0].as_str().expect("problem").contains(
+            "error: /paths/~1orders~1{id}/get/x-amazon-apigateway-integration/type: unknown integration type `grpc`"
+        ),
+        "{refusal}"
+    );
+    assert_eq!(
+        status(&gw)
+            .await
+            .expect("status")
+            .text()
+            .await
+            .expect("body"),
+        r#"{"status": "one"}"#
+    );
+    // An API the file defines is the file's.
+    let response = import("shop", definition("x")).await.expect("import");
+    assert_eq!(response.status(), 409);
+
+    // Importing again replaces it; a restart serves what was imported.
+    assert_eq!(
+        import("orders", definition("two"))
+            .await
+            .expect("import")
+            .status(),
+        200
+    );
+    assert_eq!(
+        status(&gw)
+            .await
+            .expect("status")
+            .text()
+            .await
+            .expect("body"),
+        r#"{"status": "two"}"#
+    );
+    gw.terminate();
+    gw.wait_exit(std::time::Duration::from_secs(10));
+    let gw = Gateway::start(&config);
+    assert_eq!(
+        status(&gw)
+            .await
+            .expect("status")
+            .text()
+            .await
+            .expect("body"),
+        r#"{"status": "two"}"#
+    );
+
+    // Removed, it is gone; removing again is 404.
+    let remove = || {
+        http.delete(gw.url(turnpike::ADMIN_LISTENER, "/apis/orders/import"))
+            .send()
+    };
+    assert_eq!(remove().await.expect("delete").status(), 200);
+    assert_eq!(status(&gw).await.expect("status").status(), 404);
+    assert_eq!(remove().await.expect("delete").status(), 404);
+}

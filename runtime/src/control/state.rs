@@ -14,19 +14,34 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::gateway::{Gateway, ReloadError};
 use super::releases::Releases;
 use crate::config::{ApiKeyConfig, Config, is_api_key_value, is_identifier};
-use crate::store::{ApiKeyStore, PluginStore, StoredKey};
+use crate::store::{ApiKeyStore, ImportStore, PluginStore, StoredKey};
 
 /// Reads and validates a configuration file, then applies what the admin
 /// API recorded in `server.data_dir` (the active plugin versions, the API
 /// keys created at run time), so that a restart serves exactly what was
 /// served before.
 pub fn load(path: &Path) -> Result<Config, String> {
-    let mut config = Config::from_file(path).map_err(|e| e.to_string())?;
-    if let Some(data_dir) = config.server.data_dir.clone() {
-        apply_active_versions(&PluginStore::new(&data_dir), &mut config)?;
-        for key in ApiKeyStore::new(&data_dir).list()? {
-            add_key(&mut config, &key)?;
-        }
+    let config = Config::from_file(path).map_err(|e| e.to_string())?;
+    let Some(data_dir) = config.server.data_dir.clone() else {
+        return Ok(config);
+    };
+    let store = ImportStore::new(&data_dir);
+    let imports = store.list()?;
+    if imports.is_empty() {
+        return apply_stores(config, &data_dir);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let merged = crate::store::imports::with_imports(&text, &imports, &store);
+    let config = Config::parse(&merged, &path.display().to_string()).map_err(|e| e.to_string())?;
+    apply_stores(config, &data_dir)
+}
+
+/// Applies the active plugin versions and the run-time API keys recorded
+/// in `data_dir` to `config`.
+pub fn apply_stores(mut config: Config, data_dir: &Path) -> Result<Config, String> {
+    apply_active_versions(&PluginStore::new(data_dir), &mut config)?;
+    for key in ApiKeyStore::new(data_dir).list()? {
+        add_key(&mut config, &key)?;
     }
     Ok(config)
 }

@@ -367,3 +367,19 @@ pub struct KeyView {
     /// `config` (the file) or `admin` (created through the admin API).
     pub source: String,
 }
+
+/// `POST /apis/NAME/import`: the API imported and serving.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiImported {
+    /// The API's name.
+    pub api: String,
+    /// Routes now served.
+    pub routes_imported: usize,
+    /// Routes left out (unsupported integrations, `partial`).
+    pub routes_left_out: usize,
+    /// The import report, one finding per line.
+    pub report: Vec<String>,
+    /// Changes served since start.
+    pub generation: u64,
+}

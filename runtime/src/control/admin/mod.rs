@@ -17,6 +17,7 @@
 //! [`api`], shared with the CLI.
 
 pub mod api;
+mod imports;
 mod keys;
 mod plugins;
 mod release;
@@ -160,6 +161,30 @@ impl Admin {
                 keys::handle(self.clone(), method, path, request.into_body()).await
             }
             "/apis" => release::handle(self.clone(), &method, &path, Bytes::new()).await,
+            _ if path.starts_with("/apis/") && path.ends_with("/import") => {
+                let api = path["/apis/".len()..path.len() - "/import".len()].to_owned();
+                let query = request.uri().query().map(str::to_owned);
+                // Definitions are documents, larger than control calls.
+                let limit = usize::try_from(self.max_upload_bytes).unwrap_or(usize::MAX);
+                let body = match Limited::new(request.into_body(), limit).collect().await {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(error) if error.is::<LengthLimitError>() => {
+                        return refuse(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            format!(
+                                "the definition is larger than admin.max_upload_size ({limit} bytes)"
+                            ),
+                        );
+                    }
+                    Err(error) => {
+                        return refuse(
+                            StatusCode::BAD_REQUEST,
+                            format!("cannot read the definition: {error}"),
+                        );
+                    }
+                };
+                imports::handle(self.clone(), &method, &api, query.as_deref(), body).await
+            }
             _ if path.starts_with("/apis/") => {
                 let body = match read_json_body(request.into_body()).await {
                     Ok(body) => body,
