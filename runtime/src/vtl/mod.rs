@@ -7,14 +7,16 @@
 //! bounded here (steps, output size, range length) while costing
 //! microseconds instead of a plugin invocation in each direction.
 
+mod ast;
 mod eval;
+mod functions;
 mod parse;
 mod value;
 
 use std::collections::HashMap;
 use std::fmt;
 
-pub use eval::escape_javascript;
+pub use functions::escape_javascript;
 pub use parse::SyntaxError;
 pub use value::Val;
 
