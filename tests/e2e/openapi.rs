@@ -162,7 +162,10 @@ stages = [{{ api = "Pet-Shop", stage = "prod" }}]
         .await
         .expect("echo");
     assert_eq!(seen["path"], "/pets");
-    assert_eq!(seen["query"], "limit=5");
+    // requestParameters: the query parameter under a new name, and as a
+    // header; the client's query string goes on as it is.
+    assert_eq!(seen["query"], "max=5&limit=5");
+    assert_eq!(seen["headers"]["x-limit"], json!(["5"]));
 
     // The Lambda TOKEN authorizer with its validation expression, and the
     // customised UNAUTHORIZED answer.

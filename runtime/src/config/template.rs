@@ -5,7 +5,8 @@
 //! `{NAME}`) by the request's path parameter on each request;
 //! `${context.authorizer.KEY}` (in headers and bodies) by what the route's
 //! authorizer said: `principalId`, or a key of its context;
-//! `${request.header.NAME}` (in headers and bodies) by the client's header.
+//! `${request.header.NAME}` (in headers and bodies) by the client's header;
+//! `${request.querystring.NAME}` by the client's query-string parameter.
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,8 @@ pub enum Piece {
     Authorizer(String),
     /// `${request.header.NAME}`.
     Header(String),
+    /// `${request.querystring.NAME}`.
+    Query(String),
 }
 
 /// A parsed template.
@@ -41,6 +44,9 @@ pub enum Resolved {
     Authorizer(String),
     /// A header of the client's request (the first value, empty if absent).
     Header(http::HeaderName),
+    /// A query-string parameter of the client's request (the first value,
+    /// empty if absent; percent-encoded in URLs).
+    Query(String),
 }
 
 /// Whether `{NAME}` is a path parameter (integration URLs) or plain text.
@@ -73,6 +79,9 @@ impl Template {
                 } else if let Some(k) = name.strip_prefix("context.authorizer.") {
                     check_name(k, name)?;
                     Piece::Authorizer(k.to_owned())
+                } else if let Some(q) = name.strip_prefix("request.querystring.") {
+                    check_name(q, name)?;
+                    Piece::Query(q.to_owned())
                 } else if let Some(h) = name.strip_prefix("request.header.") {
                     if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
                         return Err(format!("`{name}` does not name a valid header"));
@@ -80,7 +89,7 @@ impl Template {
                     Piece::Header(h.to_ascii_lowercase())
                 } else {
                     return Err(format!(
-                        "unknown variable `${{{name}}}`; use `${{stageVariables.NAME}}`, `${{request.path.NAME}}`, `${{request.header.NAME}}` or `${{context.authorizer.KEY}}`"
+                        "unknown variable `${{{name}}}`; use `${{stageVariables.NAME}}`, `${{request.path.NAME}}`, `${{request.header.NAME}}`, `${{request.querystring.NAME}}` or `${{context.authorizer.KEY}}`"
                     ));
                 };
                 flush(&mut literal, &mut pieces);
@@ -141,6 +150,7 @@ impl Template {
                     None => return Err(format!("stage variable `{name}` is not defined")),
                 },
                 Piece::Authorizer(key) => out.push(Resolved::Authorizer(key.clone())),
+                Piece::Query(name) => out.push(Resolved::Query(name.clone())),
                 Piece::Header(name) => match http::HeaderName::from_bytes(name.as_bytes()) {
                     Ok(header) => out.push(Resolved::Header(header)),
                     Err(_) => return Err(format!("`{name}` is not a valid header name")),

@@ -9,7 +9,7 @@ use http::request::Parts;
 use http::{HeaderMap, Request, Response, Uri, Version};
 use smallvec::SmallVec;
 
-use super::{Forwarding, Measured, render};
+use super::{Forwarding, Measured, RequestParts, render};
 use crate::body::ClientBodyError;
 use crate::body::{RequestBody, ResponseBody};
 use crate::config::template::Resolved;
@@ -101,13 +101,12 @@ impl HttpProxy {
                 .iter()
                 .map(|(name, pieces)| {
                     let mut text = String::new();
-                    render(
-                        pieces,
-                        params,
-                        forwarding.authorized,
-                        Some(&parts.headers),
-                        &mut text,
-                    );
+                    let request = RequestParts {
+                        headers: Some(&parts.headers),
+                        query: parts.uri.query(),
+                        in_url: false,
+                    };
+                    render(pieces, params, forwarding.authorized, request, &mut text);
                     (name.clone(), text)
                 })
                 .collect();
@@ -211,7 +210,12 @@ impl HttpProxy {
         query: Option<&str>,
     ) -> Result<Uri, GatewayError> {
         let mut url = String::with_capacity(64 + query.map_or(0, str::len));
-        render(pieces, params, None, None, &mut url);
+        let request = RequestParts {
+            headers: None,
+            query,
+            in_url: true,
+        };
+        render(pieces, params, None, request, &mut url);
         if let Some(query) = query {
             url.push(if self.url_has_query { '&' } else { '?' });
             url.push_str(query);

@@ -7,6 +7,15 @@ use crate::body::ResponseBody;
 use crate::config::template::Resolved;
 use crate::config::{MockConfig, StageConfig};
 
+/// What mock bodies and headers read of the client's request.
+fn request_parts(request: &http::request::Parts) -> super::RequestParts<'_> {
+    super::RequestParts {
+        headers: Some(&request.headers),
+        query: request.uri.query(),
+        in_url: false,
+    }
+}
+
 /// A mock integration compiled for one stage.
 #[derive(Debug)]
 pub struct Mock {
@@ -68,13 +77,19 @@ impl Mock {
         &self,
         params: &[&str],
         authorized: Option<&crate::auth::Authorized>,
-        request_headers: &HeaderMap,
+        request: &http::request::Parts,
     ) -> Response<ResponseBody> {
         let body = match &self.body {
             MockBody::Fixed(b) => b.clone(),
             MockBody::WithParams(pieces) => {
                 let mut text = String::new();
-                super::render(pieces, params, authorized, Some(request_headers), &mut text);
+                super::render(
+                    pieces,
+                    params,
+                    authorized,
+                    request_parts(request),
+                    &mut text,
+                );
                 Bytes::from(text)
             }
         };
@@ -83,7 +98,13 @@ impl Mock {
         *response.headers_mut() = self.headers.clone();
         for (name, pieces) in &self.param_headers {
             let mut text = String::new();
-            super::render(pieces, params, authorized, Some(request_headers), &mut text);
+            super::render(
+                pieces,
+                params,
+                authorized,
+                request_parts(request),
+                &mut text,
+            );
             if let Ok(value) = HeaderValue::try_from(text) {
                 response.headers_mut().append(name.clone(), value);
             }

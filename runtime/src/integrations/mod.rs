@@ -137,7 +137,7 @@ impl Integration {
                 p.invoke(upstream, forwarding, parts, body.take(), params, measured)
                     .await
             }
-            Integration::Mock(m) => Ok(m.respond(params, forwarding.authorized, &parts.headers)),
+            Integration::Mock(m) => Ok(m.respond(params, forwarding.authorized, &parts)),
             Integration::Function(f) => {
                 f.invoke(forwarding, parts, body.take(), params, measured)
                     .await
@@ -251,15 +251,40 @@ const PRINCIPAL_HEADER: HeaderName = HeaderName::from_static("x-turnpike-princip
 /// Renders resolved template pieces with the request's path parameter
 /// values and what its authorizer said (nothing, when it had none or the
 /// key is not in its context).
+/// What a template reads of the client's request besides the path
+/// parameters.
+#[derive(Clone, Copy, Default)]
+struct RequestParts<'a> {
+    /// Headers, for `${request.header.NAME}`.
+    headers: Option<&'a http::HeaderMap>,
+    /// The query string, for `${request.querystring.NAME}`.
+    query: Option<&'a str>,
+    /// Whether query values go into a URL (then percent-encoded).
+    in_url: bool,
+}
+
 fn render(
     pieces: &[Resolved],
     params: &[&str],
     authorized: Option<&Authorized>,
-    headers: Option<&http::HeaderMap>,
+    request: RequestParts<'_>,
     out: &mut String,
 ) {
+    let headers = request.headers;
     for piece in pieces {
         match piece {
+            Resolved::Query(name) => {
+                let query = request.query.unwrap_or("");
+                if let Some((_, value)) =
+                    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name.as_str())
+                {
+                    if request.in_url {
+                        out.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+                    } else {
+                        out.push_str(&value);
+                    }
+                }
+            }
             Resolved::Header(name) => {
                 if let Some(value) = headers
                     .and_then(|h| h.get(name))

@@ -276,7 +276,8 @@ impl Validator {
                                 template::Resolved::Text(t) => t.as_str(),
                                 template::Resolved::Param(_)
                                 | template::Resolved::Authorizer(_)
-                                | template::Resolved::Header(_) => "x",
+                                | template::Resolved::Header(_)
+                                | template::Resolved::Query(_) => "x",
                             })
                             .collect();
                         if HeaderValue::try_from(text).is_err() {
@@ -323,7 +324,8 @@ fn check_upstream_url(
             template::Resolved::Text(t) => t.as_str(),
             template::Resolved::Param(_)
             | template::Resolved::Authorizer(_)
-            | template::Resolved::Header(_) => "p",
+            | template::Resolved::Header(_)
+            | template::Resolved::Query(_) => "p",
         })
         .collect();
     if resolved.iter().any(|r| {

@@ -183,6 +183,7 @@ impl Importer<'_> {
         // `requestParameters` maps from the method's.
         let mut path_sources: BTreeMap<String, String> = BTreeMap::new();
         let mut request_headers = BTreeMap::new();
+        let mut query_additions: Vec<String> = Vec::new();
         if let Some(parameters) = object.get("requestParameters").and_then(Value::as_object) {
             for (target, source) in parameters {
                 let p = format!("{pointer}/requestParameters/{}", escape(target));
@@ -218,15 +219,30 @@ impl Importer<'_> {
                         ),
                     }
                 } else if let Some(name) = target.strip_prefix("integration.request.querystring.") {
-                    let same = source
-                        .strip_prefix("method.request.querystring.")
-                        .is_some_and(|from| from == name);
-                    if !same {
+                    // The client's query string goes upstream as it is; a
+                    // mapping adds the parameter under its new name.
+                    let value = if let Some(from) =
+                        source.strip_prefix("method.request.querystring.")
+                    {
+                        (from != name).then(|| format!("${{request.querystring.{from}}}"))
+                    } else if let Some(text) = static_value(source) {
+                        Some(form_urlencoded::byte_serialize(text.as_bytes()).collect())
+                    } else if let Some(v) = source.strip_prefix("stageVariables.") {
+                        Some(format!("${{stageVariables.{v}}}"))
+                    } else if let Some(v) = source.strip_prefix("method.request.path.") {
+                        Some(format!("${{request.path.{v}}}"))
+                    } else {
                         self.find(
                             Severity::Unsupported,
                             &p,
                             format!("query parameter `{name}` from `{source}` is not supported; the client's query string goes upstream unchanged"),
                         );
+                        None
+                    };
+                    if let Some(value) = value {
+                        let name: String =
+                            form_urlencoded::byte_serialize(name.as_bytes()).collect();
+                        query_additions.push(format!("{name}={value}"));
                     }
                 } else if target.starts_with("overwrite:")
                     || target.starts_with("append:")
@@ -246,7 +262,11 @@ impl Importer<'_> {
                 }
             }
         }
-        let url = self.url_template(&uri, &path_sources, params, &uri_pointer)?;
+        let mut url = self.url_template(&uri, &path_sources, params, &uri_pointer)?;
+        if !query_additions.is_empty() {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&query_additions.join("&"));
+        }
         let timeout = object
             .get("timeoutInMillis")
             .and_then(Value::as_u64)
@@ -663,6 +683,9 @@ fn header_value(source: &str) -> HeaderSource {
     }
     if let Some(v) = source.strip_prefix("method.request.header.") {
         return HeaderSource::SameHeader(v.to_owned());
+    }
+    if let Some(v) = source.strip_prefix("method.request.querystring.") {
+        return HeaderSource::Template(format!("${{request.querystring.{v}}}"));
     }
     HeaderSource::Other
 }
