@@ -27,8 +27,30 @@ pub struct Template {
     /// The literal JSONPaths of `$input.json(...)` / `$input.path(...)`,
     /// compiled once.
     paths: HashMap<String, serde_json_path::JsonPath>,
-    /// Whether it reads `$context`, which is worth building only then.
-    uses_context: bool,
+    /// What of the request it reads, which is worth gathering only then.
+    uses: Uses,
+}
+
+/// What of the request a template reads besides the body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Uses {
+    /// `$context`.
+    pub context: bool,
+    /// `$stageVariables`.
+    pub stage_variables: bool,
+    /// `$input.params`.
+    pub params: bool,
+}
+
+impl std::ops::BitOr for Uses {
+    type Output = Uses;
+    fn bitor(self, other: Uses) -> Uses {
+        Uses {
+            context: self.context || other.context,
+            stage_variables: self.stage_variables || other.stage_variables,
+            params: self.params || other.params,
+        }
+    }
 }
 
 /// What a template reads: the body, the request's parameters, `$context`
@@ -96,9 +118,12 @@ impl Template {
     pub fn parse(text: &str) -> Result<Template, SyntaxError> {
         let nodes = parse::parse(text)?;
         let mut paths = HashMap::new();
-        let mut uses_context = false;
+        let mut uses = Uses::default();
         parse::visit_references(&nodes, &mut |r| {
-            uses_context |= r.root == "context";
+            uses.context |= r.root == "context";
+            uses.stage_variables |= r.root == "stageVariables";
+            uses.params |= r.root == "input"
+                && matches!(r.parts.first(), Some(parse::Part::Method(name, _)) if name == "params");
             if r.root == "input"
                 && let Some(parse::Part::Method(name, args)) = r.parts.first()
                 && (name == "json" || name == "path")
@@ -108,17 +133,13 @@ impl Template {
                 paths.insert(path.clone(), compiled);
             }
         });
-        Ok(Template {
-            nodes,
-            paths,
-            uses_context,
-        })
+        Ok(Template { nodes, paths, uses })
     }
 
-    /// Whether the template reads `$context` (so the caller can skip
-    /// building it).
-    pub fn uses_context(&self) -> bool {
-        self.uses_context
+    /// What of the request the template reads (so the caller can skip
+    /// gathering the rest).
+    pub fn uses(&self) -> Uses {
+        self.uses
     }
 
     /// Renders the template against `inputs`.

@@ -11,7 +11,7 @@ use crate::body::{RequestBody, ResponseBody};
 use crate::config::{MappingTemplates, Passthrough};
 use crate::error::{ErrorKind, GatewayError};
 use crate::proxy::{Cx, Flow, Verdict};
-use crate::vtl::{Direction, Inputs, RenderError, Template, Val};
+use crate::vtl::{Direction, Inputs, RenderError, Template, Uses, Val};
 
 /// Largest integration response a response template reads.
 const MAX_MAPPED_RESPONSE: usize = 10 * 1024 * 1024;
@@ -68,10 +68,14 @@ pub async fn request(cx: &mut Cx<'_>, templates: &MappingTemplates) -> Verdict {
     if template.is_none() && templates.response.is_empty() {
         return Ok(Flow::Continue);
     }
-    // `$context` is built only for templates that read it.
-    let needs_context = template.as_ref().is_some_and(|(_, t)| t.uses_context())
-        || templates.response.iter().any(|(_, t)| t.uses_context());
-    let view = view(cx, needs_context);
+    // Only what the templates read is gathered.
+    let uses = templates
+        .response
+        .iter()
+        .map(|(_, t)| t.uses())
+        .chain(template.as_ref().map(|(_, t)| t.uses()))
+        .fold(Uses::default(), |a, b| a | b);
+    let view = view(cx, uses);
     if let Some((media, template)) = template {
         let body = crate::proxy::read_body(cx).await?;
         let rendered = render(template, &body, &view, Direction::Request).map_err(failed)?;
@@ -175,7 +179,27 @@ fn render(
 }
 
 /// The request as templates see it.
-fn view(cx: &Cx<'_>, with_context: bool) -> RequestView {
+fn view(cx: &Cx<'_>, uses: Uses) -> RequestView {
+    let accept = cx
+        .parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if !uses.params {
+        return RequestView {
+            path_params: Vec::new(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            accept,
+            context: if uses.context {
+                context(cx)
+            } else {
+                Val::Map(Vec::new())
+            },
+            stage_variables: stage_variables(cx, uses),
+        };
+    }
     let path_params = cx
         .route
         .map(|r| {
@@ -198,32 +222,31 @@ fn view(cx: &Cx<'_>, with_context: bool) -> RequestView {
         .iter()
         .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
-    let accept = cx
-        .parts
-        .headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let stage_variables = cx.version.map_or(Val::Map(Vec::new()), |v| {
-        Val::Map(
-            v.stage
-                .variables
-                .iter()
-                .map(|(k, v)| (k.clone(), Val::Str(v.clone())))
-                .collect(),
-        )
-    });
     RequestView {
         path_params,
         query,
         headers,
         accept,
-        context: if with_context {
+        context: if uses.context {
             context(cx)
         } else {
             Val::Map(Vec::new())
         },
-        stage_variables,
+        stage_variables: stage_variables(cx, uses),
+    }
+}
+
+/// `$stageVariables`, when a template reads it.
+fn stage_variables(cx: &Cx<'_>, uses: Uses) -> Val {
+    match cx.version.filter(|_| uses.stage_variables) {
+        Some(v) => Val::Map(
+            v.stage
+                .variables
+                .iter()
+                .map(|(k, v)| (k.clone(), Val::Str(v.clone())))
+                .collect(),
+        ),
+        None => Val::Map(Vec::new()),
     }
 }
 
