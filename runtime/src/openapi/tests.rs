@@ -94,3 +94,98 @@ fn unknown_apis_and_stages_are_named() {
         "API `native` has no stage `beta` (its stages: live)"
     );
 }
+
+/// Shapes real definitions have: shared parameters and request bodies by
+/// `$ref`, OpenAPI 3.0 `nullable` and `default: null`, `Fn::Join` Lambda
+/// URIs, VPC links named by ARN, Cognito pools.
+#[test]
+fn real_world_shapes_import() {
+    let text = r##"{
+      "openapi": "3.0.1",
+      "info": {"title": "Orders API", "version": "1"},
+      "x-amazon-apigateway-request-validators": {"all": {"validateRequestBody": true, "validateRequestParameters": true}},
+      "x-amazon-apigateway-request-validator": "all",
+      "paths": {
+        "/orders/{orderId}": {
+          "parameters": [{"$ref": "#/components/parameters/Tenant"}],
+          "put": {
+            "requestBody": {"$ref": "#/components/requestBodies/Order"},
+            "x-amazon-apigateway-integration": {
+              "type": "aws_proxy", "httpMethod": "POST",
+              "uri": {"Fn::Join": ["", ["arn:aws:apigateway:", {"Ref": "AWS::Region"}, ":lambda:path/2015-03-31/functions/", {"Fn::GetAtt": ["OrdersFunction", "Arn"]}, "/invocations"]]}
+            }
+          },
+          "get": {
+            "x-amazon-apigateway-integration": {
+              "type": "http_proxy", "httpMethod": "GET", "connectionType": "VPC_LINK", "connectionId": "abc123",
+              "uri": "arn:aws:elasticloadbalancing:eu-west-1:111122223333:listener/app/orders/50dc6c495c0c9188/0467ef3c8400ae65"
+            }
+          }
+        }
+      },
+      "components": {
+        "parameters": {"Tenant": {"name": "x-tenant", "in": "header", "required": true, "schema": {"type": "string"}}},
+        "requestBodies": {"Order": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Order"}}}}},
+        "schemas": {"Order": {"type": "object", "properties": {"note": {"type": "string", "nullable": true, "default": null, "example": "gift"}}}}
+      }
+    }"##;
+    let source = Source::parse(text, "orders.json").expect("parses");
+    let options = Options {
+        maps: [("OrdersFunction".to_owned(), "orders".to_owned())].into(),
+        ..Options::default()
+    };
+    let imported = import(&source, &options).unwrap_or_else(|report| panic!("{report}"));
+    assert_eq!(
+        imported.report.summary(),
+        "1 routes imported, 1 left out; 0 errors, 1 unsupported, 0 warnings, 0 ignored"
+    );
+    assert!(
+        imported.report.findings[0]
+            .message
+            .starts_with("VPC link target `arn:aws:elasticloadbalancing:"),
+        "{}",
+        imported.report
+    );
+    let config: toml::Table = imported.toml.parse().expect("TOML");
+    let route = &config["apis"][0]["routes"][0];
+    assert_eq!(route["key"].as_str(), Some("PUT /orders/{orderId}"));
+    assert_eq!(route["required_headers"][0].as_str(), Some("x-tenant"));
+    assert_eq!(
+        route["request_models"]["application/json"].as_str(),
+        Some("Order")
+    );
+    assert_eq!(route["integration"]["plugin"].as_str(), Some("orders"));
+    let note = &config["apis"][0]["models"]["Order"]["schema"]["properties"]["note"];
+    assert_eq!(note.to_string(), r#"{ type = ["string", "null"] }"#);
+
+    // A Cognito pool's app clients are not in the definition: the report
+    // says which --map gives them.
+    let cognito = r#"{"swagger": "2.0", "info": {"title": "c", "version": "1"},
+      "securityDefinitions": {"pool": {"type": "apiKey", "name": "Authorization", "in": "header",
+        "x-amazon-apigateway-authtype": "cognito_user_pools",
+        "x-amazon-apigateway-authorizer": {"type": "cognito_user_pools", "providerARNs": ["arn:aws:cognito-idp:eu-west-1:111122223333:userpool/eu-west-1_AbC123"]}}},
+      "paths": {"/me": {"get": {"security": [{"pool": []}], "x-amazon-apigateway-integration": {"type": "mock", "requestTemplates": {"application/json": "{\"statusCode\": 200}"}}}}}}"#;
+    let source = Source::parse(cognito, "c.json").expect("parses");
+    let report = import(&source, &Options::default()).expect_err("needs a map");
+    assert!(
+        report.to_string().contains(
+            "the app client ids of user pool eu-west-1_AbC123 are not in the definition: --map 'pool.audiences=CLIENT_ID[,...]'"
+        ),
+        "{report}"
+    );
+    let options = Options {
+        maps: [("pool.audiences".to_owned(), "client-1".to_owned())].into(),
+        ..Options::default()
+    };
+    let imported = import(&source, &options).unwrap_or_else(|report| panic!("{report}"));
+    let config: toml::Table = imported.toml.parse().expect("TOML");
+    let pool = &config["apis"][0]["authorizers"]["pool"];
+    assert_eq!(
+        pool["issuer"].as_str(),
+        Some("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123")
+    );
+    assert_eq!(
+        pool["jwks_uri"].as_str(),
+        Some("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123/.well-known/jwks.json")
+    );
+}

@@ -150,7 +150,18 @@ impl Importer<'_> {
     ) -> Option<OutIntegration> {
         let uri = self.uri(object, pointer)?;
         let uri_pointer = format!("{pointer}/uri");
-        if object.get("connectionType").and_then(Value::as_str) == Some("VPC_LINK") {
+        let vpc_link = object.get("connectionType").and_then(Value::as_str) == Some("VPC_LINK");
+        if vpc_link && !(uri.starts_with("http://") || uri.starts_with("https://")) {
+            // HTTP APIs name a load balancer's listener or a Cloud Map
+            // service by ARN: only AWS can resolve it.
+            self.find(
+                Severity::Unsupported,
+                &uri_pointer,
+                format!("VPC link target `{uri}` is an AWS resource, not a URL; the route is left out (write the service's URL in a copy of the definition to import it)"),
+            );
+            return None;
+        }
+        if vpc_link {
             self.find(
                 Severity::Warning,
                 &format!("{pointer}/connectionType"),

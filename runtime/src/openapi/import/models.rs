@@ -217,18 +217,35 @@ impl Importer<'_> {
                 }
                 let mut out = Map::new();
                 for (key, value) in object {
-                    if key == "nullable"
-                        || key == "example"
-                        || key == "xml"
-                        || key == "discriminator"
-                        || key == "readOnly"
-                        || key == "writeOnly"
-                        || key == "externalDocs"
-                    {
+                    // OpenAPI's annotations validate nothing (and `default:
+                    // null` has no TOML form).
+                    let annotation = matches!(
+                        key.as_str(),
+                        "nullable"
+                            | "example"
+                            | "examples"
+                            | "default"
+                            | "xml"
+                            | "discriminator"
+                            | "readOnly"
+                            | "writeOnly"
+                            | "externalDocs"
+                            | "deprecated"
+                    ) || key.starts_with("x-");
+                    if annotation {
                         continue;
                     }
                     let p = format!("{pointer}/{}", escape(key));
                     out.insert(key.clone(), self.resolve_refs(value, &p, depth)?);
+                }
+                // OpenAPI 3.0's `nullable: true` is JSON Schema's null type.
+                if object.get("nullable").and_then(Value::as_bool) == Some(true)
+                    && let Some(Value::String(kind)) = out.get("type").cloned()
+                {
+                    out.insert(
+                        "type".into(),
+                        Value::Array(vec![Value::String(kind), "null".into()]),
+                    );
                 }
                 Some(Value::Object(out))
             }
