@@ -35,6 +35,20 @@ pub struct Authorized {
     pub typed_context: Option<Arc<serde_json::Map<String, serde_json::Value>>>,
 }
 
+impl Authorized {
+    /// `principalId`, or the value of a context key: what
+    /// `${context.authorizer.KEY}` stands for.
+    pub fn value(&self, key: &str) -> Option<&str> {
+        if key == "principalId" {
+            return Some(&self.principal_id);
+        }
+        self.context
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// The kind of authorizer that allowed a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {

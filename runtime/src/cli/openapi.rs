@@ -191,10 +191,10 @@ enum ExtensionsArg {
 /// Runs `turnpike export openapi`.
 pub fn export(command: ExportCommand) -> Result<String, String> {
     let ExportCommand::Openapi(args) = command;
-    // Only a configuration Turnpike accepts is exported.
-    Config::from_file(&args.config).map_err(|e| e.to_string())?;
     let text = std::fs::read_to_string(&args.config)
         .map_err(|e| format!("{}: cannot read: {e}", args.config.display()))?;
+    // Only a configuration Turnpike accepts is exported.
+    Config::parse(&text, &args.config.display().to_string()).map_err(|e| e.to_string())?;
     let table: toml::Table = text
         .parse()
         .map_err(|e| format!("{}: {e}", args.config.display()))?;

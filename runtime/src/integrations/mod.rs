@@ -296,14 +296,8 @@ fn render(
             Resolved::Text(t) => out.push_str(t),
             Resolved::Param(i) => out.push_str(params.get(*i).copied().unwrap_or("")),
             Resolved::Authorizer(key) => {
-                if let Some(authorized) = authorized {
-                    if key == "principalId" {
-                        out.push_str(&authorized.principal_id);
-                    } else if let Some((_, value)) =
-                        authorized.context.iter().find(|(k, _)| k == key)
-                    {
-                        out.push_str(value);
-                    }
+                if let Some(value) = authorized.and_then(|a| a.value(key)) {
+                    out.push_str(value);
                 }
             }
         }

@@ -162,7 +162,8 @@ fn strings(table: &toml::Table, key: &str) -> Vec<String> {
         .collect()
 }
 
-/// A duration setting in whole seconds or milliseconds.
+/// A duration as written in the configuration (`"0s"` included: a zero
+/// `cache_ttl` disables the cache).
 fn duration(text: &str) -> Option<std::time::Duration> {
     humantime::parse_duration(text).ok()
 }

@@ -92,7 +92,7 @@ impl Source {
             }
             (None, Some(node)) => {
                 let mut pointer = String::new();
-                convert(node_ref(&node), &mut pointer, 0, &mut lines)
+                convert(&node, &mut pointer, 0, &mut lines)
             }
             (None, None) => return Err(error(None, "the file is empty".to_owned())),
         };
@@ -123,10 +123,6 @@ impl Source {
             }
         }
     }
-}
-
-fn node_ref<'a, 'b>(node: &'a MarkedYaml<'b>) -> &'a MarkedYaml<'b> {
-    node
 }
 
 /// `serde_json` ends its messages with " at line L column C"; the position

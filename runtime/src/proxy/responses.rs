@@ -124,12 +124,8 @@ fn push_var(
         }
         ResponseVar::SourceIp => out.push_str(&cx.conn.client.ip().to_string()),
         ResponseVar::Authorizer(key) => {
-            if let Some(a) = cx.authorized.as_deref() {
-                if key == "principalId" {
-                    out.push_str(&a.principal_id);
-                } else if let Some((_, value)) = a.context.iter().find(|(k, _)| k == key) {
-                    out.push_str(value);
-                }
+            if let Some(value) = cx.authorized.as_deref().and_then(|a| a.value(key)) {
+                out.push_str(value);
             }
         }
         ResponseVar::StageVariable(name) => {

@@ -111,7 +111,7 @@ impl<'t> Parser<'t> {
                     let rest = self.rest();
                     if rest.starts_with("##") {
                         // A line comment, with its newline.
-                        let line_start = self.only_space_before(&text);
+                        let line_start = !self.line_has_content;
                         match rest.find('\n') {
                             Some(i) => self.pos += i + 1,
                             None => self.pos = self.text.len(),
@@ -147,7 +147,7 @@ impl<'t> Parser<'t> {
                         self.line_has_content = true;
                         continue;
                     };
-                    let alone = self.only_space_before(&text);
+                    let alone = !self.line_has_content;
                     if terminators.contains(&name) {
                         self.pos += directive_len(rest, name);
                         // `#elseif`'s line ends after its condition.
@@ -196,11 +196,6 @@ impl<'t> Parser<'t> {
         flush(&mut text, &mut nodes);
         self.depth -= 1;
         Ok((nodes, end))
-    }
-
-    /// Whether only spaces stand between the line's start and here.
-    fn only_space_before(&self, _pending: &str) -> bool {
-        !self.line_has_content
     }
 
     /// After a directive: consumes the rest of the line if it is blank.

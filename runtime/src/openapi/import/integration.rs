@@ -411,15 +411,7 @@ impl Importer<'_> {
         };
         // The integration response whose selection pattern matches the
         // status, else `default`.
-        let code = status.to_string();
-        let chosen = responses
-            .iter()
-            .find(|(pattern, _)| {
-                pattern.as_str() != "default"
-                    && regex::Regex::new(&format!("^(?:{pattern})$"))
-                        .is_ok_and(|r| r.is_match(&code))
-            })
-            .or_else(|| responses.get_key_value("default"));
+        let chosen = select_response(responses, status);
         let Some((pattern, response)) = chosen else {
             return Some(out);
         };
@@ -541,15 +533,7 @@ impl Importer<'_> {
                 .insert(media.clone(), text.to_owned());
         }
         let responses = object.get("responses").and_then(Value::as_object);
-        let chosen = responses.and_then(|r| {
-            r.iter()
-                .find(|(pattern, _)| {
-                    *pattern != "default"
-                        && regex::Regex::new(&format!("^(?:{pattern})$"))
-                            .is_ok_and(|re| re.is_match("200"))
-                })
-                .or_else(|| r.get_key_value("default"))
-        });
+        let chosen = responses.and_then(|r| select_response(r, 200));
         if let Some((pattern, response)) = chosen {
             for (media, text) in response
                 .get("responseTemplates")
@@ -639,6 +623,23 @@ impl Importer<'_> {
     }
 }
 
+/// The integration response API Gateway would select for `status`: the
+/// one whose selection pattern (a regular expression over the whole
+/// status) matches, else `default`.
+fn select_response(
+    responses: &serde_json::Map<String, Value>,
+    status: u16,
+) -> Option<(&String, &Value)> {
+    let code = status.to_string();
+    responses
+        .iter()
+        .find(|(pattern, _)| {
+            pattern.as_str() != "default"
+                && regex::Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|r| r.is_match(&code))
+        })
+        .or_else(|| responses.get_key_value("default"))
+}
+
 /// Whether integration responses map statuses or set parameters.
 fn has_response_mapping(object: &serde_json::Map<String, Value>) -> bool {
     object
@@ -703,7 +704,7 @@ fn header_value(source: &str) -> HeaderSource {
 
 /// `arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations`
 /// → `FUNCTION_ARN`.
-fn lambda_function_arn(uri: &str) -> Option<String> {
+pub(super) fn lambda_function_arn(uri: &str) -> Option<String> {
     if uri.starts_with("arn:aws:lambda:") {
         return Some(uri.to_owned());
     }
@@ -714,7 +715,7 @@ fn lambda_function_arn(uri: &str) -> Option<String> {
 }
 
 /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:ALIAS]` → `NAME`.
-fn function_name(arn: &str) -> String {
+pub(super) fn function_name(arn: &str) -> String {
     match arn.split_once(":function:") {
         Some((_, rest)) => rest.split(':').next().unwrap_or(rest).to_owned(),
         None => arn.to_owned(),

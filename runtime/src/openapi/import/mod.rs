@@ -303,10 +303,16 @@ impl<'a> Importer<'a> {
         } else {
             self.find(Severity::Error, "/paths", "the definition has no `paths`");
         }
+        // The file's text, written once, for the names used inside
+        // CloudFormation substitutions.
+        let mut text: Option<String> = None;
         for name in self.options.maps.keys() {
+            let logical = name.split('.').next().unwrap_or(name);
             let used = self.used_maps.contains(name)
                 || name.starts_with("AWS::")
-                || self.source_mentions(name);
+                || text
+                    .get_or_insert_with(|| self.source.value.to_string())
+                    .contains(logical);
             if !used {
                 let message = format!("--map `{name}` matches nothing in the definition");
                 self.find(Severity::Warning, "", message);
@@ -343,12 +349,6 @@ impl<'a> Importer<'a> {
             });
         }
         Some(config)
-    }
-
-    /// Whether a CloudFormation name given with `--map` appears in the file.
-    fn source_mentions(&self, name: &str) -> bool {
-        let logical = name.split('.').next().unwrap_or(name);
-        self.source.value.to_string().contains(logical)
     }
 
     /// Finds the OpenAPI document: the file itself, or the `Body` /
@@ -659,8 +659,7 @@ impl<'a> Importer<'a> {
         pointer: &str,
         shared_params: &[(String, &Value)],
     ) -> bool {
-        let errors_before =
-            self.report.count(Severity::Error) + self.report.count(Severity::Unsupported);
+        let findings_before = self.report.findings.len();
         let key = if path == "/$default" {
             "$default".to_owned()
         } else {
@@ -757,10 +756,12 @@ impl<'a> Importer<'a> {
             &format!("{pointer}/x-turnpike-throttle"),
         );
         self.validation(operation, pointer, shared_params, &mut route);
-        let errors_after =
-            self.report.count(Severity::Error) + self.report.count(Severity::Unsupported);
+        // An error or unsupported part found for this route leaves it out.
+        let blocked = self.report.findings[findings_before..]
+            .iter()
+            .any(|f| f.severity <= Severity::Unsupported);
         match integration {
-            Some(integration) if errors_after == errors_before => {
+            Some(integration) if !blocked => {
                 route.integration = integration;
                 self.api.routes.push(route);
                 false
@@ -802,12 +803,21 @@ fn preferred_template(templates: Option<&Value>) -> Option<(&String, &Value)> {
 
 /// HTTP APIs are told apart by what only they have.
 fn detect_flavor(doc: &Value) -> Flavor {
-    let text_has = |key: &str| doc.to_string().contains(key);
+    let jwt = doc
+        .pointer("/components/securitySchemes")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .any(|(_, scheme)| {
+            scheme
+                .pointer("/x-amazon-apigateway-authorizer/jwtConfiguration")
+                .is_some()
+        });
     if doc
         .get("x-amazon-apigateway-importexport-version")
         .is_some()
         || doc.get("x-amazon-apigateway-cors").is_some()
-        || text_has("\"jwtConfiguration\"")
+        || jwt
     {
         Flavor::Http
     } else {

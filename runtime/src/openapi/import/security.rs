@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::emit::{OutAuthorizer, OutCors, OutCredential, OutGatewayResponse, OutPolicy, OutRoute};
-use super::integration::{is_vtl, static_value};
+use super::integration::{function_name, is_vtl, lambda_function_arn, static_value};
 use super::{Importer, Severity, Spec};
 use crate::openapi::source::escape;
 
@@ -281,14 +281,8 @@ impl<'a> Importer<'a> {
                         return None;
                     }
                 };
-                let arn = uri
-                    .split_once("/functions/")
-                    .map(|(_, a)| a.strip_suffix("/invocations").unwrap_or(a).to_owned())
-                    .unwrap_or(uri.clone());
-                let function = arn
-                    .split_once(":function:")
-                    .map(|(_, r)| r.split(':').next().unwrap_or(r).to_owned())
-                    .unwrap_or(arn.clone());
+                let arn = lambda_function_arn(&uri).unwrap_or(uri);
+                let function = function_name(&arn);
                 let plugin =
                     self.lambda_plugin(&function, &arn, &format!("{pointer}/authorizerUri"))?;
                 let payload_format = authorizer

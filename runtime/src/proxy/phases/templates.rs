@@ -186,42 +186,11 @@ fn view(cx: &Cx<'_>, uses: Uses) -> RequestView {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    if !uses.params {
-        return RequestView {
-            path_params: Vec::new(),
-            query: Vec::new(),
-            headers: Vec::new(),
-            accept,
-            context: if uses.context {
-                context(cx)
-            } else {
-                Val::Map(Vec::new())
-            },
-            stage_variables: stage_variables(cx, uses),
-        };
-    }
-    let path_params = cx
-        .route
-        .map(|r| {
-            r.param_names
-                .iter()
-                .zip(cx.params.iter())
-                .map(|(n, v)| (n.clone(), (*v).to_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut query: Vec<(String, String)> = Vec::new();
-    for (k, v) in form_urlencoded::parse(cx.parts.uri.query().unwrap_or("").as_bytes()) {
-        if !query.iter().any(|(seen, _)| *seen == k) {
-            query.push((k.into_owned(), v.into_owned()));
-        }
-    }
-    let headers: Vec<(String, String)> = cx
-        .parts
-        .headers
-        .iter()
-        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
+    let (path_params, query, headers) = if uses.params {
+        params(cx)
+    } else {
+        Default::default()
+    };
     RequestView {
         path_params,
         query,
@@ -234,6 +203,36 @@ fn view(cx: &Cx<'_>, uses: Uses) -> RequestView {
         },
         stage_variables: stage_variables(cx, uses),
     }
+}
+
+type Pairs = Vec<(String, String)>;
+
+/// `$input.params()`: path parameters, query-string parameters (the first
+/// value of each) and headers.
+fn params(cx: &Cx<'_>) -> (Pairs, Pairs, Pairs) {
+    let path_params = cx
+        .route
+        .map(|r| {
+            r.param_names
+                .iter()
+                .zip(cx.params.iter())
+                .map(|(n, v)| (n.clone(), (*v).to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut query: Pairs = Vec::new();
+    for (k, v) in form_urlencoded::parse(cx.parts.uri.query().unwrap_or("").as_bytes()) {
+        if !query.iter().any(|(seen, _)| *seen == k) {
+            query.push((k.into_owned(), v.into_owned()));
+        }
+    }
+    let headers = cx
+        .parts
+        .headers
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    (path_params, query, headers)
 }
 
 /// `$stageVariables`, when a template reads it.
