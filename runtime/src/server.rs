@@ -86,12 +86,18 @@ pub fn run(
         ),
         None => None,
     };
+    // SIGHUP is watched before anyone hears the gateway is ready: a reload
+    // signalled right after must not meet the default action (exit).
+    let hangups = {
+        let _runtime = signals.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    };
     admin.set_ready(true);
     on_listening(&addresses);
     signals.block_on(async {
         tokio::select! {
             _ = shutdown => {}
-            _ = reload_on_sighup(&control) => {}
+            _ = reload_on_sighup(&control, hangups) => {}
             _ = reload_changed_certificates(&control) => {}
         }
         tracing::info!(grace = ?grace, "shutting down: no new connections, finishing requests in flight");
@@ -158,9 +164,11 @@ async fn reload_changed_certificates(control: &Control) {
 
 /// Reloads the configuration file on every SIGHUP; never returns unless the
 /// signal cannot be watched.
-async fn reload_on_sighup(control: &Control) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangups = match signal(SignalKind::hangup()) {
+async fn reload_on_sighup(
+    control: &Control,
+    hangups: std::io::Result<tokio::signal::unix::Signal>,
+) {
+    let mut hangups = match hangups {
         Ok(s) => s,
         Err(error) => {
             tracing::warn!(%error, "cannot watch SIGHUP; reload through the admin API");
