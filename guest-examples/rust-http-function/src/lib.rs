@@ -6,6 +6,10 @@
 //! - `POST .../items` → 201 with `{"created": BODY, "requestId"}` and a `location`;
 //! - anything else → 405.
 //!
+//! On a WebSocket API's route it echoes: each message (an
+//! `x-turnpike-event-type: MESSAGE` call) is answered with its own bytes,
+//! which a two-way route sends back to the client.
+//!
 //! Route parameters, stage variables and the authorizer's principal arrive as
 //! `x-turnpike-*` request headers.
 
@@ -61,8 +65,29 @@ fn respond(out: ResponseOutparam, status: u16, headers: &[(&str, &str)], body: &
     let _ = OutgoingBody::finish(outgoing, None);
 }
 
+fn respond_bytes(out: ResponseOutparam, content_type: &str, body: &[u8]) {
+    let fields = Fields::new();
+    let _ = fields.append("content-type", content_type.as_bytes());
+    let response = OutgoingResponse::new(fields);
+    let Ok(outgoing) = response.body() else {
+        return;
+    };
+    ResponseOutparam::set(out, Ok(response));
+    if let Ok(stream) = outgoing.write() {
+        for chunk in body.chunks(4096) {
+            let _ = stream.blocking_write_and_flush(chunk);
+        }
+    }
+    let _ = OutgoingBody::finish(outgoing, None);
+}
+
 impl wasip2::exports::http::incoming_handler::Guest for Items {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        if header(&request, "x-turnpike-event-type").as_deref() == Some("MESSAGE") {
+            let content_type = header(&request, "content-type").unwrap_or_default();
+            let body = read_body(request);
+            return respond_bytes(out, &content_type, &body);
+        }
         let route_key = header(&request, "x-turnpike-route-key").unwrap_or_default();
         let stage = header(&request, "x-turnpike-stage").unwrap_or_default();
         match request.method() {

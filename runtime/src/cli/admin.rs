@@ -110,7 +110,9 @@ pub fn call<T: DeserializeOwned>(
                 .unwrap_or_else(|_| ErrorBody::message(String::from_utf8_lossy(&bytes)));
             return Err(CallError::Refused(status, body));
         }
-        serde_json::from_slice(&bytes).map_err(|e| {
+        // An empty answer (204) reads as JSON `null`.
+        let json: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+        serde_json::from_slice(json).map_err(|e| {
             CallError::Unreachable(format!(
                 "the admin API's answer is not what this turnpike expects ({e}): {}",
                 String::from_utf8_lossy(&bytes)

@@ -147,7 +147,7 @@ fn parse_variable(text: &str) -> Result<(String, String), String> {
 }
 
 /// One admin call with `admin`'s target; its error as the line to print.
-fn with<T: serde::de::DeserializeOwned>(
+pub(super) fn with<T: serde::de::DeserializeOwned>(
     admin: &AdminArgs,
     method: Method,
     path: &str,

@@ -7,6 +7,7 @@ pub mod admin;
 mod manage;
 mod openapi;
 pub mod scaffold;
+mod ws;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -111,6 +112,12 @@ enum Command {
     ApiKey {
         #[command(subcommand)]
         command: ApiKeyCommand,
+    },
+    /// Send to, describe and close a WebSocket API's connections
+    /// (`@connections`) on a running gateway.
+    Ws {
+        #[command(subcommand)]
+        command: ws::WsCommand,
     },
     /// Import an API definition written for Amazon API Gateway.
     Import {
@@ -241,6 +248,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Deployments { api, admin } => manage::deployments(&admin, &api),
         Command::Stages { admin } => manage::stages(&admin),
         Command::ApiKey { command } => manage::api_key(command),
+        Command::Ws { command } => ws::run(command),
         Command::Import { command } => openapi::import(command),
         Command::Export { command } => openapi::export(command),
     };

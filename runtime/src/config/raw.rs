@@ -348,6 +348,22 @@ pub struct RawApi {
     pub binary_media_types: Vec<SpannedStr>,
     #[serde(default)]
     pub gateway_responses: BTreeMap<String, Spanned<RawGatewayResponse>>,
+    pub protocol: Option<SpannedStr>,
+    pub route_selection_expression: Option<SpannedStr>,
+    pub websocket: Option<Spanned<RawWebSocket>>,
+}
+
+/// `[apis.websocket]`: a WebSocket API's connection limits.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebSocket {
+    pub idle_timeout: Option<SpannedStr>,
+    pub max_duration: Option<SpannedStr>,
+    pub max_frame_size: Option<Spanned<SizeValue>>,
+    pub max_message_size: Option<Spanned<SizeValue>>,
+    pub ping_interval: Option<SpannedStr>,
+    pub send_queue_size: Option<Spanned<SizeValue>>,
+    pub management_authorizer: Option<SpannedStr>,
 }
 
 /// `[apis.gateway_responses.TYPE]`.
@@ -433,6 +449,7 @@ pub struct RawRoute {
     pub request_templates: Option<Spanned<BTreeMap<String, SpannedStr>>>,
     pub response_templates: Option<Spanned<BTreeMap<String, SpannedStr>>>,
     pub passthrough_behavior: Option<SpannedStr>,
+    pub return_response: Option<Spanned<bool>>,
     pub integration: Spanned<RawIntegration>,
 }
 

@@ -504,6 +504,7 @@ impl Definition {
                 api_key_source: api.api_key_source,
                 gateway_responses: Arc::new(api.gateway_responses.clone()),
                 api_id: api.aws.api_id.clone(),
+                websocket: api.websocket.clone(),
             }),
             authorizers,
             mappers,
@@ -528,7 +529,7 @@ impl Definition {
             .map(|(id, route)| {
                 let names: Vec<&str> = match &route.key {
                     RouteKey::Route { path, .. } => path.param_names().collect(),
-                    RouteKey::Default => Vec::new(),
+                    RouteKey::Default | RouteKey::Message(_) => Vec::new(),
                 };
                 let located = |e: String| {
                     format!(
@@ -591,6 +592,7 @@ impl Definition {
                     mapper: self.mappers[id].clone(),
                     templates: route.templates.clone(),
                     integration,
+                    return_response: route.return_response,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;

@@ -39,6 +39,8 @@ pub struct Gateway {
     bound: OnceLock<Vec<std::net::SocketAddr>>,
     /// Per listener: the `Alt-Svc` value advertising its HTTP/3 port.
     alt_svc: OnceLock<Vec<Option<http::HeaderValue>>>,
+    /// Open WebSocket connections.
+    connections: Arc<super::connections::Connections>,
 }
 
 /// Settings applied once at start; a reload that changes them is refused.
@@ -186,6 +188,7 @@ impl Gateway {
             sessions,
             bound: OnceLock::new(),
             alt_svc: OnceLock::new(),
+            connections: Arc::default(),
         })
     }
 
@@ -275,6 +278,11 @@ impl Gateway {
     /// The access log.
     pub fn access_log(&self) -> &AccessLog {
         &self.access_log
+    }
+
+    /// The open WebSocket connections.
+    pub fn connections(&self) -> &Arc<super::connections::Connections> {
+        &self.connections
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`compile`]: configuration + releases → [`snapshot::Snapshot`].
 //! - [`gateway`]: the snapshot being served, swapped atomically, and what
 //!   outlives snapshots.
+//! - [`connections`]: the open WebSocket connections, for `@connections`.
 //! - [`admin`]: the admin API over all of it.
 //!
 //! Life of a change: file, upload or admin call → validate
@@ -15,6 +16,7 @@
 
 pub mod admin;
 pub mod compile;
+pub mod connections;
 pub mod gateway;
 pub mod releases;
 pub mod snapshot;

@@ -235,6 +235,8 @@ pub struct CompiledApi {
     pub gateway_responses: Arc<GatewayResponses>,
     /// The API id API Gateway would give it (`${context.apiId}`).
     pub api_id: String,
+    /// A WebSocket API's selection expression and limits.
+    pub websocket: Option<Arc<crate::config::WebSocketSettings>>,
 }
 
 /// A stage's own settings.
@@ -277,6 +279,9 @@ pub struct CompiledRoute {
     pub templates: Option<Arc<MappingTemplates>>,
     /// What serves the route, its stage variables filled in.
     pub integration: Integration,
+    /// A WebSocket route whose integration's answer goes back to the
+    /// client.
+    pub return_response: bool,
 }
 
 /// A key's limits in the usage plan that covers a stage.

@@ -62,6 +62,24 @@ pub struct Forwarding<'a> {
     pub received: std::time::SystemTime,
     /// The API key the request was admitted with.
     pub api_key: Option<&'a UsedApiKey>,
+    /// On a WebSocket API: which connection and event the call is for.
+    pub websocket: Option<WebSocketEvent<'a>>,
+}
+
+/// A WebSocket API's integration call: the connection and what happened
+/// on it, sent as `x-turnpike-connection-id`, `x-turnpike-event-type` and
+/// `x-turnpike-route-key`.
+#[derive(Debug, Clone, Copy)]
+pub struct WebSocketEvent<'a> {
+    /// The connection id.
+    pub connection_id: &'a str,
+    /// `CONNECT`, `MESSAGE` or `DISCONNECT`.
+    pub event_type: &'static str,
+    /// The route key serving it.
+    pub route_key: &'a str,
+    /// On `DISCONNECT`: the close code (`x-turnpike-close-code`; 1006 when
+    /// the connection ended without a close frame).
+    pub close_code: Option<u16>,
 }
 
 /// An API key a request was admitted with.
@@ -228,7 +246,31 @@ fn apply_gateway_headers(headers: &mut HeaderMap, forwarding: &Forwarding<'_>) {
             headers.insert(name, value);
         }
     }
+    if let Some(event) = forwarding.websocket {
+        for (name, value) in [
+            (CONNECTION_ID_HEADER, event.connection_id),
+            (EVENT_TYPE_HEADER, event.event_type),
+            (ROUTE_KEY_HEADER, event.route_key),
+        ] {
+            if let Ok(value) = HeaderValue::try_from(value) {
+                headers.insert(name, value);
+            }
+        }
+        if let Some(code) = event.close_code {
+            headers.insert(CLOSE_CODE_HEADER, HeaderValue::from(code));
+        }
+    }
 }
+
+/// How a WebSocket connection ended, on its `$disconnect` call.
+pub const CLOSE_CODE_HEADER: HeaderName = HeaderName::from_static("x-turnpike-close-code");
+
+/// The WebSocket connection an integration call is about.
+pub const CONNECTION_ID_HEADER: HeaderName = HeaderName::from_static("x-turnpike-connection-id");
+/// `CONNECT`, `MESSAGE` or `DISCONNECT`.
+pub const EVENT_TYPE_HEADER: HeaderName = HeaderName::from_static("x-turnpike-event-type");
+/// The WebSocket route key being served.
+pub const ROUTE_KEY_HEADER: HeaderName = HeaderName::from_static("x-turnpike-route-key");
 
 /// The headers that carry a verified client certificate's fields:
 /// `x-turnpike-client-cert-subject`, `-issuer`, `-serial`, `-not-before`,

@@ -72,6 +72,12 @@ pub struct AccessLogEntry<'a> {
     /// `$context.identity.clientCert`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_cert: Option<ClientCertEntry<'a>>,
+    /// A WebSocket connection's id (connect, message and disconnect lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<&'a str>,
+    /// `CONNECT`, `MESSAGE` or `DISCONNECT`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<&'static str>,
 }
 
 /// `clientCert` of an access-log record.

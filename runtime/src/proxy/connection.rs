@@ -98,6 +98,8 @@ pub struct Bounds {
     pub stop: watch::Receiver<()>,
     /// The listener's count of this connection.
     pub open: OpenConnection,
+    /// Where a WebSocket upgrade leaves the connection it accepted.
+    pub upgrade: Option<Arc<crate::proxy::websocket::UpgradeSlot>>,
 }
 
 /// Drives `connection` to its end, shutting it down gracefully (with
@@ -116,6 +118,7 @@ where
         idle,
         mut stop,
         open: _open,
+        upgrade: _,
     } = bounds;
     let mut connection = pin!(connection);
     let idle_nanos = u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX);

@@ -31,6 +31,9 @@ pub struct ConnectionInfo {
     pub scheme: &'static str,
     /// What the TLS handshake established, on a TLS connection.
     pub tls: Option<TlsInfo>,
+    /// Where a WebSocket upgrade leaves the accepted connection (HTTP/1.1
+    /// connections of the TCP listeners only).
+    pub upgrade: Option<Arc<super::websocket::UpgradeSlot>>,
 }
 
 /// What a TLS handshake established.
@@ -57,7 +60,14 @@ impl ConnectionInfo {
                 .unwrap_or_else(|_| HeaderValue::from_static("unknown")),
             scheme,
             tls: None,
+            upgrade: None,
         }
+    }
+
+    /// The same connection, able to be upgraded to a WebSocket.
+    pub fn with_upgrades(mut self, slot: Arc<super::websocket::UpgradeSlot>) -> ConnectionInfo {
+        self.upgrade = Some(slot);
+        self
     }
 
     /// The same connection, with what its TLS handshake established.
@@ -145,6 +155,8 @@ pub struct Cx<'r> {
     /// The connection ends after this answer (a message whose framing the
     /// gateway refused: what follows it cannot be trusted to be a request).
     pub close_connection: bool,
+    /// A WebSocket connection request (phase 5 on), on a WebSocket API.
+    pub websocket: Option<Box<super::websocket::Handshake>>,
 }
 
 impl<'r> Cx<'r> {
@@ -186,6 +198,7 @@ impl<'r> Cx<'r> {
             response: None,
             preflight: false,
             close_connection: false,
+            websocket: None,
         }
     }
 
@@ -206,6 +219,7 @@ impl<'r> Cx<'r> {
             stage_path: self.stage.map_or(self.path, |(_, within)| within),
             received: self.received_wall,
             api_key: self.api_key.as_ref(),
+            websocket: self.websocket.as_ref().map(|w| w.event()),
         }
     }
 

@@ -35,6 +35,7 @@ use crate::config::{Config, Limits};
 use crate::control::{Gateway, StartError};
 use crate::proxy::connection::{self, Activity, ConnectionCounts};
 use crate::proxy::parking;
+use crate::proxy::websocket::UpgradeSlot;
 use crate::proxy::{ConnectionInfo, handle};
 
 /// HTTP/2 streams open at once on one downstream connection.
@@ -312,10 +313,13 @@ async fn accept_loop(
             idle,
             stop: closing.clone(),
             open,
+            upgrade: None,
         };
         match tls {
             None => {
-                let conn = Arc::new(ConnectionInfo::new(index, client, "http"));
+                let slot = UpgradeSlot::new(gateway.clone());
+                bounds.upgrade = Some(slot.clone());
+                let conn = Arc::new(ConnectionInfo::new(index, client, "http").with_upgrades(slot));
                 let service = service(gateway, conn, bounds.activity.clone());
                 tokio::spawn(async move {
                     let mut stream = stream;
@@ -340,7 +344,13 @@ async fn accept_loop(
                         return;
                     };
                     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-                    let conn = Arc::new(ConnectionInfo::new(index, client, "https").with_tls(info));
+                    let slot = UpgradeSlot::new(gateway.clone());
+                    bounds.upgrade = Some(slot.clone());
+                    let conn = Arc::new(
+                        ConnectionInfo::new(index, client, "https")
+                            .with_tls(info)
+                            .with_upgrades(slot),
+                    );
                     let service = service(gateway, conn, bounds.activity.clone());
                     if let Err(error) =
                         serve_connection(&builders, stream, Bytes::new(), h2, service, bounds).await

@@ -40,6 +40,7 @@ mod message;
 mod parking;
 pub mod phases;
 mod responses;
+pub mod websocket;
 
 pub use context::{ConnectionInfo, Cx, Flow, TlsInfo, Verdict, new_request_id};
 
@@ -186,6 +187,8 @@ pub async fn handle(
             authorizer_latency: cx.authorizer_latency.map(millis),
             domain_name: cx.domain.map(|d| d.name.as_str()),
             tls_version: cx.conn.tls.as_ref().map(|t| t.version),
+            connection_id: cx.websocket.as_ref().map(|w| &*w.connection_id),
+            event_type: cx.websocket.as_ref().map(|_| "CONNECT"),
             client_cert: cx.client_cert().map(|c| ClientCertEntry {
                 subject_dn: &c.subject,
                 issuer_dn: &c.issuer,

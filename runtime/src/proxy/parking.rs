@@ -189,6 +189,7 @@ where
         idle,
         mut stop,
         open: _open,
+        upgrade,
     } = bounds;
     let mut io = Rewind::counted(io, ahead, &activity);
     loop {
@@ -248,6 +249,16 @@ where
         } = (*connection).into_parts();
         let rewind = parts_io.into_inner();
         let mut inner = rewind.inner;
+        if let Some((accepted, gateway)) = upgrade.as_ref().and_then(|slot| slot.take()) {
+            // hyper wrote the 101 and stopped: the socket (and what the
+            // client sent after its request) is the WebSocket's now.
+            let io = Rewind::new(inner, joined(rewind.ahead, read_buf));
+            Box::pin(crate::proxy::websocket::session::run(
+                io, accepted, gateway, stop,
+            ))
+            .await;
+            return Ok(());
+        }
         if matches!(turn, Turn::Over) {
             let _ = tokio::time::timeout(Duration::from_secs(1), inner.shutdown()).await;
             return Ok(());

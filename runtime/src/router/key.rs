@@ -17,6 +17,9 @@ pub enum RouteKey {
         /// The path pattern, without stage prefix.
         path: PathPattern,
     },
+    /// A WebSocket API's route: `$connect`, `$disconnect`, or a value of
+    /// the route selection expression (`$default` is [`RouteKey::Default`]).
+    Message(String),
 }
 
 /// The method half of a route key.
@@ -72,6 +75,25 @@ const METHODS: [Method; 7] = [
 ];
 
 impl RouteKey {
+    /// Parses a WebSocket API's route key: `$connect`, `$disconnect`,
+    /// `$default`, or any other value the selection expression may yield
+    /// (up to 128 characters; other names starting with `$` are reserved).
+    pub fn parse_message(text: &str) -> Result<RouteKey, String> {
+        match text {
+            "$default" => Ok(RouteKey::Default),
+            "$connect" | "$disconnect" => Ok(RouteKey::Message(text.to_owned())),
+            _ if text.starts_with('$') => Err(format!(
+                "`{text}` is reserved: a WebSocket route key is `$connect`, `$disconnect`, `$default` or a name not starting with `$`"
+            )),
+            _ if text.is_empty() || text.len() > 128 || text.chars().any(char::is_control) => {
+                Err(format!(
+                    "route key `{text}` must be 1 to 128 characters without control characters"
+                ))
+            }
+            _ => Ok(RouteKey::Message(text.to_owned())),
+        }
+    }
+
     /// Parses a route key, or says precisely what is wrong with it.
     pub fn parse(text: &str) -> Result<RouteKey, String> {
         if text == "$default" {
@@ -169,6 +191,7 @@ impl fmt::Display for RouteKey {
         match self {
             RouteKey::Default => f.write_str("$default"),
             RouteKey::Route { method, path } => write!(f, "{method} {path}"),
+            RouteKey::Message(key) => f.write_str(key),
         }
     }
 }

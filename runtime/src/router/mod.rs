@@ -105,6 +105,8 @@ struct Node {
 pub struct Router {
     root: Node,
     default_route: Option<RouteId>,
+    /// A WebSocket API's routes by key.
+    messages: std::collections::HashMap<String, RouteId>,
 }
 
 impl Router {
@@ -144,6 +146,12 @@ impl Router {
                 };
             }
             RouteKey::Route { method, path } => (method, path),
+            RouteKey::Message(key) => {
+                return match self.messages.insert(key.clone(), id) {
+                    Some(existing) => Err(duplicate(existing)),
+                    None => Ok(()),
+                };
+            }
         };
         let mut node = &mut self.root;
         for segment in path.segments() {
@@ -191,6 +199,17 @@ impl Router {
             };
         }
         node.methods.insert(method, id).map_err(duplicate)
+    }
+
+    /// A WebSocket API's route for `key` exactly (`$connect`, a selected
+    /// value), without falling back to `$default`.
+    pub fn message(&self, key: &str) -> Option<RouteId> {
+        self.messages.get(key).copied()
+    }
+
+    /// The `$default` route.
+    pub fn default_route(&self) -> Option<RouteId> {
+        self.default_route
     }
 
     /// Matches a request path (without query, stage prefix already removed) and method.

@@ -17,9 +17,11 @@ use crate::router::RouteKey;
 
 mod access;
 mod responses;
+mod websocket;
 
 pub use access::*;
 pub use responses::*;
+pub use websocket::*;
 
 /// Amazon API Gateway's payload limit: 10 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
@@ -491,6 +493,10 @@ pub struct ApiConfig {
     pub binary_media_types: Vec<String>,
     /// How the gateway's own error answers look (`[apis.gateway_responses.TYPE]`).
     pub gateway_responses: GatewayResponses,
+    /// `protocol = "websocket"`: the API serves WebSocket connections, its
+    /// routes are `$connect`, `$disconnect`, `$default` and message route
+    /// keys.
+    pub websocket: Option<Arc<WebSocketSettings>>,
 }
 
 /// `[apis.aws]`: region, account and API id as API Gateway would name them,
@@ -685,6 +691,9 @@ pub struct RouteConfig {
     pub throttle: Option<ThrottleConfig>,
     /// VTL mapping templates around the integration.
     pub templates: Option<Arc<MappingTemplates>>,
+    /// A WebSocket route whose integration's answer is sent back to the
+    /// client as a message (API Gateway's two-way route).
+    pub return_response: bool,
 }
 
 /// What serves a route.

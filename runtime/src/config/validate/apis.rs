@@ -95,6 +95,8 @@ impl Validator {
             let stages = self.stages(&api, &key);
             let authorizers = self.authorizers(&api, &key, plugins);
             let models = self.models(&api, &key);
+            let is_websocket = super::websocket::is_websocket(self, &api, &key);
+            let websocket = self.websocket(&api, &key, is_websocket, &authorizers);
             let routes = self.routes(
                 &api,
                 &key,
@@ -105,6 +107,7 @@ impl Validator {
                     plugins,
                     models: &models,
                     upstreams,
+                    websocket: is_websocket,
                 },
             );
             let policy = api
@@ -155,6 +158,7 @@ impl Validator {
                 aws,
                 binary_media_types,
                 gateway_responses,
+                websocket,
             });
         }
         out

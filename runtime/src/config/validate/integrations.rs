@@ -53,7 +53,7 @@ impl Validator {
         };
         let param_names = || match route_key {
             RouteKey::Route { path, .. } => path.param_names().collect::<Vec<_>>(),
-            RouteKey::Default => Vec::new(),
+            RouteKey::Default | RouteKey::Message(_) => Vec::new(),
         };
         match kind {
             "http_proxy" => {

@@ -9,6 +9,7 @@
 //! - [`integrations`]: a route's `integration`, per type
 //! - [`authorizers`]: `[apis.authorizers.NAME]`, per type
 //! - [`usage`]: API keys, usage plans, throttles, `[usage_store]`
+//! - [`websocket`]: `protocol = "websocket"`, `[apis.websocket]`, what its routes may have
 //!
 //! A section whose entries come in types (integrations, authorizers) lists
 //! the keys each type accepts: a key of another type is a problem, never
@@ -24,6 +25,7 @@ mod server;
 mod tls;
 mod upstreams;
 mod usage;
+mod websocket;
 
 use std::ops::Range;
 use std::path::PathBuf;

@@ -27,6 +27,8 @@ pub(super) struct RouteScope<'a> {
     pub models: &'a [Arc<Model>],
     /// Every upstream.
     pub upstreams: &'a [Arc<UpstreamConfig>],
+    /// Whether the API is a WebSocket API.
+    pub websocket: bool,
 }
 
 impl Validator {
@@ -46,7 +48,11 @@ impl Validator {
         for (i, route) in api.routes.iter().enumerate() {
             let route_key_path = format!("{key}.routes[{i}]");
             let route = route.get_ref();
-            let route_key = match RouteKey::parse(route.key.get_ref()) {
+            let parse = match scope.websocket {
+                true => RouteKey::parse_message,
+                false => RouteKey::parse,
+            };
+            let route_key = match parse(route.key.get_ref()) {
                 Ok(k) => k,
                 Err(why) => {
                     self.problem(route.key.span(), format!("{route_key_path}.key"), why);
@@ -61,6 +67,13 @@ impl Validator {
             ) else {
                 continue;
             };
+            self.websocket_route(
+                route,
+                &route_key,
+                &route_key_path,
+                &integration,
+                scope.websocket,
+            );
             let authorizer = match &route.authorizer {
                 None => None,
                 Some(name) => {
@@ -129,6 +142,7 @@ impl Validator {
                     validation: self.validation(route, &route_key_path, models),
                     throttle,
                     templates,
+                    return_response: route.return_response.as_ref().is_some_and(|r| *r.get_ref()),
                 },
                 route.key.span(),
             ));

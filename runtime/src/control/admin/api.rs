@@ -10,6 +10,34 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::store::{CanaryState, Served, StoredVersion};
 
+/// `GET @connections/ID`: API Gateway's `GetConnection` answer, with the
+/// API and stage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionInfo {
+    /// When the connection opened (RFC 3339).
+    pub connected_at: String,
+    /// When it last carried a message either way.
+    pub last_active_at: String,
+    /// Who is connected.
+    pub identity: ConnectionIdentity,
+    /// The API.
+    pub api: String,
+    /// The stage.
+    pub stage: String,
+}
+
+/// The client of a WebSocket connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionIdentity {
+    /// The client's address.
+    pub source_ip: String,
+    /// The client's `User-Agent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
 /// The body of every refusal: `message`, and with some the `reason` or the
 /// list of `problems`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -11,12 +11,14 @@
 //! - `/plugins/...`: uploads, versions, activation ([`plugins`]).
 //! - `/apis/...`: deployments, stages, canaries and rollbacks ([`release`]).
 //! - `/api-keys/...`: API keys created at run time ([`keys`]).
+//! - `[/STAGE]/@connections/ID`: WebSocket connections ([`connections`]).
 //!
 //! Every call but the health checks needs `Authorization: Bearer <token>`
 //! when a token is configured. Request and response bodies are the types of
 //! [`api`], shared with the CLI.
 
 pub mod api;
+mod connections;
 mod imports;
 mod keys;
 mod plugins;
@@ -159,6 +161,37 @@ impl Admin {
             "/api-keys" => keys::handle(self.clone(), method, path, request.into_body()).await,
             _ if path.starts_with("/api-keys/") => {
                 keys::handle(self.clone(), method, path, request.into_body()).await
+            }
+            _ if path.contains("/@connections/") => {
+                let Some((stage, id)) = connections::parse(&path) else {
+                    return refuse(StatusCode::NOT_FOUND, "Not Found");
+                };
+                let body = if method == Method::POST {
+                    match Limited::new(request.into_body(), connections::MAX_POST_BYTES)
+                        .collect()
+                        .await
+                    {
+                        Ok(collected) => collected.to_bytes(),
+                        Err(error) if error.is::<LengthLimitError>() => {
+                            return refuse(
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                format!(
+                                    "a message is at most {} bytes",
+                                    connections::MAX_POST_BYTES
+                                ),
+                            );
+                        }
+                        Err(error) => {
+                            return refuse(
+                                StatusCode::BAD_REQUEST,
+                                format!("cannot read the message: {error}"),
+                            );
+                        }
+                    }
+                } else {
+                    Bytes::new()
+                };
+                connections::handle(self.control.gateway(), &method, stage, id, body)
             }
             "/apis" => release::handle(self.clone(), &method, &path, Bytes::new()).await,
             _ if path.starts_with("/apis/") && path.ends_with("/import") => {

@@ -8,6 +8,9 @@ use crate::proxy::{Cx, Flow, Verdict};
 /// Hands the request to the integration; its response goes on to the
 /// response mapper and then to the client.
 pub async fn run(cx: &mut Cx<'_>) -> Verdict {
+    if cx.websocket.is_some() {
+        return crate::proxy::websocket::connect(cx).await;
+    }
     let Some(route) = cx.route else {
         return Err(GatewayError::new(ErrorKind::NotFound));
     };

@@ -14,6 +14,9 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
     let (Some(version), Some((_, within))) = (cx.version, cx.stage) else {
         return Err(GatewayError::new(ErrorKind::NotFound));
     };
+    if let Some(settings) = &version.api.websocket {
+        return crate::proxy::websocket::route(cx, version, within, settings);
+    }
     match version.api.router.find(&cx.parts.method, within) {
         RouteMatch::Found { route, params } => {
             let route = &version.routes[route];

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use crate::config::ApiKeySource;
+use crate::control::snapshot::PlanLimits;
 use crate::error::{Blame, ErrorKind, GatewayError};
 use crate::integrations::UsedApiKey;
 use crate::proxy::{Cx, Flow, Verdict};
@@ -55,6 +56,19 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
             "the API key is in no usage plan of this stage",
         ));
     };
+    admit(plan, throttle).await?;
+    // Lambda events show the key the request was accounted to.
+    cx.api_key = Some(UsedApiKey {
+        value: String::from_utf8_lossy(presented).into_owned(),
+        name: plan.key.clone(),
+    });
+    Ok(Flow::Continue)
+}
+
+/// Admits one call of an API key in `plan`: the plan's rate, then the
+/// route's throttle, then the quota (so that only admitted calls count
+/// against it). A WebSocket message is admitted the same way.
+pub async fn admit(plan: &PlanLimits, throttle: Option<&Arc<Bucket>>) -> Result<(), GatewayError> {
     if let Some(bucket) = &plan.bucket {
         bucket.admit().await.map_err(|refusal| match refusal {
             Refusal::Limited(seconds) => GatewayError::with_source(
@@ -80,16 +94,11 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
             QuotaRefusal::Storage(why) => unavailable(why),
         })?;
     }
-    // Lambda events show the key the request was accounted to.
-    cx.api_key = Some(UsedApiKey {
-        value: String::from_utf8_lossy(presented).into_owned(),
-        name: plan.key.clone(),
-    });
-    Ok(Flow::Continue)
+    Ok(())
 }
 
 /// The route's (or stage's) throttle, for all callers together.
-async fn route_throttle(bucket: Option<&Arc<Bucket>>) -> Result<(), GatewayError> {
+pub async fn route_throttle(bucket: Option<&Arc<Bucket>>) -> Result<(), GatewayError> {
     let Some(bucket) = bucket else {
         return Ok(());
     };

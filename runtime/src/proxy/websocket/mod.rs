@@ -1,0 +1,316 @@
+//! WebSocket APIs: Amazon API Gateway's third API type.
+//!
+//! A connection starts as an HTTP/1.1 request through the ordinary phases:
+//! phase 5 ([`route`]) checks that it asks to upgrade and selects the
+//! `$connect` route, phases 6 and 7 run the route's authorizer and usage
+//! plan, and phase 10 ([`connect`]) calls the `$connect` integration. A 2xx
+//! answer accepts the connection: the client gets `101 Switching
+//! Protocols`, and the [`Accepted`] connection is left in its
+//! [`UpgradeSlot`] for the HTTP/1.1 connection task, which hands the socket
+//! to [`session::run`] once hyper has written the 101. Anything else
+//! refuses the upgrade with the refusal's status and body.
+//!
+//! From then on each message is routed by the API's selection expression
+//! and served by its route's integration ([`messages`]); `@connections`
+//! reaches the connection through [`crate::control::connections`].
+
+mod messages;
+pub mod session;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::header::{CONNECTION, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION};
+use http::{HeaderValue, Method, Response, StatusCode};
+
+use crate::auth::Authorized;
+use crate::body::{RequestBody, ResponseBody};
+use crate::config::WebSocketSettings;
+use crate::control::Gateway;
+use crate::control::connections::new_connection_id;
+use crate::control::snapshot::Version;
+use crate::error::{ErrorKind, GatewayError};
+use crate::integrations::{UsedApiKey, WebSocketEvent};
+use crate::proxy::{Cx, Flow, Verdict};
+
+/// The route key of the connection request.
+pub const CONNECT: &str = "$connect";
+/// The route key called when a connection ends.
+pub const DISCONNECT: &str = "$disconnect";
+
+/// A connection request that phase 5 found well formed.
+#[derive(Debug)]
+pub struct Handshake {
+    /// The id the connection will have.
+    pub connection_id: Arc<str>,
+    /// `Sec-WebSocket-Accept` for the client's key.
+    accept: HeaderValue,
+    /// The API's limits and selection expression.
+    settings: Arc<WebSocketSettings>,
+    /// The client's `User-Agent`.
+    user_agent: Option<String>,
+    /// The `Host` the client connected to.
+    host: Option<HeaderValue>,
+}
+
+impl Handshake {
+    /// The `$connect` call's event.
+    pub fn event(&self) -> WebSocketEvent<'_> {
+        WebSocketEvent {
+            connection_id: &self.connection_id,
+            event_type: "CONNECT",
+            route_key: CONNECT,
+            close_code: None,
+        }
+    }
+}
+
+/// An accepted connection, waiting for its socket.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The connection id.
+    pub connection_id: Arc<str>,
+    /// The API's name.
+    pub api: String,
+    /// The stage's name.
+    pub stage: String,
+    /// Whether the stage's canary accepted it (its messages go there too).
+    pub canary: bool,
+    /// The API's limits as they were when it connected.
+    pub settings: Arc<WebSocketSettings>,
+    /// What the `$connect` authorizer said; every later call carries it.
+    pub authorized: Option<Arc<Authorized>>,
+    /// The API key `$connect` was admitted with; messages count against
+    /// its usage plan.
+    pub api_key: Option<UsedApiKey>,
+    /// The client's `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The client's address.
+    pub client: SocketAddr,
+    /// The same as a header value.
+    pub client_ip: HeaderValue,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// The path the client connected to.
+    pub path: String,
+    /// The `Host` it connected to, which every integration call carries.
+    pub host: Option<HeaderValue>,
+}
+
+/// Where an accepted connection waits for the HTTP/1.1 connection task
+/// (one per connection; hyper serves one request at a time on it).
+pub struct UpgradeSlot {
+    gateway: Arc<Gateway>,
+    accepted: Mutex<Option<Box<Accepted>>>,
+}
+
+impl std::fmt::Debug for UpgradeSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpgradeSlot").finish_non_exhaustive()
+    }
+}
+
+impl UpgradeSlot {
+    /// An empty slot for a connection of `gateway`.
+    pub fn new(gateway: Arc<Gateway>) -> Arc<UpgradeSlot> {
+        Arc::new(UpgradeSlot {
+            gateway,
+            accepted: Mutex::new(None),
+        })
+    }
+
+    fn put(&self, accepted: Box<Accepted>) {
+        *self
+            .accepted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(accepted);
+    }
+
+    /// The connection the last answer accepted, if it did.
+    pub fn take(&self) -> Option<(Box<Accepted>, Arc<Gateway>)> {
+        let accepted = self
+            .accepted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()?;
+        Some((accepted, self.gateway.clone()))
+    }
+}
+
+/// Phase 5 on a WebSocket API: only an upgrade request at the stage's
+/// root is served (426 for other requests there, 404 elsewhere); it takes
+/// the `$connect` route, or is accepted at once when the API has none.
+pub fn route<'r>(
+    cx: &mut Cx<'r>,
+    version: &'r Version,
+    within: &str,
+    settings: &Arc<WebSocketSettings>,
+) -> Verdict {
+    if within != "/" {
+        return Err(GatewayError::new(ErrorKind::NotFound));
+    }
+    let parts = &cx.parts;
+    let has_token = |name: http::HeaderName, token: &str| {
+        parts.headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    let upgrade = parts.version == http::Version::HTTP_11
+        && parts.method == Method::GET
+        && has_token(http::header::UPGRADE, "websocket")
+        && has_token(CONNECTION, "upgrade");
+    if !upgrade {
+        return Ok(Flow::Respond(upgrade_required(
+            "this is a WebSocket API: connect with an HTTP/1.1 GET and `Upgrade: websocket`",
+        )));
+    }
+    if parts
+        .headers
+        .get(SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
+        return Ok(Flow::Respond(upgrade_required(
+            "WebSocket version 13 (RFC 6455) is the one served",
+        )));
+    }
+    let key = parts
+        .headers
+        .get(SEC_WEBSOCKET_KEY)
+        .filter(|k| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(k.as_bytes())
+                .is_ok_and(|k| k.len() == 16)
+        })
+        .ok_or_else(|| {
+            GatewayError::with_source(
+                ErrorKind::BadRequest,
+                "Sec-WebSocket-Key must be 16 bytes in base64",
+            )
+        })?;
+    let accept_key = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    cx.websocket = Some(Box::new(Handshake {
+        connection_id: new_connection_id(),
+        accept: HeaderValue::try_from(accept_key)
+            .map_err(|e| GatewayError::with_source(ErrorKind::Internal, e))?,
+        settings: settings.clone(),
+        user_agent: parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        host: parts.headers.get(http::header::HOST).cloned(),
+    }));
+    match version.api.router.message(CONNECT) {
+        Some(id) => {
+            let route = &version.routes[id];
+            cx.route = Some(route);
+            crate::proxy::phases::policy::check_route(route, cx.conn.client.ip())?;
+            Ok(Flow::Continue)
+        }
+        None => Ok(Flow::Respond(accept(cx, None))),
+    }
+}
+
+/// `426 Upgrade Required`, naming the protocol (RFC 9110 section 15.5.22).
+fn upgrade_required(message: &str) -> Response<ResponseBody> {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut response = Response::new(ResponseBody::full(Bytes::from(body)));
+    *response.status_mut() = StatusCode::UPGRADE_REQUIRED;
+    let headers = response.headers_mut();
+    headers.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Phase 10 on a WebSocket API: the `$connect` integration decides. It is
+/// called with `POST`, the handshake's headers (without the upgrade's own)
+/// and query string, and no body; a 2xx accepts (its
+/// `Sec-WebSocket-Protocol`, if any, is the subprotocol chosen), anything
+/// else is the client's answer.
+pub async fn connect(cx: &mut Cx<'_>) -> Verdict {
+    let Some(route) = cx.route else {
+        return Err(GatewayError::new(ErrorKind::NotFound));
+    };
+    let mut parts = std::mem::replace(&mut cx.parts, http::Request::new(()).into_parts().0);
+    parts.method = Method::POST;
+    for name in [
+        SEC_WEBSOCKET_KEY,
+        SEC_WEBSOCKET_VERSION,
+        http::header::SEC_WEBSOCKET_EXTENSIONS,
+        http::header::UPGRADE,
+        CONNECTION,
+    ] {
+        parts.headers.remove(name);
+    }
+    let mut body = Some(RequestBody::Buffered(Bytes::new()));
+    let mut measured = std::mem::take(&mut cx.integration);
+    let outcome = route
+        .integration
+        .invoke(
+            cx.gateway.upstream(),
+            cx.forwarding(),
+            parts,
+            &mut body,
+            &cx.params,
+            &mut measured,
+        )
+        .await;
+    cx.integration = measured;
+    let answer = outcome?;
+    if !answer.status().is_success() {
+        cx.response = Some(answer);
+        return Ok(Flow::Continue);
+    }
+    let protocol = answer.headers().get(SEC_WEBSOCKET_PROTOCOL).cloned();
+    drop(answer);
+    cx.response = Some(accept(cx, protocol));
+    Ok(Flow::Continue)
+}
+
+/// The `101 Switching Protocols` answer; the connection waits in the
+/// connection's upgrade slot for the socket.
+fn accept(cx: &mut Cx<'_>, protocol: Option<HeaderValue>) -> Response<ResponseBody> {
+    let (Some(handshake), Some(version), Some(slot)) =
+        (cx.websocket.as_ref(), cx.version, cx.conn.upgrade.as_ref())
+    else {
+        return GatewayError::with_source(
+            ErrorKind::Internal,
+            "a WebSocket upgrade on a connection that cannot be upgraded",
+        )
+        .to_response();
+    };
+    let mut response = Response::new(ResponseBody::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(http::header::SEC_WEBSOCKET_ACCEPT, handshake.accept.clone());
+    if let Some(protocol) = protocol {
+        headers.insert(SEC_WEBSOCKET_PROTOCOL, protocol);
+    }
+    slot.put(Box::new(Accepted {
+        connection_id: handshake.connection_id.clone(),
+        api: version.api.name.clone(),
+        stage: version.stage.name.clone(),
+        canary: cx.canary,
+        settings: handshake.settings.clone(),
+        authorized: cx.authorized.clone(),
+        api_key: cx.api_key.clone(),
+        user_agent: handshake.user_agent.clone(),
+        client: cx.conn.client,
+        client_ip: cx.conn.client_ip.clone(),
+        scheme: cx.conn.scheme,
+        path: cx.path.to_owned(),
+        host: handshake.host.clone(),
+    }));
+    response
+}
