@@ -33,3 +33,4 @@ mod tls;
 mod uploads;
 mod usage;
 mod validation;
+mod websocket;

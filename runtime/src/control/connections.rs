@@ -161,6 +161,11 @@ impl ConnectionHandle {
         }
     }
 
+    /// Whether a close was asked for (the connection is on its way out).
+    pub fn is_closing(&self) -> bool {
+        self.close_code.load(Ordering::Acquire) != 0
+    }
+
     /// Resolves once a close is asked for; returns its code.
     pub async fn closed(&self) -> u16 {
         loop {

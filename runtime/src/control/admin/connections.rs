@@ -43,7 +43,7 @@ pub fn handle(
     let found = gateway
         .connections()
         .get(id)
-        .filter(|c| stage.is_none_or(|s| s == c.stage));
+        .filter(|c| !c.is_closing() && stage.is_none_or(|s| s == c.stage));
     let Some(conn) = found else {
         return gone(id);
     };

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request};
 use http_body_util::BodyExt;
 
-use super::{Accepted, DISCONNECT};
+use super::{Caller, DISCONNECT};
 use crate::body::RequestBody;
 use crate::control::Gateway;
 use crate::control::snapshot::{CompiledRoute, Snapshot, Version};
@@ -60,7 +60,7 @@ impl<'a> Call<'a> {
 }
 
 /// The version the connection is served by now.
-fn version<'s>(snapshot: &'s Snapshot, conn: &Accepted) -> Option<&'s Version> {
+fn version<'s>(snapshot: &'s Snapshot, conn: &Caller) -> Option<&'s Version> {
     let api = snapshot.apis.iter().find(|a| a.name == conn.api)?;
     let stage = api.stages.iter().find(|s| s.name == conn.stage)?;
     Some(match (&stage.canary, conn.canary) {
@@ -72,7 +72,7 @@ fn version<'s>(snapshot: &'s Snapshot, conn: &Accepted) -> Option<&'s Version> {
 /// Serves one message.
 pub(super) async fn on_message(
     gateway: &Gateway,
-    conn: &Accepted,
+    conn: &Caller,
     data: Bytes,
     text: bool,
 ) -> Outcome {
@@ -138,7 +138,7 @@ async fn admit(
     snapshot: &Snapshot,
     version: &Version,
     route: &CompiledRoute,
-    conn: &Accepted,
+    conn: &Caller,
 ) -> Result<(), GatewayError> {
     let throttle = route.throttle.as_ref();
     let Some(key) = &conn.api_key else {
@@ -164,7 +164,7 @@ async fn admit(
 async fn invoke(
     gateway: &Gateway,
     snapshot: &Snapshot,
-    conn: &Accepted,
+    conn: &Caller,
     route: &CompiledRoute,
     call: &mut Call<'_>,
     data: Bytes,
@@ -218,7 +218,7 @@ async fn invoke(
 async fn call_integration(
     gateway: &Gateway,
     snapshot: &Snapshot,
-    conn: &Accepted,
+    conn: &Caller,
     route: &CompiledRoute,
     call: &mut Call<'_>,
     event: WebSocketEvent<'_>,
@@ -277,7 +277,7 @@ async fn call_integration(
 
 /// Calls the `$disconnect` route, if the API has one; its answer is
 /// dropped, as API Gateway does.
-pub(super) async fn on_disconnect(gateway: &Gateway, conn: &Accepted, close_code: u16) {
+pub(super) async fn on_disconnect(gateway: &Gateway, conn: &Caller, close_code: u16) {
     let snapshot = gateway.snapshot();
     let Some(version) = version(&snapshot, conn) else {
         return;
@@ -321,7 +321,7 @@ pub(super) async fn on_disconnect(gateway: &Gateway, conn: &Accepted, close_code
 
 /// API Gateway's error message to the client: `{"message": ...,
 /// "connectionId": ..., "requestId": ...}`.
-fn error_message(error: &GatewayError, conn: &Accepted, request_id: &HeaderValue) -> Outcome {
+fn error_message(error: &GatewayError, conn: &Caller, request_id: &HeaderValue) -> Outcome {
     let message = match error.kind() {
         ErrorKind::Forbidden | ErrorKind::ApiKeyRefused => "Forbidden",
         ErrorKind::TooManyRequests(_) => "Too Many Requests",
@@ -337,7 +337,7 @@ fn error_message(error: &GatewayError, conn: &Accepted, request_id: &HeaderValue
 }
 
 /// One access-log line for a message or disconnect.
-fn record(gateway: &Gateway, version: &Version, conn: &Accepted, call: &Call<'_>) {
+fn record(gateway: &Gateway, version: &Version, conn: &Caller, call: &Call<'_>) {
     let log = gateway.access_log();
     if !log.enabled() {
         return;

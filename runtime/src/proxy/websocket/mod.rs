@@ -28,7 +28,9 @@ use crate::auth::Authorized;
 use crate::body::{RequestBody, ResponseBody};
 use crate::config::WebSocketSettings;
 use crate::control::Gateway;
-use crate::control::connections::new_connection_id;
+use crate::control::connections::{
+    ConnectionHandle, NewConnection, Outbound, Registered, new_connection_id,
+};
 use crate::control::snapshot::Version;
 use crate::error::{ErrorKind, GatewayError};
 use crate::integrations::{UsedApiKey, WebSocketEvent};
@@ -69,6 +71,22 @@ impl Handshake {
 /// An accepted connection, waiting for its socket.
 #[derive(Debug)]
 pub struct Accepted {
+    /// Who connected, and what they were admitted with.
+    pub caller: Caller,
+    /// The connection as `@connections` sees it, registered from the
+    /// moment `$connect` accepted it (pushes wait in its queue until the
+    /// socket is handed over).
+    pub handle: Arc<ConnectionHandle>,
+    /// The receiving end of the handle's queue.
+    pub queue: tokio::sync::mpsc::UnboundedReceiver<Outbound>,
+    /// Removes the connection from the registry when dropped.
+    pub registered: Registered,
+}
+
+/// Who is connected, and what every integration call of the connection
+/// carries.
+#[derive(Debug)]
+pub struct Caller {
     /// The connection id.
     pub connection_id: Arc<str>,
     /// The API's name.
@@ -297,20 +315,34 @@ fn accept(cx: &mut Cx<'_>, protocol: Option<HeaderValue>) -> Response<ResponseBo
     if let Some(protocol) = protocol {
         headers.insert(SEC_WEBSOCKET_PROTOCOL, protocol);
     }
-    slot.put(Box::new(Accepted {
-        connection_id: handshake.connection_id.clone(),
+    let (handle, queue) = ConnectionHandle::new(NewConnection {
+        id: handshake.connection_id.clone(),
         api: version.api.name.clone(),
         stage: version.stage.name.clone(),
-        canary: cx.canary,
-        settings: handshake.settings.clone(),
-        authorized: cx.authorized.clone(),
-        api_key: cx.api_key.clone(),
+        source_ip: cx.conn.client.ip(),
         user_agent: handshake.user_agent.clone(),
-        client: cx.conn.client,
-        client_ip: cx.conn.client_ip.clone(),
-        scheme: cx.conn.scheme,
-        path: cx.path.to_owned(),
-        host: handshake.host.clone(),
+        queue_limit: handshake.settings.send_queue_bytes,
+    });
+    let registered = cx.gateway.connections().register(handle.clone());
+    slot.put(Box::new(Accepted {
+        caller: Caller {
+            connection_id: handshake.connection_id.clone(),
+            api: version.api.name.clone(),
+            stage: version.stage.name.clone(),
+            canary: cx.canary,
+            settings: handshake.settings.clone(),
+            authorized: cx.authorized.clone(),
+            api_key: cx.api_key.clone(),
+            user_agent: handshake.user_agent.clone(),
+            client: cx.conn.client,
+            client_ip: cx.conn.client_ip.clone(),
+            scheme: cx.conn.scheme,
+            path: cx.path.to_owned(),
+            host: handshake.host.clone(),
+        },
+        handle,
+        queue,
+        registered,
     }));
     response
 }

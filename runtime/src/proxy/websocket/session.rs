@@ -26,7 +26,7 @@ use tokio_tungstenite::tungstenite::{Error, Message};
 use super::Accepted;
 use super::messages::{self, Outcome};
 use crate::control::Gateway;
-use crate::control::connections::{ConnectionHandle, NewConnection};
+use crate::control::connections::ConnectionHandle;
 
 /// How long one write may wait for the client to read before the client
 /// counts as gone.
@@ -53,28 +53,25 @@ enum Ending {
 /// `$disconnect`. `stop` changes when the gateway shuts down.
 pub async fn run<T>(
     io: T,
-    conn: Box<Accepted>,
+    accepted: Box<Accepted>,
     gateway: Arc<Gateway>,
     mut stop: watch::Receiver<()>,
 ) where
     T: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let settings = conn.settings.clone();
+    let settings = accepted.caller.settings.clone();
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_frame_size(Some(settings.max_frame_bytes))
         .max_message_size(Some(settings.max_message_bytes));
     let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-    let (handle, mut queue) = ConnectionHandle::new(NewConnection {
-        id: conn.connection_id.clone(),
-        api: conn.api.clone(),
-        stage: conn.stage.clone(),
-        source_ip: conn.client.ip(),
-        user_agent: conn.user_agent.clone(),
-        queue_limit: settings.send_queue_bytes,
-    });
-    let registered = gateway.connections().register(handle.clone());
+    let Accepted {
+        caller: conn,
+        handle,
+        mut queue,
+        registered,
+    } = *accepted;
     let deadline = tokio::time::sleep(settings.max_duration);
     tokio::pin!(deadline);
     let idle = tokio::time::sleep(settings.idle_timeout);
@@ -154,6 +151,7 @@ pub async fn run<T>(
             code
         }
     };
+    // Gone from @connections before $disconnect runs, as in API Gateway.
     drop(registered);
     drop(queue);
     drop(ws);
