@@ -985,3 +985,60 @@ integration = {{ type = "function", plugin = "echo" }}
     assert!(failed.is_empty() && code == 0, "{failed:?}\n{out}{err}");
     assert_eq!(cases.len(), 301, "the suite without compression");
 }
+
+#[tokio::test]
+async fn throttles_and_the_connect_keys_usage_plan_apply_to_messages() {
+    let gateway = Gateway::start(&base_config(
+        r#"
+[api_keys.player]
+value = "player-key-0123456789abcdef"
+
+[usage_plans.trial]
+api_keys = ["player"]
+stages = [{ api = "arena", stage = "$default" }]
+quota = { limit = 3, period = "day" }
+
+[[apis]]
+name = "arena"
+protocol = "websocket"
+[[apis.routes]]
+key = "$connect"
+api_key_required = true
+integration = { type = "mock" }
+[[apis.routes]]
+key = "ping"
+return_response = true
+throttle = { rate = 0.001, burst = 1 }
+integration = { type = "mock", body = "pong" }
+[[apis.routes]]
+key = "$default"
+return_response = true
+integration = { type = "mock", body = "ok" }
+"#,
+    ));
+    let url = format!("ws://{}/", gateway.addr("main"));
+    let refused = connect(&url, &[]).await.expect_err("refused");
+    assert_eq!(refusal_status(refused).0, 403);
+    // The connect counts against the quota of 3, as messages do.
+    let mut ws = connect(&url, &[("x-api-key", "player-key-0123456789abcdef")])
+        .await
+        .expect("admitted");
+    let error = |text: String| -> String {
+        serde_json::from_str::<Value>(&text).map_or(text.clone(), |v| {
+            v["message"].as_str().map_or(text, str::to_owned)
+        })
+    };
+    ws.send(Message::text(r#"{"action":"ping"}"#))
+        .await
+        .expect("send");
+    assert_eq!(next_text(&mut ws).await, "pong");
+    ws.send(Message::text(r#"{"action":"ping"}"#))
+        .await
+        .expect("send");
+    assert_eq!(error(next_text(&mut ws).await), "Too Many Requests");
+    // The throttled message did not count: one more is admitted.
+    ws.send(Message::text("hello")).await.expect("send");
+    assert_eq!(next_text(&mut ws).await, "ok");
+    ws.send(Message::text("hello")).await.expect("send");
+    assert_eq!(error(next_text(&mut ws).await), "Limit Exceeded");
+}
