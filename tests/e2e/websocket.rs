@@ -1042,3 +1042,63 @@ integration = { type = "mock", body = "ok" }
     ws.send(Message::text("hello")).await.expect("send");
     assert_eq!(error(next_text(&mut ws).await), "Limit Exceeded");
 }
+
+#[tokio::test]
+async fn connections_api_on_the_apis_own_listener_takes_botocores_signed_calls() {
+    const KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let gateway = Gateway::start(&base_config(&format!(
+        r#"
+[[apis]]
+name = "live"
+protocol = "websocket"
+[apis.stages.prod]
+[apis.authorizers.iam]
+type = "sigv4"
+region = "eu-west-1"
+credentials = [{{ access_key_id = "{KEY_ID}", secret_access_key = "{SECRET}", principal = "backend" }}]
+[apis.websocket]
+management_authorizer = "iam"
+"#
+    )));
+    let addr = gateway.addr("main");
+    let mut ws = connect(&format!("ws://{addr}/prod"), &[])
+        .await
+        .expect("connects");
+    let mut found = None;
+    eventually(Duration::from_secs(10), "the connect line", || {
+        found = gateway.stdout_lines().iter().find_map(|l| {
+            let line: Value = serde_json::from_str(l).ok()?;
+            line["connectionId"].as_str().map(str::to_owned)
+        });
+        found.is_some()
+    });
+    let id = found.expect("id");
+    // Unsigned: API Gateway's 403.
+    let unsigned = client()
+        .post(format!("http://{addr}/prod/@connections/{id}"))
+        .body("x")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(unsigned.status(), 403);
+    let answer = python_tool(
+        "ws_client.py",
+        &json!({
+            "command": "manage",
+            "endpoint": format!("http://{addr}/prod"),
+            "region": "eu-west-1",
+            "access_key": KEY_ID,
+            "secret": SECRET,
+            "connection_id": id,
+        }),
+    );
+    assert_eq!(next_text(&mut ws).await, "hello from botocore");
+    assert_eq!(answer["source_ip"], "127.0.0.1", "{answer}");
+    assert_eq!(answer["forged"], 403, "{answer}");
+    assert_eq!(answer["after_delete"], "GoneException", "{answer}");
+    assert_eq!(
+        close_code(&mut ws, Duration::from_secs(10)).await,
+        Some(CloseCode::Normal)
+    );
+}

@@ -8,6 +8,9 @@ JSON answer.
   story: a connection without a token is refused; two clients connect with
   their tokens, the first sends {"action":"sendmessage","data":"hi"}, and
   both receive the backend's broadcast. Answers what each received.
+- {"command": "manage", "endpoint", "region", "access_key", "secret",
+  "connection_id"}: @connections through botocore's apigatewaymanagementapi
+  client, as a migrated backend calls it.
 """
 
 import asyncio
@@ -48,7 +51,42 @@ async def chat(command):
     return answer
 
 
-COMMANDS = {"fragments": fragments, "chat": chat}
+async def manage(command):
+    """API Gateway's management API through botocore's own
+    `apigatewaymanagementapi` client (what a migrated Lambda function uses),
+    SigV4-signed: post, get, delete; then a call signed with a wrong secret."""
+    import botocore.session
+    from botocore.exceptions import ClientError
+
+    def client(secret):
+        return botocore.session.get_session().create_client(
+            "apigatewaymanagementapi",
+            endpoint_url=command["endpoint"],
+            region_name=command["region"],
+            aws_access_key_id=command["access_key"],
+            aws_secret_access_key=secret,
+        )
+
+    good = client(command["secret"])
+    cid = command["connection_id"]
+    answer = {}
+    good.post_to_connection(ConnectionId=cid, Data=b"hello from botocore")
+    info = good.get_connection(ConnectionId=cid)
+    answer["source_ip"] = info["Identity"]["SourceIp"]
+    answer["connected_at"] = info["ConnectedAt"].isoformat()
+    try:
+        client("x" * 40).post_to_connection(ConnectionId=cid, Data=b"forged")
+    except ClientError as error:
+        answer["forged"] = error.response["ResponseMetadata"]["HTTPStatusCode"]
+    good.delete_connection(ConnectionId=cid)
+    try:
+        good.get_connection(ConnectionId=cid)
+    except ClientError as error:
+        answer["after_delete"] = error.response["Error"]["Code"]
+    return answer
+
+
+COMMANDS = {"fragments": fragments, "chat": chat, "manage": manage}
 
 if __name__ == "__main__":
     request = json.load(sys.stdin)

@@ -505,6 +505,11 @@ impl Definition {
                 gateway_responses: Arc::new(api.gateway_responses.clone()),
                 api_id: api.aws.api_id.clone(),
                 websocket: api.websocket.clone(),
+                management: api
+                    .websocket
+                    .as_ref()
+                    .and_then(|w| w.management_authorizer)
+                    .map(|a| authorizers[a].clone()),
             }),
             authorizers,
             mappers,

@@ -237,6 +237,9 @@ pub struct CompiledApi {
     pub api_id: String,
     /// A WebSocket API's selection expression and limits.
     pub websocket: Option<Arc<crate::config::WebSocketSettings>>,
+    /// The `sigv4` authorizer admitting `@connections` calls on the API's
+    /// own listeners.
+    pub management: Option<Arc<CompiledAuthorizer>>,
 }
 
 /// A stage's own settings.

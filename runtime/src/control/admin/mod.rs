@@ -18,7 +18,7 @@
 //! [`api`], shared with the CLI.
 
 pub mod api;
-mod connections;
+pub mod connections;
 mod imports;
 mod keys;
 mod plugins;

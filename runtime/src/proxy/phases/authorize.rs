@@ -325,7 +325,7 @@ async fn ask_lambda(
 
 /// Checks a request's SigV4 signature; the body is read first when the
 /// request is signed (the signature covers it).
-async fn verify_sigv4(
+pub async fn verify_sigv4(
     verifier: &SigV4Verifier,
     cx: &mut Cx<'_>,
 ) -> Result<Arc<Authorized>, GatewayError> {

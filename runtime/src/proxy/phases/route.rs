@@ -15,7 +15,7 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
         return Err(GatewayError::new(ErrorKind::NotFound));
     };
     if let Some(settings) = &version.api.websocket {
-        return crate::proxy::websocket::route(cx, version, within, settings);
+        return crate::proxy::websocket::route(cx, version, within, settings).await;
     }
     match version.api.router.find(&cx.parts.method, within) {
         RouteMatch::Found { route, params } => {

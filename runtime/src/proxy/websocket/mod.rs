@@ -159,12 +159,20 @@ impl UpgradeSlot {
 /// Phase 5 on a WebSocket API: only an upgrade request at the stage's
 /// root is served (426 for other requests there, 404 elsewhere); it takes
 /// the `$connect` route, or is accepted at once when the API has none.
-pub fn route<'r>(
+/// With a management authorizer, `@connections/ID` under the stage is the
+/// management API, as on API Gateway's own domain.
+pub async fn route<'r>(
     cx: &mut Cx<'r>,
     version: &'r Version,
     within: &str,
     settings: &Arc<WebSocketSettings>,
 ) -> Verdict {
+    if let (Some(authorizer), Some(id)) = (
+        &version.api.management,
+        within.strip_prefix("/@connections/"),
+    ) {
+        return manage(cx, version, authorizer, id.to_owned()).await;
+    }
     if within != "/" {
         return Err(GatewayError::new(ErrorKind::NotFound));
     }
@@ -231,6 +239,43 @@ pub fn route<'r>(
         }
         None => Ok(Flow::Respond(accept(cx, None))),
     }
+}
+
+/// `@connections/ID` on the API's own listener: the caller's SigV4
+/// signature (API Gateway's IAM authorization) admits it, then it is the
+/// admin API's call for the stage.
+async fn manage(
+    cx: &mut Cx<'_>,
+    version: &Version,
+    authorizer: &crate::auth::CompiledAuthorizer,
+    id: String,
+) -> Verdict {
+    let crate::auth::Decider::SigV4(verifier) = &authorizer.decider else {
+        return Err(GatewayError::new(ErrorKind::NotFound));
+    };
+    let authorized = crate::proxy::phases::authorize::verify_sigv4(verifier, cx).await?;
+    let method = cx.parts.method.clone();
+    let body = match method {
+        Method::POST => {
+            let limit = crate::control::admin::connections::MAX_POST_BYTES as u64;
+            crate::integrations::collect_body(cx.body.take(), limit).await?
+        }
+        _ => Bytes::new(),
+    };
+    cx.authorized = Some(authorized);
+    let answer = crate::control::admin::connections::handle(
+        cx.gateway,
+        &method,
+        Some(&version.stage.name),
+        &id,
+        body,
+    );
+    let (parts, body) = answer.into_parts();
+    let bytes = body.into_inner().unwrap_or_default();
+    Ok(Flow::Respond(Response::from_parts(
+        parts,
+        ResponseBody::full(bytes),
+    )))
 }
 
 /// `426 Upgrade Required`, naming the protocol (RFC 9110 section 15.5.22).
