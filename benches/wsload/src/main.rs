@@ -24,7 +24,7 @@
 //! line of `key=value` fields. `--cpu-pid PID` adds `cpu=`, the CPU time
 //! of that process (all its threads, from `/proc/PID/task/*/schedstat`)
 //! during the counted window divided by its length: `1.00` is one core
-//! busy throughout.
+//! busy throughout. `client_cpu=` is the same for `wsload` itself.
 //!
 //! ```text
 //! wsload messages --url ws://127.0.0.1:8080/prod --connections 64 --window 16 \
@@ -272,7 +272,8 @@ fn cpu_ns(pid: u32) -> Option<u64> {
 /// count, the window's length and the CPU field.
 async fn window(counter: &AtomicU64, timing: &Timing, measuring: &AtomicBool) -> (u64, f64, String) {
     tokio::time::sleep(timing.warmup).await;
-    let cpu0 = timing.cpu_pid.and_then(cpu_ns);
+    let me = std::process::id();
+    let (cpu0, mine0) = (timing.cpu_pid.and_then(cpu_ns), cpu_ns(me));
     let c0 = counter.load(Ordering::Relaxed);
     measuring.store(true, Ordering::Relaxed);
     let t0 = Instant::now();
@@ -280,11 +281,12 @@ async fn window(counter: &AtomicU64, timing: &Timing, measuring: &AtomicBool) ->
     let c1 = counter.load(Ordering::Relaxed);
     measuring.store(false, Ordering::Relaxed);
     let elapsed = t0.elapsed().as_secs_f64();
-    let cpu1 = timing.cpu_pid.and_then(cpu_ns);
-    let cpu = match (cpu0, cpu1) {
-        (Some(a), Some(b)) => format!(" cpu={:.3}", (b - a) as f64 / 1e9 / elapsed),
+    let (cpu1, mine1) = (timing.cpu_pid.and_then(cpu_ns), cpu_ns(me));
+    let busy = |a: Option<u64>, b: Option<u64>, name: &str| match (a, b) {
+        (Some(a), Some(b)) => format!(" {name}={:.3}", (b - a) as f64 / 1e9 / elapsed),
         _ => String::new(),
     };
+    let cpu = busy(cpu0, cpu1, "cpu") + &busy(mine0, mine1, "client_cpu");
     (c1 - c0, elapsed, cpu)
 }
 

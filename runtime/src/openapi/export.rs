@@ -62,6 +62,17 @@ pub fn export(
             names.join(", ")
         )));
     };
+    if table
+        .get("protocol")
+        .and_then(|p| p.as_str())
+        .is_some_and(|p| p.eq_ignore_ascii_case("websocket"))
+    {
+        // API Gateway exports WebSocket APIs as its own JSON, not OpenAPI,
+        // which describes HTTP requests and responses.
+        return Err(ExportError(format!(
+            "API `{api}` is a WebSocket API; OpenAPI describes HTTP APIs, and WebSocket APIs have no OpenAPI export (as in API Gateway)"
+        )));
+    }
     let stages = table
         .get("stages")
         .and_then(|s| s.as_table())

@@ -17,7 +17,8 @@
 //! 4. **policy** ([`phases::policy`]): the API's and the stage's resource
 //!    policies (403 for every path); then 404 if no stage serves the path.
 //! 5. **route** ([`phases::route`]): route key match (404, 405), then the
-//!    route's own resource policy (403).
+//!    route's own resource policy (403); on a WebSocket API, the upgrade
+//!    request and its `$connect` route ([`websocket`]).
 //! 6. **authorize** ([`phases::authorize`]): the route's authorizer behind
 //!    its decision cache (401, 403, 500), then its scopes (403).
 //! 7. **usage** ([`phases::usage`]): API key and usage plan (403), rate,
@@ -27,7 +28,8 @@
 //! 9. **map request** ([`phases::mapping`]): the route's mapper may rewrite
 //!    the request or answer it.
 //! 10. **integrate** ([`phases::integrate`]): `http_proxy`, `mock` or
-//!     `function` (502, 504, 500).
+//!     `function` (502, 504, 500); a WebSocket `$connect` answered 2xx
+//!     becomes `101 Switching Protocols`.
 //! 11. **map response** ([`phases::mapping`]): the mapper on the response.
 //! 12. **respond** ([`handle`]): request id header, CORS headers, the
 //!     access-log record — also for requests that failed in any phase.
