@@ -1102,3 +1102,27 @@ management_authorizer = "iam"
         Some(CloseCode::Normal)
     );
 }
+
+#[tokio::test]
+async fn a_websocket_runs_over_an_http2_stream_with_extended_connect() {
+    let gateway = Gateway::start(&base_config(
+        r#"
+[[apis]]
+name = "h2"
+protocol = "websocket"
+[apis.stages.prod]
+[[apis.routes]]
+key = "$default"
+return_response = true
+integration = { type = "mock", body = "over h2" }
+"#,
+    ));
+    let answer = python_tool(
+        "ws_client.py",
+        &json!({"command": "h2", "address": gateway.addr("main").to_string(), "path": "/prod", "send": "hello"}),
+    );
+    assert_eq!(answer["enable_connect_protocol"], 1, "{answer}");
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(answer["opcode"], 1, "a text message: {answer}");
+    assert_eq!(answer["message"], "over h2", "{answer}");
+}

@@ -11,6 +11,8 @@ JSON answer.
 - {"command": "manage", "endpoint", "region", "access_key", "secret",
   "connection_id"}: @connections through botocore's apigatewaymanagementapi
   client, as a migrated backend calls it.
+- {"command": "h2", "address", "path", "send"}: one message over HTTP/2's
+  extended CONNECT (RFC 8441); answers the status and the reply.
 """
 
 import asyncio
@@ -86,7 +88,74 @@ async def manage(command):
     return answer
 
 
-COMMANDS = {"fragments": fragments, "chat": chat, "manage": manage}
+def h2(command):
+    """A WebSocket over HTTP/2 (RFC 8441) with PyPI h2 and hand-made RFC 6455
+    frames: waits for SETTINGS_ENABLE_CONNECT_PROTOCOL, sends the extended
+    CONNECT, then one masked text message; answers the status and the
+    first message received."""
+    import os
+    import socket
+    import struct
+
+    import h2.config
+    import h2.connection
+    import h2.events
+    from h2.settings import SettingCodes
+
+    host, port = command["address"].rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    answer = {"enable_connect_protocol": None, "status": None, "message": None}
+    stream = None
+    buffered = b""
+    while answer["message"] is None:
+        data = sock.recv(65536)
+        if not data:
+            break
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.RemoteSettingsChanged):
+                changed = event.changed_settings.get(SettingCodes.ENABLE_CONNECT_PROTOCOL)
+                if changed is not None and stream is None:
+                    answer["enable_connect_protocol"] = changed.new_value
+                    stream = conn.get_next_available_stream_id()
+                    conn.send_headers(stream, [
+                        (":method", "CONNECT"), (":protocol", "websocket"),
+                        (":scheme", "http"), (":path", command["path"]),
+                        (":authority", command["address"]),
+                        ("sec-websocket-version", "13"),
+                    ])
+            elif isinstance(event, h2.events.ResponseReceived):
+                answer["status"] = int(dict(event.headers)[b":status"])
+                if answer["status"] == 200:
+                    payload = command["send"].encode()
+                    mask = os.urandom(4)
+                    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                    frame = bytes([0x81, 0x80 | len(payload)]) + mask + masked
+                    conn.send_data(stream, frame)
+            elif isinstance(event, h2.events.DataReceived):
+                conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                buffered += event.data
+                if len(buffered) >= 2:
+                    length = buffered[1] & 0x7F
+                    if len(buffered) >= 2 + length:
+                        answer["opcode"] = buffered[0] & 0x0F
+                        answer["message"] = buffered[2:2 + length].decode()
+            elif isinstance(event, h2.events.StreamEnded):
+                answer["ended"] = True
+        sock.sendall(conn.data_to_send())
+        if answer.get("ended") or (answer["status"] not in (None, 200)):
+            break
+    sock.close()
+    return answer
+
+
+async def h2_command(command):
+    return await asyncio.get_running_loop().run_in_executor(None, h2, command)
+
+
+COMMANDS = {"fragments": fragments, "chat": chat, "manage": manage, "h2": h2_command}
 
 if __name__ == "__main__":
     request = json.load(sys.stdin)

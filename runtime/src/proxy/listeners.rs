@@ -270,6 +270,8 @@ fn http2_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         // A client asking for more waits (REFUSED_STREAM past it), as
         // Envoy's and the HTTP/2 RFC's suggested minimum.
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        // WebSocket APIs over HTTP/2 (RFC 8441's extended CONNECT).
+        .enable_connect_protocol()
         .max_header_list_size(u32::try_from(head_buffer(limits)).unwrap_or(u32::MAX));
     builder
 }
@@ -317,7 +319,7 @@ async fn accept_loop(
         };
         match tls {
             None => {
-                let slot = UpgradeSlot::new(gateway.clone());
+                let slot = UpgradeSlot::new(gateway.clone(), closing.clone());
                 bounds.upgrade = Some(slot.clone());
                 let conn = Arc::new(ConnectionInfo::new(index, client, "http").with_upgrades(slot));
                 let service = service(gateway, conn, bounds.activity.clone());
@@ -344,7 +346,7 @@ async fn accept_loop(
                         return;
                     };
                     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-                    let slot = UpgradeSlot::new(gateway.clone());
+                    let slot = UpgradeSlot::new(gateway.clone(), bounds.stop.clone());
                     bounds.upgrade = Some(slot.clone());
                     let conn = Arc::new(
                         ConnectionInfo::new(index, client, "https")

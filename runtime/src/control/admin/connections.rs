@@ -17,8 +17,8 @@ use crate::control::connections::{CLOSE_DELETED, PushError};
 pub const MAX_POST_BYTES: usize = 128 * 1024;
 
 /// Splits `/STAGE/@connections/ID` (or `/@connections/ID`) into the stage
-/// and the id.
-pub fn parse(path: &str) -> Option<(Option<&str>, &str)> {
+/// and the id, percent-decoded (SDKs encode ids' `=` and `-`).
+pub fn parse(path: &str) -> Option<(Option<&str>, String)> {
     let (before, id) = path.split_once("/@connections/")?;
     if id.is_empty() || id.contains('/') {
         return None;
@@ -29,6 +29,10 @@ pub fn parse(path: &str) -> Option<(Option<&str>, &str)> {
     if !before.is_empty() && stage.is_none() {
         return None;
     }
+    let id = percent_encoding::percent_decode_str(id)
+        .decode_utf8()
+        .ok()?
+        .into_owned();
     Some((stage, id))
 }
 
@@ -105,8 +109,11 @@ mod tests {
 
     #[test]
     fn paths_name_an_id_and_perhaps_a_stage() {
-        assert_eq!(parse("/@connections/abc"), Some((None, "abc")));
-        assert_eq!(parse("/prod/@connections/abc"), Some((Some("prod"), "abc")));
+        assert_eq!(parse("/@connections/abc"), Some((None, "abc".to_owned())));
+        assert_eq!(
+            parse("/prod/@connections/a%2Db%3D"),
+            Some((Some("prod"), "a-b=".to_owned()))
+        );
         assert_eq!(parse("/a/b/@connections/abc"), None);
         assert_eq!(parse("/@connections/"), None);
         assert_eq!(parse("/@connections/a/b"), None);

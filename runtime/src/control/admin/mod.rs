@@ -191,7 +191,7 @@ impl Admin {
                 } else {
                     Bytes::new()
                 };
-                connections::handle(self.control.gateway(), &method, stage, id, body)
+                connections::handle(self.control.gateway(), &method, stage, &id, body)
             }
             "/apis" => release::handle(self.clone(), &method, &path, Bytes::new()).await,
             _ if path.starts_with("/apis/") && path.ends_with("/import") => {

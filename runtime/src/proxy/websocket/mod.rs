@@ -46,8 +46,11 @@ pub const DISCONNECT: &str = "$disconnect";
 pub struct Handshake {
     /// The id the connection will have.
     pub connection_id: Arc<str>,
-    /// `Sec-WebSocket-Accept` for the client's key.
-    accept: HeaderValue,
+    /// `Sec-WebSocket-Accept` for the client's key (HTTP/1.1; none over
+    /// HTTP/2, where the stream is the connection).
+    accept: Option<HeaderValue>,
+    /// Over HTTP/2: the stream, once the `200` is sent.
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
     /// The API's limits and selection expression.
     settings: Arc<WebSocketSettings>,
     /// The client's `User-Agent`.
@@ -120,6 +123,8 @@ pub struct Caller {
 /// (one per connection; hyper serves one request at a time on it).
 pub struct UpgradeSlot {
     gateway: Arc<Gateway>,
+    /// Changes when the worker stops (an HTTP/2 stream's session watches it).
+    stop: tokio::sync::watch::Receiver<()>,
     accepted: Mutex<Option<Box<Accepted>>>,
 }
 
@@ -130,10 +135,12 @@ impl std::fmt::Debug for UpgradeSlot {
 }
 
 impl UpgradeSlot {
-    /// An empty slot for a connection of `gateway`.
-    pub fn new(gateway: Arc<Gateway>) -> Arc<UpgradeSlot> {
+    /// An empty slot for a connection of `gateway`, on a worker that
+    /// signals `stop` when it shuts down.
+    pub fn new(gateway: Arc<Gateway>, stop: tokio::sync::watch::Receiver<()>) -> Arc<UpgradeSlot> {
         Arc::new(UpgradeSlot {
             gateway,
+            stop,
             accepted: Mutex::new(None),
         })
     }
@@ -171,25 +178,35 @@ pub async fn route<'r>(
         &version.api.management,
         within.strip_prefix("/@connections/"),
     ) {
-        return manage(cx, version, authorizer, id.to_owned()).await;
+        let id = percent_encoding::percent_decode_str(id)
+            .decode_utf8_lossy()
+            .into_owned();
+        return manage(cx, version, authorizer, id).await;
     }
     if within != "/" {
         return Err(GatewayError::new(ErrorKind::NotFound));
     }
-    let parts = &cx.parts;
+    let parts = &mut cx.parts;
     let has_token = |name: http::HeaderName, token: &str| {
         parts.headers.get_all(name).iter().any(|v| {
             v.to_str()
                 .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
         })
     };
-    let upgrade = parts.version == http::Version::HTTP_11
+    let http1 = parts.version == http::Version::HTTP_11
         && parts.method == Method::GET
         && has_token(http::header::UPGRADE, "websocket")
         && has_token(CONNECTION, "upgrade");
-    if !upgrade {
+    // RFC 8441: CONNECT with `:protocol = websocket` on an HTTP/2 stream.
+    let http2 = parts.version == http::Version::HTTP_2
+        && parts.method == Method::CONNECT
+        && parts
+            .extensions
+            .get::<hyper::ext::Protocol>()
+            .is_some_and(|p| p.as_str().eq_ignore_ascii_case("websocket"));
+    if !http1 && !http2 {
         return Ok(Flow::Respond(upgrade_required(
-            "this is a WebSocket API: connect with an HTTP/1.1 GET and `Upgrade: websocket`",
+            "this is a WebSocket API: connect with an HTTP/1.1 GET and `Upgrade: websocket`, or an HTTP/2 extended CONNECT",
         )));
     }
     if parts
@@ -202,26 +219,36 @@ pub async fn route<'r>(
             "WebSocket version 13 (RFC 6455) is the one served",
         )));
     }
-    let key = parts
-        .headers
-        .get(SEC_WEBSOCKET_KEY)
-        .filter(|k| {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD
-                .decode(k.as_bytes())
-                .is_ok_and(|k| k.len() == 16)
-        })
-        .ok_or_else(|| {
-            GatewayError::with_source(
-                ErrorKind::BadRequest,
-                "Sec-WebSocket-Key must be 16 bytes in base64",
-            )
-        })?;
-    let accept_key = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let accept_header = if http1 {
+        let key = parts
+            .headers
+            .get(SEC_WEBSOCKET_KEY)
+            .filter(|k| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(k.as_bytes())
+                    .is_ok_and(|k| k.len() == 16)
+            })
+            .ok_or_else(|| {
+                GatewayError::with_source(
+                    ErrorKind::BadRequest,
+                    "Sec-WebSocket-Key must be 16 bytes in base64",
+                )
+            })?;
+        let accept_key =
+            tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+        Some(
+            HeaderValue::try_from(accept_key)
+                .map_err(|e| GatewayError::with_source(ErrorKind::Internal, e))?,
+        )
+    } else {
+        None
+    };
+    let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     cx.websocket = Some(Box::new(Handshake {
         connection_id: new_connection_id(),
-        accept: HeaderValue::try_from(accept_key)
-            .map_err(|e| GatewayError::with_source(ErrorKind::Internal, e))?,
+        accept: accept_header,
+        on_upgrade,
         settings: settings.clone(),
         user_agent: parts
             .headers
@@ -343,7 +370,7 @@ pub async fn connect(cx: &mut Cx<'_>) -> Verdict {
 /// connection's upgrade slot for the socket.
 fn accept(cx: &mut Cx<'_>, protocol: Option<HeaderValue>) -> Response<ResponseBody> {
     let (Some(handshake), Some(version), Some(slot)) =
-        (cx.websocket.as_ref(), cx.version, cx.conn.upgrade.as_ref())
+        (cx.websocket.as_mut(), cx.version, cx.conn.upgrade.as_ref())
     else {
         return GatewayError::with_source(
             ErrorKind::Internal,
@@ -352,11 +379,12 @@ fn accept(cx: &mut Cx<'_>, protocol: Option<HeaderValue>) -> Response<ResponseBo
         .to_response();
     };
     let mut response = Response::new(ResponseBody::empty());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
-    headers.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
-    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-    headers.insert(http::header::SEC_WEBSOCKET_ACCEPT, handshake.accept.clone());
+    if let Some(accept) = &handshake.accept {
+        headers.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(http::header::SEC_WEBSOCKET_ACCEPT, accept.clone());
+    }
     if let Some(protocol) = protocol {
         headers.insert(SEC_WEBSOCKET_PROTOCOL, protocol);
     }
@@ -369,7 +397,10 @@ fn accept(cx: &mut Cx<'_>, protocol: Option<HeaderValue>) -> Response<ResponseBo
         queue_limit: handshake.settings.send_queue_bytes,
     });
     let registered = cx.gateway.connections().register(handle.clone());
-    slot.put(Box::new(Accepted {
+    if handshake.accept.is_some() {
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    }
+    let accepted = Box::new(Accepted {
         caller: Caller {
             connection_id: handshake.connection_id.clone(),
             api: version.api.name.clone(),
@@ -388,6 +419,21 @@ fn accept(cx: &mut Cx<'_>, protocol: Option<HeaderValue>) -> Response<ResponseBo
         handle,
         queue,
         registered,
-    }));
+    });
+    match handshake.on_upgrade.take() {
+        // HTTP/2: the stream becomes the connection once the 200 is sent.
+        Some(on_upgrade) if handshake.accept.is_none() => {
+            let gateway = slot.gateway.clone();
+            let stop = slot.stop.clone();
+            tokio::spawn(async move {
+                if let Ok(stream) = on_upgrade.await {
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    session::run(io, accepted, gateway, stop).await;
+                }
+            });
+        }
+        // HTTP/1.1: the connection's task takes the socket after the 101.
+        _ => slot.put(accepted),
+    }
     response
 }
