@@ -216,7 +216,21 @@ where
         if ws.close(Some(frame)).await.is_err() {
             return;
         }
-        while let Some(Ok(_)) = ws.next().await {}
+        let answered = loop {
+            match ws.next().await {
+                Some(Ok(_)) => continue,
+                None | Some(Err(Error::ConnectionClosed)) => break true,
+                Some(Err(_)) => break false,
+            }
+        };
+        if !answered {
+            // After a broken frame the protocol reads no further, but the
+            // client may still be sending: read its bytes away until it
+            // closes, or closing with data unread would reset the
+            // connection and could destroy the close frame on its way.
+            let mut sink = [0u8; 4096];
+            while let Ok(1..) = tokio::io::AsyncReadExt::read(ws.get_mut(), &mut sink).await {}
+        }
     })
     .await;
 }
