@@ -1126,3 +1126,64 @@ integration = { type = "mock", body = "over h2" }
     assert_eq!(answer["opcode"], 1, "a text message: {answer}");
     assert_eq!(answer["message"], "over h2", "{answer}");
 }
+
+#[tokio::test]
+async fn a_python_lambda_handler_serves_websocket_routes_with_api_gateways_events() {
+    let echo =
+        crate::harness::polyglot_guest("python-lambda-echo", "python_lambda_echo.wasm", "lambda");
+    let gateway = Gateway::start(&base_config(&format!(
+        r#"
+[server]
+cache_dir = "{cache}"
+[plugins.echo]
+component = "{echo}"
+world = "lambda"
+timeout = "5s"
+[[apis]]
+name = "lambda"
+protocol = "websocket"
+[apis.stages.prod]
+[[apis.routes]]
+key = "$connect"
+integration = {{ type = "function", plugin = "echo", payload_format = "1.0" }}
+[[apis.routes]]
+key = "$default"
+return_response = true
+integration = {{ type = "function", plugin = "echo", payload_format = "1.0" }}
+"#,
+        cache = crate::harness::plugin_cache(),
+    )));
+    let mut ws = connect(
+        &format!("ws://{}/prod?room=lobby", gateway.addr("main")),
+        &[("host", "chat.example.com")],
+    )
+    .await
+    .expect("the handler's 200 accepts");
+    ws.send(Message::text(r#"{"action":"say","text":"hi"}"#))
+        .await
+        .expect("send");
+    let answer: Value = serde_json::from_str(&next_text(&mut ws).await).expect("the echo's body");
+    let event = &answer["event"];
+    let context = &event["requestContext"];
+    assert_eq!(event["body"], r#"{"action":"say","text":"hi"}"#, "{answer}");
+    assert_eq!(event["isBase64Encoded"], false);
+    assert_eq!(context["eventType"], "MESSAGE");
+    assert_eq!(context["routeKey"], "$default");
+    assert_eq!(context["stage"], "prod");
+    assert_eq!(context["domainName"], "chat.example.com");
+    assert_eq!(context["connectionId"].as_str().map(str::len), Some(16));
+    assert!(
+        context["connectedAt"]
+            .as_i64()
+            .is_some_and(|t| t > 1_700_000_000_000)
+    );
+    assert_eq!(context["identity"]["sourceIp"], "127.0.0.1");
+    // The handshake's query string reached $connect; a refusal from the
+    // handler ("mode=raise" makes it raise) refuses the upgrade with 502.
+    let raised = connect(
+        &format!("ws://{}/prod?mode=raise", gateway.addr("main")),
+        &[],
+    )
+    .await;
+    assert_eq!(refusal_status(raised.expect_err("refused")).0, 502);
+}

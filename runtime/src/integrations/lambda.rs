@@ -16,7 +16,10 @@ use super::{Forwarding, Measured};
 use crate::body::{RequestBody, ResponseBody};
 use crate::config::{AwsNames, PayloadFormat, StageConfig};
 use crate::error::{ErrorKind, GatewayError};
-use crate::lambda::{RequestView, is_binary_type, is_textual_type, proxy_event, read_proxy_answer};
+use crate::lambda::{
+    RequestView, WebSocketView, is_binary_type, is_textual_type, proxy_event, read_proxy_answer,
+    websocket_event,
+};
 use crate::plugin::LambdaPlugin;
 
 /// A Lambda-style `function` integration compiled for one stage.
@@ -118,7 +121,20 @@ impl LambdaFunction {
                 .map(|k| (k.value.as_str(), k.name.as_str())),
             received: forwarding.received,
         };
-        let event = proxy_event(&view, self.format, &body, binary);
+        let event = match forwarding.websocket {
+            Some(ws) => websocket_event(
+                &view,
+                &WebSocketView {
+                    event_type: ws.event_type,
+                    connection_id: ws.connection_id,
+                    connected_at: ws.connected_at,
+                    close_code: ws.close_code,
+                    binary: content_type == Some("application/octet-stream"),
+                },
+                &body,
+            ),
+            None => proxy_event(&view, self.format, &body, binary),
+        };
         let started = Instant::now();
         let outcome = self
             .plugin
@@ -146,7 +162,19 @@ impl LambdaFunction {
                 ));
             }
         };
-        let answer = read_proxy_answer(self.format, &answer).map_err(|why| {
+        // A WebSocket route's function may return nothing: accepted, no
+        // message (API Gateway's reading of a Lambda without an answer).
+        let answer = match answer.trim() {
+            "" | "null" if forwarding.websocket.is_some() => r#"{"statusCode":200}"#,
+            _ => answer.as_str(),
+        };
+        // WebSocket routes answer in payload 1.0's shape, whatever the
+        // route's format.
+        let format = match forwarding.websocket {
+            Some(_) => PayloadFormat::V1,
+            None => self.format,
+        };
+        let answer = read_proxy_answer(format, answer).map_err(|why| {
             tracing::error!(plugin, request_id, error = %why, "function answered a malformed proxy response");
             GatewayError::with_source(
                 ErrorKind::FunctionFailed,

@@ -80,6 +80,8 @@ pub struct WebSocketEvent<'a> {
     /// On `DISCONNECT`: the close code (`x-turnpike-close-code`; 1006 when
     /// the connection ended without a close frame).
     pub close_code: Option<u16>,
+    /// When the connection opened (Lambda events' `connectedAt`).
+    pub connected_at: std::time::SystemTime,
 }
 
 /// An API key a request was admitted with.

@@ -330,6 +330,93 @@ pub fn proxy_event(
     json.unwrap_or_default()
 }
 
+/// What a WebSocket API's event adds to the request: the connection and
+/// what happened on it.
+#[derive(Debug, Clone, Copy)]
+pub struct WebSocketView<'a> {
+    /// `CONNECT`, `MESSAGE` or `DISCONNECT`.
+    pub event_type: &'a str,
+    /// The connection id.
+    pub connection_id: &'a str,
+    /// When the connection opened.
+    pub connected_at: SystemTime,
+    /// On `DISCONNECT`: the close code.
+    pub close_code: Option<u16>,
+    /// On `MESSAGE`: whether it was a binary message.
+    pub binary: bool,
+}
+
+/// The event API Gateway sends a WebSocket route's Lambda function, as
+/// JSON: the handshake's headers and query string on `CONNECT`, the
+/// message on `MESSAGE` (base64 when binary), the close code on
+/// `DISCONNECT`, and the connection in `requestContext`.
+pub fn websocket_event(view: &RequestView<'_>, ws: &WebSocketView<'_>, body: &[u8]) -> String {
+    use serde_json::{Map, Value, json};
+    let common = Common::of(view);
+    let mut context = json!({
+        "routeKey": view.route_key,
+        "eventType": ws.event_type,
+        "extendedRequestId": view.request_id,
+        "requestTime": common.time,
+        "messageDirection": "IN",
+        "stage": view.stage,
+        "connectedAt": millis(ws.connected_at),
+        "requestTimeEpoch": millis(view.received),
+        "identity": {"sourceIp": common.source_ip, "userAgent": common.user_agent},
+        "requestId": view.request_id,
+        "domainName": common.host,
+        "connectionId": ws.connection_id,
+        "apiId": view.aws.api_id,
+    });
+    let mut event = Map::new();
+    match ws.event_type {
+        "CONNECT" => {
+            let headers = &view.parts.headers;
+            let last = |values: Values| {
+                serde_json::to_value(Headers {
+                    map: headers,
+                    values,
+                })
+                .unwrap_or(Value::Null)
+            };
+            event.insert("headers".into(), last(Values::Last));
+            event.insert("multiValueHeaders".into(), last(Values::All));
+            if !common.query.is_empty() {
+                let query = |values: Values| {
+                    serde_json::to_value(Query {
+                        pairs: &common.query,
+                        values,
+                    })
+                    .unwrap_or(Value::Null)
+                };
+                event.insert("queryStringParameters".into(), query(Values::Last));
+                event.insert("multiValueQueryStringParameters".into(), query(Values::All));
+            }
+        }
+        "MESSAGE" => {
+            context["messageId"] = json!(view.request_id);
+            let (text, encoded) = event_body(body, ws.binary);
+            event.insert("body".into(), json!(text.unwrap_or_default()));
+            event.insert("isBase64Encoded".into(), json!(encoded));
+        }
+        _ => {
+            context["disconnectStatusCode"] = json!(ws.close_code);
+            context["disconnectReason"] = json!("");
+        }
+    }
+    if let Some(authorized) = view.authorized {
+        context["authorizer"] = serde_json::to_value(AuthorizerV1(authorized)).unwrap_or_default();
+    }
+    if !view.stage_variables.is_empty() {
+        event.insert("stageVariables".into(), json!(view.stage_variables));
+    }
+    if ws.event_type != "MESSAGE" {
+        event.insert("isBase64Encoded".into(), json!(false));
+    }
+    event.insert("requestContext".into(), context);
+    Value::Object(event).to_string()
+}
+
 /// Which authorizer event to build.
 #[derive(Debug, Clone, Copy)]
 pub enum AuthorizerEvent<'t> {
@@ -416,6 +503,74 @@ mod tests {
             account_id: "123456789012".into(),
             api_id: "abc123".into(),
         }
+    }
+
+    #[test]
+    fn websocket_events_read_as_aws_lambda_events_reads_them() {
+        use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
+        let parts = parts(
+            "/prod?token=t1",
+            &[("host", "chat.example.com"), ("user-agent", "ua/1")],
+        );
+        let aws = aws();
+        let variables = BTreeMap::from([("room".to_owned(), "lobby".to_owned())]);
+        let mut view = view(&parts, &aws, &variables);
+        view.route_key = "$connect";
+        let ws = WebSocketView {
+            event_type: "CONNECT",
+            connection_id: "abcDEF0123456789",
+            connected_at: UNIX_EPOCH + std::time::Duration::from_millis(1_428_582_896_000),
+            close_code: None,
+            binary: false,
+        };
+        let connect: ApiGatewayWebsocketProxyRequest =
+            serde_json::from_str(&websocket_event(&view, &ws, b"")).expect("a CONNECT event");
+        let context = &connect.request_context;
+        assert_eq!(context.connection_id.as_deref(), Some("abcDEF0123456789"));
+        assert_eq!(context.event_type.as_deref(), Some("CONNECT"));
+        assert_eq!(context.route_key.as_deref(), Some("$connect"));
+        assert_eq!(context.domain_name.as_deref(), Some("chat.example.com"));
+        assert_eq!(context.stage.as_deref(), Some("prod"));
+        assert_eq!(context.connected_at, 1_428_582_896_000);
+        assert_eq!(context.identity.source_ip.as_deref(), Some("192.0.2.1"));
+        assert_eq!(connect.query_string_parameters.first("token"), Some("t1"));
+        assert_eq!(connect.headers["user-agent"], "ua/1");
+        assert_eq!(connect.stage_variables["room"], "lobby");
+
+        view.route_key = "sendmessage";
+        let message = WebSocketView {
+            event_type: "MESSAGE",
+            ..ws
+        };
+        let event: ApiGatewayWebsocketProxyRequest = serde_json::from_str(&websocket_event(
+            &view,
+            &message,
+            br#"{"action":"sendmessage"}"#,
+        ))
+        .expect("a MESSAGE event");
+        assert_eq!(event.body.as_deref(), Some(r#"{"action":"sendmessage"}"#));
+        assert!(!event.is_base64_encoded);
+        assert_eq!(event.request_context.message_id.as_deref(), Some("req-1"));
+        let binary = WebSocketView {
+            binary: true,
+            ..message
+        };
+        let event: ApiGatewayWebsocketProxyRequest =
+            serde_json::from_str(&websocket_event(&view, &binary, &[0xff, 0x00]))
+                .expect("a binary MESSAGE event");
+        assert_eq!(event.body.as_deref(), Some("/wA="));
+        assert!(event.is_base64_encoded);
+
+        view.route_key = "$disconnect";
+        let gone = WebSocketView {
+            event_type: "DISCONNECT",
+            close_code: Some(1001),
+            ..ws
+        };
+        let raw: Value = serde_json::from_str(&websocket_event(&view, &gone, b"")).expect("json");
+        assert_eq!(raw["requestContext"]["disconnectStatusCode"], 1001);
+        assert_eq!(raw["requestContext"]["eventType"], "DISCONNECT");
+        assert!(raw.get("headers").is_none());
     }
 
     #[test]

@@ -12,7 +12,8 @@ mod wire;
 
 pub use answer::{AnswerError, ProxyAnswer, read_proxy_answer};
 pub use events::{
-    AuthorizerEvent, RequestView, authorizer_event, method_arn, proxy_event, request_time,
+    AuthorizerEvent, RequestView, WebSocketView, authorizer_event, method_arn, proxy_event,
+    request_time, websocket_event,
 };
 
 use crate::config::AwsNames;

@@ -67,13 +67,7 @@ impl Validator {
             ) else {
                 continue;
             };
-            self.websocket_route(
-                route,
-                &route_key,
-                &route_key_path,
-                &integration,
-                scope.websocket,
-            );
+            self.websocket_route(route, &route_key, &route_key_path, scope.websocket);
             let authorizer = match &route.authorizer {
                 None => None,
                 Some(name) => {

@@ -182,7 +182,6 @@ impl Validator {
         route: &RawRoute,
         route_key: &RouteKey,
         at: &str,
-        integration: &IntegrationConfig,
         websocket: bool,
     ) {
         let flag = route.return_response.as_ref();
@@ -245,17 +244,6 @@ impl Validator {
                 flag.span(),
                 format!("{at}.return_response"),
                 "`$connect` and `$disconnect` cannot answer with a message: the connection is not open yet, or no longer",
-            );
-        }
-        if let IntegrationConfig::Function {
-            payload_format: Some(_),
-            ..
-        } = integration
-        {
-            self.problem(
-                span,
-                format!("{at}.integration.payload_format"),
-                "Lambda-style handlers are not supported on WebSocket routes yet: use a `wasi:http` function (no `payload_format`), `http_proxy` or `mock`",
             );
         }
     }

@@ -180,6 +180,7 @@ async fn invoke(
         event_type: "MESSAGE",
         route_key: &route.key,
         close_code: None,
+        connected_at: conn.connected_at,
     };
     let answer = call_integration(
         gateway,
@@ -297,6 +298,7 @@ pub(super) async fn on_disconnect(gateway: &Gateway, conn: &Caller, close_code: 
         event_type: "DISCONNECT",
         route_key: &route.key,
         close_code: Some(close_code),
+        connected_at: conn.connected_at,
     };
     let outcome = call_integration(
         gateway,

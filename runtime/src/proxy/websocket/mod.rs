@@ -57,6 +57,8 @@ pub struct Handshake {
     user_agent: Option<String>,
     /// The `Host` the client connected to.
     host: Option<HeaderValue>,
+    /// When the connection request arrived.
+    received: std::time::SystemTime,
 }
 
 impl Handshake {
@@ -67,6 +69,7 @@ impl Handshake {
             event_type: "CONNECT",
             route_key: CONNECT,
             close_code: None,
+            connected_at: self.received,
         }
     }
 }
@@ -117,6 +120,8 @@ pub struct Caller {
     pub path: String,
     /// The `Host` it connected to, which every integration call carries.
     pub host: Option<HeaderValue>,
+    /// When the connection was accepted.
+    pub connected_at: std::time::SystemTime,
 }
 
 /// Where an accepted connection waits for the HTTP/1.1 connection task
@@ -256,6 +261,7 @@ pub async fn route<'r>(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         host: parts.headers.get(http::header::HOST).cloned(),
+        received: std::time::SystemTime::now(),
     }));
     match version.api.router.message(CONNECT) {
         Some(id) => {
@@ -415,6 +421,7 @@ fn accept(cx: &mut Cx<'_>, protocol: Option<HeaderValue>) -> Response<ResponseBo
             scheme: cx.conn.scheme,
             path: cx.path.to_owned(),
             host: handshake.host.clone(),
+            connected_at: std::time::SystemTime::now(),
         },
         handle,
         queue,
