@@ -76,8 +76,9 @@ pub async fn run<T>(
     tokio::pin!(deadline);
     let idle = tokio::time::sleep(settings.idle_timeout);
     tokio::pin!(idle);
-    let ping_every = settings.ping_interval.unwrap_or(Duration::MAX);
-    let ping = tokio::time::sleep(ping_every.min(settings.max_duration));
+    let pinging = settings.ping_interval.is_some();
+    let ping_every = settings.ping_interval.unwrap_or(settings.max_duration);
+    let ping = tokio::time::sleep(ping_every);
     tokio::pin!(ping);
     let mut awaiting_pong = false;
     let ending = loop {
@@ -131,7 +132,7 @@ pub async fn run<T>(
             }
             () = &mut idle => break Ending::Gateway(1001),
             () = &mut deadline => break Ending::Gateway(1001),
-            () = &mut ping => {
+            () = &mut ping, if pinging => {
                 if awaiting_pong {
                     break Ending::Lost;
                 }
