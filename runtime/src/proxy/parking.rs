@@ -252,7 +252,10 @@ where
         if let Some((accepted, gateway)) = upgrade.as_ref().and_then(|slot| slot.take()) {
             // hyper wrote the 101 and stopped: the socket (and what the
             // client sent after its request) is the WebSocket's now.
-            let io = Rewind::new(inner, joined(rewind.ahead, read_buf));
+            // Copied (usually nothing): even empty, hyper's read buffer
+            // would otherwise stay allocated for the connection's life.
+            let ahead = Bytes::copy_from_slice(&joined(rewind.ahead, read_buf));
+            let io = Rewind::new(inner, ahead);
             Box::pin(crate::proxy::websocket::session::run(
                 io, accepted, gateway, stop,
             ))

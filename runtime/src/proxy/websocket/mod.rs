@@ -260,7 +260,12 @@ pub async fn route<'r>(
             .get(http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        host: parts.headers.get(http::header::HOST).cloned(),
+        // Copied: a header value parsed by hyper shares (and would keep
+        // alive for the connection's life) hyper's whole read buffer.
+        host: parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| HeaderValue::from_bytes(h.as_bytes()).ok()),
         received: std::time::SystemTime::now(),
     }));
     match version.api.router.message(CONNECT) {

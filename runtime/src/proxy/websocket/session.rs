@@ -110,7 +110,9 @@ pub async fn run<T>(
                 };
                 idle.as_mut().reset(Instant::now() + settings.idle_timeout);
                 handle.touch();
-                match messages::on_message(&gateway, &conn, data, text).await {
+                // Boxed: the call's state (an integration's request) exists
+                // while a message is served, not for the connection's life.
+                match Box::pin(messages::on_message(&gateway, &conn, data, text)).await {
                     Outcome::Quiet => {}
                     Outcome::Gone => break Ending::Gateway(1001),
                     Outcome::Reply(data, text) => {
@@ -148,7 +150,7 @@ pub async fn run<T>(
         Ending::Client(code) => code,
         Ending::Lost => 1006,
         Ending::Gateway(code) => {
-            close(&mut ws, code).await;
+            Box::pin(close(&mut ws, code)).await;
             code
         }
     };
@@ -156,7 +158,7 @@ pub async fn run<T>(
     drop(registered);
     drop(queue);
     drop(ws);
-    messages::on_disconnect(&gateway, &conn, code).await;
+    Box::pin(messages::on_disconnect(&gateway, &conn, code)).await;
 }
 
 fn message(data: bytes::Bytes, text: bool) -> Message {
