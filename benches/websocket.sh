@@ -21,8 +21,10 @@
 #   push      `POST /@connections/{id}` per second on the admin listener
 #             (wrk, keep-alive, a Lua script rotating the ids of PUSH_CONNS
 #             open connections, each push delivered as a message), against
-#             the same wrk load on a plain HTTP mock route of the gateway
-#             (`POST /push/{id}` on its own listener).
+#             the same wrk load on two plain HTTP routes of the gateway (on
+#             a listener of their own): `POST /push/{id}` answered by a mock
+#             integration, and `POST /proxy/{id}` proxied to wsload's
+#             backend on CPU 0 (like a push: one request in, one out).
 #
 #   cargo build --release -p turnpike
 #   cargo build --release --target wasm32-wasip2 --manifest-path guest-examples/Cargo.toml -p rust-token-authorizer
@@ -32,7 +34,9 @@
 # Every rate is counted by the client over DURATION seconds after WARMUP
 # seconds of the same load; "CPU" is the proxy's CPU time over that window
 # (all its threads, /proc/PID/task/*/schedstat) divided by its length: 1.00
-# is its one core busy throughout, and below that the client was the limit.
+# is its one core busy throughout; below that something else (usually the
+# client's core) was the limit, and the CPU time per message, connect or
+# request ("us/...") is the figure to compare. "client CPU" is wsload's own.
 #
 # Env: N (10000 idle connections), IDLE (3: seconds the connections sit before
 #      the reading, past the allocator's purge delay), DURATION (5), WARMUP (1),
@@ -84,7 +88,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(
 wait_line() { # FILE PATTERN PID: waits for a line matching PATTERN in FILE
   for _ in $(seq 1 600); do
     grep -q "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || { echo "process $3 ended:" >&2; cat "$1" "$1.err" 2>/dev/null >&2; exit 1; }
+    kill -0 "$3" 2>/dev/null || { echo "process $3 ended:" >&2; cat "$1" "$1.err" >&2 2>/dev/null; exit 1; }
     sleep 0.1
   done
   echo "timed out waiting for '$2' in $1" >&2; exit 1
@@ -171,13 +175,17 @@ integration = { type = "http_proxy", url = "http://127.0.0.1:$BACKEND_PORT/conne
 key = "\$disconnect"
 integration = { type = "http_proxy", url = "http://127.0.0.1:$BACKEND_PORT/disconnect" }
 
-# The plain HTTP route the pushes are compared with.
+# The plain HTTP routes the pushes are compared with: a mock answer, and
+# a proxy to wsload's backend (one request in and one out, as a push).
 [[apis]]
 name = "plain"
 listeners = ["http"]
 [[apis.routes]]
 key = "POST /push/{id}"
 integration = { type = "mock", status = 200, body = "{}" }
+[[apis.routes]]
+key = "POST /proxy/{id}"
+integration = { type = "http_proxy", url = "http://127.0.0.1:$BACKEND_PORT/proxy/{id}" }
 CONF
 
 "$BIN" validate --config "$WORK/turnpike.toml" >/dev/null
@@ -192,7 +200,9 @@ NG_PORT=19191
 cat >"$WORK/nginx.conf" <<CONF
 daemon off; worker_processes 1; pid $WORK/nginx.pid; error_log $WORK/nginx.err;
 worker_rlimit_nofile $LIMIT;
-events { worker_connections $((2 * NG_N + 100)); }
+# Two per relayed connection, and nginx closes "reusable" ones (those still
+# waiting for their request) once fewer than 1/16 are free.
+events { worker_connections $((3 * NG_N)); }
 http { access_log off;
   upstream echo { server 127.0.0.1:$ECHO_PORT; }
   server { listen 127.0.0.1:$NG_PORT;
@@ -209,12 +219,13 @@ start_nginx() {
 }
 
 # hold URL COUNT [wsload args...]: opens COUNT connections in the
-# background; HOLD_PID, and HOLD_FD to close to let them go.
+# background; HOLD_PID, and HOLD_FD to close to let them go (a process
+# started meanwhile inherits HOLD_FD: only short-lived ones are).
 hold() {
   local url=$1 count=$2; shift 2
   rm -f "$WORK/hold.in"; mkfifo "$WORK/hold.in"
   taskset -c 0 "$WSLOAD" hold --url "$url" --connections "$count" "$@" <"$WORK/hold.in" >"$WORK/hold.out" 2>"$WORK/hold.out.err" &
-  HOLD_PID=$!
+  HOLD_PID=$!; PIDS+=("$HOLD_PID")
   exec {HOLD_FD}>"$WORK/hold.in"
   wait_line "$WORK/hold.out" '^ready' "$HOLD_PID"
 }
@@ -226,6 +237,7 @@ if want idle; then
   # measure NAME PID URL COUNT: KiB before, with COUNT open, after they close
   measure_idle() {
     local name=$1 pid=$2 url=$3 count=$4 before with after
+    sleep "$IDLE" # what the process frees after starting (it collects once a second) is not the connections'
     before=$(rss_kib "$pid")
     hold "$url" "$count"
     sleep "$IDLE"
@@ -308,15 +320,16 @@ fi
 if want push; then
   cat >"$WORK/push.lua" <<'LUA'
 -- POST PUSH_PREFIX..ID with PUSH_BODY, rotating over the ids in PUSH_IDS;
--- the requests are formatted once.
-local prefix, body = os.getenv("PUSH_PREFIX"), os.getenv("PUSH_BODY")
-local requests = {}
-for id in io.lines(os.getenv("PUSH_IDS")) do
-  if #id > 0 then
-    requests[#requests + 1] = wrk.format("POST", prefix .. id, { ["Content-Type"] = "text/plain" }, body)
+-- the requests are formatted once, in init (wrk sets Host just before it).
+local requests, n = {}, 0
+function init(args)
+  local prefix, body = os.getenv("PUSH_PREFIX"), os.getenv("PUSH_BODY")
+  for id in io.lines(os.getenv("PUSH_IDS")) do
+    if #id > 0 then
+      requests[#requests + 1] = wrk.format("POST", prefix .. id, { ["Content-Type"] = "text/plain" }, body)
+    end
   end
 end
-local n = 0
 function request()
   n = n % #requests + 1
   return requests[n]
@@ -331,15 +344,18 @@ LUA
     || { echo "POST @connections/$id did not answer 200" >&2; exit 1; }
   [[ $(curl -s -o /dev/null -w '%{http_code}' -X POST --data "$PUSH_BODY" "http://$ADMIN/@connections/nope") == 410 ]] \
     || { echo "POST @connections/nope did not answer 410" >&2; exit 1; }
-  [[ $(curl -s -o /dev/null -w '%{http_code}' -X POST --data "$PUSH_BODY" "http://$HTTP/push/$id") == 200 ]] \
-    || { echo "POST /push/$id did not answer 200" >&2; exit 1; }
+  for route in push proxy; do
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -X POST --data "$PUSH_BODY" "http://$HTTP/$route/$id") == 200 ]] \
+      || { echo "POST /$route/$id did not answer 200" >&2; exit 1; }
+  done
   export PUSH_IDS=$WORK/ids.txt PUSH_BODY
+  whole() { awk -v d="$1" 'BEGIN {printf "%d", (d < 1 ? 1 : d + 0.5)}'; } # wrk takes whole seconds
   # push PREFIX URL -> "req/s cpu requests non2xx"
   push() {
     local out c0 c1 t0 t1
-    PUSH_PREFIX=$1 taskset -c 0 wrk -t1 -c"$WRK_CONNS" -d"${WARMUP}s" -s "$WORK/push.lua" "$2" >/dev/null
+    PUSH_PREFIX=$1 taskset -c 0 wrk -t1 -c"$WRK_CONNS" -d"$(whole "$WARMUP")s" -s "$WORK/push.lua" "$2" >/dev/null
     c0=$(cpu_ns "$TP"); t0=$(date +%s%N)
-    out=$(PUSH_PREFIX=$1 taskset -c 0 wrk -t1 -c"$WRK_CONNS" -d"${DURATION}s" -s "$WORK/push.lua" "$2")
+    out=$(PUSH_PREFIX=$1 taskset -c 0 wrk -t1 -c"$WRK_CONNS" -d"$(whole "$DURATION")s" -s "$WORK/push.lua" "$2")
     c1=$(cpu_ns "$TP"); t1=$(date +%s%N)
     echo "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") $(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" 'BEGIN {printf "%.3f", (b - a) / (t1 - t0)}') \
       $(awk '/requests in/ {print $1}' <<<"$out") $(awk '/Non-2xx/ {print $NF}' <<<"$out" | grep . || echo 0)"
@@ -349,7 +365,8 @@ LUA
   printf '%-46s %11s %7s %14s %9s\n' target 'req/s' CPU 'gateway us/req' 'non-2xx'
   declare -A PUSH_RATE PUSH_CPU
   for spec in "POST /@connections/{id} (admin listener)|/@connections/|http://$ADMIN/" \
-              "POST /push/{id}, HTTP API mock route|/push/|http://$HTTP/"; do
+              "POST /push/{id}, HTTP API mock route|/push/|http://$HTTP/" \
+              "POST /proxy/{id}, http_proxy to wsload backend|/proxy/|http://$HTTP/"; do
     IFS='|' read -r name prefix url <<<"$spec"
     rates=() cpus=() bad=0
     for _ in $(seq 1 "$ROUNDS"); do
@@ -362,6 +379,8 @@ LUA
   done
   release
   echo "messages the held connections received: $(field received "$(tail -1 "$WORK/hold.out")") (lost connections: $(field lost "$(tail -1 "$WORK/hold.out")"))"
-  awk -v p="${PUSH_RATE[/@connections/]}" -v h="${PUSH_RATE[/push/]}" -v pc="${PUSH_CPU[/@connections/]}" -v hc="${PUSH_CPU[/push/]}" 'BEGIN {
-    printf "pushes / plain route: %.2f by rate, %.2f by gateway CPU per request\n", p / h, (hc / h) / (pc / p) }'
+  for route in /push/ /proxy/; do
+    awk -v r="$route" -v p="${PUSH_RATE[/@connections/]}" -v h="${PUSH_RATE[$route]}" -v pc="${PUSH_CPU[/@connections/]}" -v hc="${PUSH_CPU[$route]}" 'BEGIN {
+      printf "pushes / %s route: %.2f by rate, %.2f by gateway CPU per request\n", (r == "/push/" ? "mock" : "proxy"), p / h, (hc / h) / (pc / p) }'
+  done
 fi

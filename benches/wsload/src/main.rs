@@ -237,12 +237,14 @@ impl Target {
 async fn open(target: &Resolved) -> Result<Ws, Error> {
     let stream = TcpStream::connect(target.addr).await?;
     stream.set_nodelay(true)?;
+    let local = stream.local_addr()?;
     let mut request = target.url.as_str().into_client_request()?;
     for (name, value) in &target.headers {
         request.headers_mut().insert(name.clone(), value.clone());
     }
-    let (ws, _) =
-        tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config())).await?;
+    let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config()))
+        .await
+        .map_err(|e| format!("{e} (from {local})"))?;
     Ok(ws)
 }
 
@@ -270,7 +272,11 @@ fn cpu_ns(pid: u32) -> Option<u64> {
 
 /// Counts `counter` over the warm-up and measured window; returns the
 /// count, the window's length and the CPU field.
-async fn window(counter: &AtomicU64, timing: &Timing, measuring: &AtomicBool) -> (u64, f64, String) {
+async fn window(
+    counter: &AtomicU64,
+    timing: &Timing,
+    measuring: &AtomicBool,
+) -> (u64, f64, String) {
     tokio::time::sleep(timing.warmup).await;
     let me = std::process::id();
     let (cpu0, mine0) = (timing.cpu_pid.and_then(cpu_ns), cpu_ns(me));
@@ -298,8 +304,12 @@ async fn hold(target: Arc<Resolved>, connections: usize, concurrency: usize) -> 
     let (opened_tx, mut opened_rx) = mpsc::unbounded_channel::<Result<(), String>>();
     let mut tasks = Vec::with_capacity(connections);
     for _ in 0..connections {
-        let (target, opening, received, lost) =
-            (target.clone(), opening.clone(), received.clone(), lost.clone());
+        let (target, opening, received, lost) = (
+            target.clone(),
+            opening.clone(),
+            received.clone(),
+            lost.clone(),
+        );
         let (mut stop, opened) = (stop_rx.clone(), opened_tx.clone());
         tasks.push(tokio::spawn(async move {
             let permit = opening.acquire().await;
@@ -334,10 +344,16 @@ async fn hold(target: Arc<Resolved>, connections: usize, concurrency: usize) -> 
     }
     drop(opened_tx);
     let started = Instant::now();
-    for _ in 0..connections {
+    for done in 0..connections {
         match opened_rx.recv().await {
             Some(Ok(())) => {}
-            Some(Err(e)) => return Err(format!("a connection failed to open: {e}").into()),
+            Some(Err(e)) => {
+                return Err(format!(
+                    "a connection failed to open after {done} opened in {:.2} s: {e}",
+                    started.elapsed().as_secs_f64()
+                )
+                .into());
+            }
             None => return Err("connections ended before opening".into()),
         }
     }
@@ -348,7 +364,11 @@ async fn hold(target: Arc<Resolved>, connections: usize, concurrency: usize) -> 
     let mut sink = Vec::new();
     tokio::io::stdin().read_to_end(&mut sink).await?;
     let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(30), futures_util::future::join_all(tasks)).await;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(30),
+        futures_util::future::join_all(tasks),
+    )
+    .await;
     println!(
         "closed received={} lost={}",
         received.load(Ordering::Relaxed),
@@ -448,8 +468,12 @@ async fn messages(
     let expect = Bytes::from(expect);
     let mut tasks = Vec::new();
     for mut ws in sockets {
-        let (replies, errors, stop, first_error) =
-            (replies.clone(), errors.clone(), stop.clone(), first_error.clone());
+        let (replies, errors, stop, first_error) = (
+            replies.clone(),
+            errors.clone(),
+            stop.clone(),
+            first_error.clone(),
+        );
         let (message, expect) = (message.clone(), expect.clone());
         tasks.push(tokio::spawn(async move {
             let fail = |e: String| {
@@ -490,7 +514,10 @@ async fn messages(
                     if data == expect {
                         replies.fetch_add(1, Ordering::Relaxed);
                     } else {
-                        fail(format!("unexpected reply {:?}", String::from_utf8_lossy(&data)));
+                        fail(format!(
+                            "unexpected reply {:?}",
+                            String::from_utf8_lossy(&data)
+                        ));
                     }
                 }
             }
@@ -499,7 +526,11 @@ async fn messages(
     }
     let (count, elapsed, cpu) = window(&replies, &timing, &measuring).await;
     stop.store(true, Ordering::Relaxed);
-    let _ = tokio::time::timeout(Duration::from_secs(10), futures_util::future::join_all(tasks)).await;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        futures_util::future::join_all(tasks),
+    )
+    .await;
     println!(
         "mode=messages connections={connections} window={window_size} duration={elapsed:.2}s messages={count} msg/s={:.0} errors={}{cpu}",
         count as f64 / elapsed,
@@ -518,7 +549,8 @@ async fn echo(listen: SocketAddr) -> Result<(), Error> {
         let (stream, _) = listener.accept().await?;
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config())).await
+            let Ok(mut ws) =
+                tokio_tungstenite::accept_async_with_config(stream, Some(ws_config())).await
             else {
                 return;
             };
@@ -552,34 +584,37 @@ async fn backend(listen: SocketAddr) -> Result<(), Error> {
         let _ = stream.set_nodelay(true);
         let ids = ids.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let ids = ids.clone();
-                async move {
-                    let header = |name: &str| {
-                        request
-                            .headers()
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned)
-                    };
-                    let mut body = Bytes::new();
-                    if request.method() == hyper::Method::GET && request.uri().path() == "/ids" {
-                        let ids = ids.lock().unwrap();
-                        let mut list = ids.join("\n");
-                        if !list.is_empty() {
-                            list.push('\n');
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    let ids = ids.clone();
+                    async move {
+                        let header = |name: &str| {
+                            request
+                                .headers()
+                                .get(name)
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned)
+                        };
+                        let mut body = Bytes::new();
+                        if request.method() == hyper::Method::GET && request.uri().path() == "/ids"
+                        {
+                            let ids = ids.lock().unwrap();
+                            let mut list = ids.join("\n");
+                            if !list.is_empty() {
+                                list.push('\n');
+                            }
+                            body = Bytes::from(list);
+                        } else if let Some(id) = header("x-turnpike-connection-id") {
+                            match header("x-turnpike-event-type").as_deref() {
+                                Some("CONNECT") => ids.lock().unwrap().push(id),
+                                Some("DISCONNECT") => ids.lock().unwrap().retain(|i| *i != id),
+                                _ => {}
+                            }
                         }
-                        body = Bytes::from(list);
-                    } else if let Some(id) = header("x-turnpike-connection-id") {
-                        match header("x-turnpike-event-type").as_deref() {
-                            Some("CONNECT") => ids.lock().unwrap().push(id),
-                            Some("DISCONNECT") => ids.lock().unwrap().retain(|i| *i != id),
-                            _ => {}
-                        }
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(body)))
                     }
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(body)))
-                }
-            });
+                },
+            );
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                 .await;
