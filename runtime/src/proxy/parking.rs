@@ -246,7 +246,7 @@ where
             read_buf,
             service: _,
             ..
-        } = (*connection).into_parts();
+        } = crate::util::unbox(connection).into_parts();
         let rewind = parts_io.into_inner();
         let mut inner = rewind.inner;
         if let Some((accepted, gateway)) = upgrade.as_ref().and_then(|slot| slot.take()) {

@@ -10,3 +10,11 @@ pub mod time;
 
 /// A boxed error source, for errors that only travel to a log line.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The value out of its box, the box freed now: moving out with `*boxed`
+/// frees the allocation only when the box's variable goes out of scope,
+/// which for a connection's task may be hours later.
+#[allow(clippy::boxed_local)] // taking the box is the point
+pub fn unbox<T>(boxed: Box<T>) -> T {
+    *boxed
+}

@@ -71,7 +71,7 @@ pub async fn run<T>(
         handle,
         mut queue,
         registered,
-    } = *accepted;
+    } = crate::util::unbox(accepted);
     let deadline = tokio::time::sleep(settings.max_duration);
     tokio::pin!(deadline);
     let idle = tokio::time::sleep(settings.idle_timeout);
