@@ -144,6 +144,14 @@ impl Backend {
             .collect()
     }
 
+    /// The connection id of the last `$connect` call.
+    fn last_connection_id(&self) -> String {
+        self.events("CONNECT")
+            .last()
+            .and_then(|c| c.header("x-turnpike-connection-id").map(str::to_owned))
+            .expect("a $connect call with a connection id")
+    }
+
     /// Waits for the first call of `event_type` on `connection`.
     fn wait_for(&self, event_type: &str, connection: &str) -> Call {
         let mut found = None;
@@ -156,6 +164,21 @@ impl Backend {
         });
         found.expect("found")
     }
+}
+
+/// The connection id in the gateway's first CONNECT access-log line
+/// (for APIs without a `$connect` backend to learn it from).
+fn connection_id_from_log(gateway: &Gateway) -> String {
+    let mut found = None;
+    eventually(Duration::from_secs(10), "the connect line", || {
+        found = gateway.stdout_lines().iter().find_map(|l| {
+            let line: Value = serde_json::from_str(l).ok()?;
+            let id = line["connectionId"].as_str()?.to_owned();
+            (line["eventType"] == "CONNECT").then_some(id)
+        });
+        found.is_some()
+    });
+    found.expect("id")
 }
 
 /// Opens a connection to `url` with extra headers; the error is the HTTP
@@ -486,11 +509,7 @@ async fn connect_is_authorized_and_decided_by_its_integration_and_the_principal_
     )
     .await
     .expect("accepted");
-    let id = backend
-        .events("CONNECT")
-        .last()
-        .and_then(|c| c.header("x-turnpike-connection-id").map(str::to_owned))
-        .expect("id");
+    let id = backend.last_connection_id();
     ws.send(Message::text(r#"{"action":"whoami","n":1}"#))
         .await
         .expect("send");
@@ -556,10 +575,7 @@ integration = {{ type = "http_proxy", url = "{backend}/disconnect" }}
     )
     .await
     .expect("connects");
-    let id = backend.events("CONNECT")[0]
-        .header("x-turnpike-connection-id")
-        .expect("id")
-        .to_owned();
+    let id = backend.last_connection_id();
     let admin = format!("http://{}", gateway.addr("@admin"));
     let http = client();
 
@@ -706,10 +722,7 @@ integration = {{ type = "mock", body = "ok" }}
         close_code(&mut ws, Duration::from_secs(10)).await,
         Some(CloseCode::Size)
     );
-    let id = backend.events("CONNECT")[0]
-        .header("x-turnpike-connection-id")
-        .expect("id")
-        .to_owned();
+    let id = backend.last_connection_id();
     assert_eq!(
         backend
             .wait_for("DISCONNECT", &id)
@@ -737,11 +750,7 @@ integration = {{ type = "mock", body = "ok" }}
         waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
         "{waited:?}"
     );
-    let idle_id = backend
-        .events("CONNECT")
-        .last()
-        .and_then(|c| c.header("x-turnpike-connection-id").map(str::to_owned))
-        .expect("id");
+    let idle_id = backend.last_connection_id();
     assert_eq!(
         backend
             .wait_for("DISCONNECT", &idle_id)
@@ -766,16 +775,7 @@ send_queue_size = "256KiB"
     let _stalled_client = connect(&format!("ws://{}/", gateway.addr("main")), &[])
         .await
         .expect("connects");
-    let mut found = None;
-    eventually(Duration::from_secs(10), "the connect line", || {
-        found = gateway.stdout_lines().iter().find_map(|l| {
-            let line: Value = serde_json::from_str(l).ok()?;
-            let id = line["connectionId"].as_str()?.to_owned();
-            (line["eventType"] == "CONNECT").then_some(id)
-        });
-        found.is_some()
-    });
-    let id = found.expect("id");
+    let id = connection_id_from_log(&gateway);
     let admin = format!("http://{}", gateway.addr("@admin"));
     let http = client();
     let chunk = "y".repeat(100 * 1024);
@@ -835,10 +835,7 @@ integration = {{ type = "http_proxy", url = "{backend}/disconnect" }}
     let mut ws = connect(&format!("ws://{}/", gateway.addr("main")), &[])
         .await
         .expect("connects");
-    let id = backend.events("CONNECT")[0]
-        .header("x-turnpike-connection-id")
-        .expect("id")
-        .to_owned();
+    let id = backend.last_connection_id();
     let mut gateway = gateway;
     gateway.terminate();
     assert_eq!(
@@ -1065,15 +1062,7 @@ management_authorizer = "iam"
     let mut ws = connect(&format!("ws://{addr}/prod"), &[])
         .await
         .expect("connects");
-    let mut found = None;
-    eventually(Duration::from_secs(10), "the connect line", || {
-        found = gateway.stdout_lines().iter().find_map(|l| {
-            let line: Value = serde_json::from_str(l).ok()?;
-            line["connectionId"].as_str().map(str::to_owned)
-        });
-        found.is_some()
-    });
-    let id = found.expect("id");
+    let id = connection_id_from_log(&gateway);
     // Unsigned: API Gateway's 403.
     let unsigned = client()
         .post(format!("http://{addr}/prod/@connections/{id}"))

@@ -94,10 +94,6 @@ impl Validator {
         let mut size = |value: Option<&Spanned<units::SizeValue>>, field: &str, default: u64| {
             let Some(value) = value else { return default };
             match units::parse_size(value.get_ref()) {
-                Ok(0) => {
-                    self.problem(value.span(), at(field), "must be more than 0 bytes");
-                    default
-                }
                 Ok(n) => n,
                 Err(why) => {
                     self.problem(value.span(), at(field), why);
@@ -125,13 +121,9 @@ impl Validator {
             (max_duration, "max_duration"),
         ] {
             if value.is_zero()
-                && let Some(span) = raw.map(|_| api.websocket.as_ref().map(Spanned::span))
+                && let Some(table) = &api.websocket
             {
-                self.problem(
-                    span.unwrap_or_default(),
-                    at(field),
-                    "must be longer than 0s",
-                );
+                self.problem(table.span(), at(field), "must be longer than 0s");
             }
         }
         let management_authorizer = raw

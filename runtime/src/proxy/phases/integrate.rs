@@ -1,7 +1,11 @@
 //! Phase 10: the route's integration serves the request — `http_proxy`,
 //! `mock` or `function`, compiled for the stage when the snapshot was built.
 
-use crate::body::RequestBody;
+use http::Response;
+use http::request::Parts;
+
+use crate::body::{RequestBody, ResponseBody};
+use crate::control::snapshot::CompiledRoute;
 use crate::error::{ErrorKind, GatewayError};
 use crate::proxy::{Cx, Flow, Verdict};
 
@@ -18,6 +22,21 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
     // Taken out for the call and put back: what the integration leaves
     // unread is drained when the request ends.
     let mut body: Option<RequestBody> = cx.body.take();
+    let outcome = call(cx, route, parts, &mut body).await;
+    cx.body = body;
+    cx.response = Some(outcome?);
+    Ok(Flow::Continue)
+}
+
+/// Calls `route`'s integration with `parts` and `body` (what it leaves of
+/// the body stays there), recording how it went in `cx.integration`. A
+/// WebSocket `$connect` is called this way too.
+pub async fn call(
+    cx: &mut Cx<'_>,
+    route: &CompiledRoute,
+    parts: Parts,
+    body: &mut Option<RequestBody>,
+) -> Result<Response<ResponseBody>, GatewayError> {
     let mut measured = std::mem::take(&mut cx.integration);
     let outcome = route
         .integration
@@ -25,13 +44,11 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
             cx.gateway.upstream(),
             cx.forwarding(),
             parts,
-            &mut body,
+            body,
             &cx.params,
             &mut measured,
         )
         .await;
-    cx.body = body;
     cx.integration = measured;
-    cx.response = Some(outcome?);
-    Ok(Flow::Continue)
+    outcome
 }

@@ -353,20 +353,7 @@ pub async fn connect(cx: &mut Cx<'_>) -> Verdict {
         parts.headers.remove(name);
     }
     let mut body = Some(RequestBody::Buffered(Bytes::new()));
-    let mut measured = std::mem::take(&mut cx.integration);
-    let outcome = route
-        .integration
-        .invoke(
-            cx.gateway.upstream(),
-            cx.forwarding(),
-            parts,
-            &mut body,
-            &cx.params,
-            &mut measured,
-        )
-        .await;
-    cx.integration = measured;
-    let answer = outcome?;
+    let answer = crate::proxy::phases::integrate::call(cx, route, parts, &mut body).await?;
     if !answer.status().is_success() {
         cx.response = Some(answer);
         return Ok(Flow::Continue);
