@@ -30,7 +30,18 @@ pin_project! {
         Upstream { #[pin] body: Incoming },
         Pooled { #[pin] body: Incoming, connection: Option<PooledConnection> },
         Wasi { #[pin] body: wasmtime_wasi_http::p2::body::HyperOutgoingBody },
+        Resumed { head: Option<Bytes>, tail: Box<Tail> },
     }
+}
+
+/// What follows the bytes already read of a [`ResponseBody::resumed`] body.
+enum Tail {
+    /// The rest of the original body.
+    Body(Pin<Box<ResponseBody>>),
+    /// The original body's trailers, then its end.
+    Trailers(Option<http::HeaderMap>),
+    /// The error that broke the original body off.
+    Error(Option<BoxError>),
 }
 
 impl ResponseBody {
@@ -65,6 +76,30 @@ impl ResponseBody {
         }
     }
 
+    /// `head` (bytes already read from `rest`), then the remainder of `rest`.
+    pub fn resumed(head: Bytes, rest: ResponseBody) -> ResponseBody {
+        ResponseBody::resume(head, Tail::Body(Box::pin(rest)))
+    }
+
+    /// `head`, then `trailers` (a body read to its trailers).
+    pub fn resumed_with_trailers(head: Bytes, trailers: http::HeaderMap) -> ResponseBody {
+        ResponseBody::resume(head, Tail::Trailers(Some(trailers)))
+    }
+
+    /// `head`, then `error` (a body that broke off after `head`).
+    pub fn resumed_with_error(head: Bytes, error: BoxError) -> ResponseBody {
+        ResponseBody::resume(head, Tail::Error(Some(error)))
+    }
+
+    fn resume(head: Bytes, tail: Tail) -> ResponseBody {
+        ResponseBody {
+            inner: Inner::Resumed {
+                head: (!head.is_empty()).then_some(head),
+                tail: Box::new(tail),
+            },
+        }
+    }
+
     /// An upstream's body whose connection goes back to the pool once the
     /// body has been read to its end (and is closed if it never is).
     pub fn pooled(body: Incoming, connection: PooledConnection) -> ResponseBody {
@@ -93,6 +128,18 @@ impl Body for ResponseBody {
             InnerProj::Full { data } => Poll::Ready(data.take().map(|d| Ok(Frame::data(d)))),
             InnerProj::Upstream { body } => body.poll_frame(cx).map_err(Into::into),
             InnerProj::Wasi { body } => body.poll_frame(cx).map_err(Into::into),
+            InnerProj::Resumed { head, tail } => {
+                if let Some(head) = head.take() {
+                    return Poll::Ready(Some(Ok(Frame::data(head))));
+                }
+                match &mut **tail {
+                    Tail::Body(rest) => rest.as_mut().poll_frame(cx),
+                    Tail::Trailers(trailers) => {
+                        Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t))))
+                    }
+                    Tail::Error(error) => Poll::Ready(error.take().map(Err)),
+                }
+            }
             InnerProj::Pooled {
                 mut body,
                 connection,
@@ -121,6 +168,14 @@ impl Body for ResponseBody {
             Inner::Full { data } => data.is_none(),
             Inner::Upstream { body } | Inner::Pooled { body, .. } => body.is_end_stream(),
             Inner::Wasi { body } => body.is_end_stream(),
+            Inner::Resumed { head, tail } => {
+                head.is_none()
+                    && match &**tail {
+                        Tail::Body(rest) => rest.is_end_stream(),
+                        Tail::Trailers(t) => t.is_none(),
+                        Tail::Error(e) => e.is_none(),
+                    }
+            }
         }
     }
 
@@ -131,6 +186,21 @@ impl Body for ResponseBody {
             }
             Inner::Upstream { body } | Inner::Pooled { body, .. } => body.size_hint(),
             Inner::Wasi { body } => body.size_hint(),
+            Inner::Resumed { head, tail } => {
+                let head = head.as_ref().map_or(0, |h| h.len() as u64);
+                match &**tail {
+                    Tail::Body(rest) => {
+                        let rest = rest.size_hint();
+                        let mut hint = SizeHint::new();
+                        hint.set_lower(rest.lower() + head);
+                        if let Some(upper) = rest.upper() {
+                            hint.set_upper(upper + head);
+                        }
+                        hint
+                    }
+                    Tail::Trailers(_) | Tail::Error(_) => SizeHint::with_exact(head),
+                }
+            }
         }
     }
 }

@@ -24,6 +24,7 @@ const LAYERS: &[&str] = &[
     "auth",
     "lambda",
     "usage",
+    "cache",
     "integrations",
     "control",
     "proxy",

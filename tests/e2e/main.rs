@@ -7,6 +7,7 @@ mod pki;
 mod upstream;
 
 mod admin;
+mod caching;
 mod cli;
 mod clusters;
 mod config_errors;

@@ -4,6 +4,7 @@
 //! the rest talk to a running gateway's admin API ([`manage`], [`admin`]).
 
 pub mod admin;
+mod cache;
 mod manage;
 mod openapi;
 pub mod scaffold;
@@ -118,6 +119,11 @@ enum Command {
     Ws {
         #[command(subcommand)]
         command: ws::WsCommand,
+    },
+    /// Show or flush a stage's response cache on a running gateway.
+    Cache {
+        #[command(subcommand)]
+        command: cache::CacheCommand,
     },
     /// Import an API definition written for Amazon API Gateway.
     Import {
@@ -249,6 +255,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stages { admin } => manage::stages(&admin),
         Command::ApiKey { command } => manage::api_key(command),
         Command::Ws { command } => ws::run(command),
+        Command::Cache { command } => cache::run(command),
         Command::Import { command } => openapi::import(command),
         Command::Export { command } => openapi::export(command),
     };

@@ -427,6 +427,32 @@ pub struct RawStage {
     pub variables: BTreeMap<String, SpannedStr>,
     pub policy: Option<RawPolicy>,
     pub throttle: Option<Spanned<RawThrottle>>,
+    pub cache: Option<Spanned<RawStageCache>>,
+}
+
+/// `[apis.stages.NAME.cache]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStageCache {
+    pub capacity: Spanned<SizeValue>,
+    pub ttl: Option<SpannedStr>,
+    pub max_entry_size: Option<Spanned<SizeValue>>,
+    pub statuses: Option<Spanned<Vec<Spanned<i64>>>>,
+    pub require_authorization: Option<bool>,
+    #[serde(default)]
+    pub invalidators: Vec<SpannedStr>,
+    pub unauthorized_invalidation: Option<SpannedStr>,
+    pub lock_timeout: Option<SpannedStr>,
+}
+
+/// A route's `cache = { ... }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteCache {
+    pub enabled: Option<bool>,
+    pub ttl: Option<SpannedStr>,
+    #[serde(default)]
+    pub key_parameters: Vec<SpannedStr>,
 }
 
 /// `[[apis.routes]]`.
@@ -450,6 +476,7 @@ pub struct RawRoute {
     pub response_templates: Option<Spanned<BTreeMap<String, SpannedStr>>>,
     pub passthrough_behavior: Option<SpannedStr>,
     pub return_response: Option<Spanned<bool>>,
+    pub cache: Option<Spanned<RawRouteCache>>,
     pub integration: Spanned<RawIntegration>,
 }
 

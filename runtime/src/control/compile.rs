@@ -4,20 +4,21 @@
 //! — the file's definition or the deployment its pointer names, and its
 //! canary — gets its routes with the stage's integrations and throttles.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::releases::Releases;
 use super::snapshot::{
     ApiEntry, Canary, CompiledApi, CompiledRoute, CompiledStage, DomainEntry, DomainTable,
-    HostTable, Mapping, PlanLimits, Snapshot, StageEntry, Version,
+    HostTable, Mapping, PlanLimits, RouteCache, Snapshot, StageEntry, Version,
 };
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::sigv4::SigV4Verifier;
 use crate::auth::{CompiledAuthorizer, Decider};
+use crate::cache::{Caches, StageCache};
 use crate::config::{
     ApiConfig, AuthorizerKind, Config, InstancesConfig, IntegrationConfig, PluginConfig,
-    PluginWorld, StageConfig, StageName, UpstreamConfig,
+    PluginWorld, RouteConfig, StageConfig, StageName, UpstreamConfig,
 };
 use crate::integrations::{Clusters, Function, Integration, LambdaApi, LambdaFunction};
 use crate::plugin::{
@@ -28,17 +29,39 @@ use crate::router::{RouteKey, Router};
 use crate::upstream::Cluster;
 use crate::usage::Registry;
 
+/// What outlives snapshots and the compiled routes refer to: rate-limit
+/// buckets and quotas, and the stages' response caches.
+#[derive(Debug)]
+pub struct Retained {
+    /// Buckets and quotas.
+    pub limits: Registry,
+    /// The stages' response caches.
+    pub caches: Caches,
+}
+
+impl Retained {
+    /// Nothing retained yet; limits as [`Registry::new`] makes them.
+    pub fn new(limits: Registry) -> Retained {
+        Retained {
+            limits,
+            caches: Caches::default(),
+        }
+    }
+}
+
 /// Compiles a validated configuration; stages with a deployment pointer in
 /// `releases` serve their deployment (and canary) instead of the file's
 /// definition. `engine` runs the plugins (needed only if there are any).
 pub fn build(
     config: &Config,
     releases: &Releases,
-    limits: &Registry,
+    retained: &Retained,
     engine: Option<&PluginEngine>,
     sessions: &[crate::tls::Sessions],
     previous: &[Arc<Cluster>],
 ) -> Result<Snapshot, String> {
+    let limits = &retained.limits;
+    let mut cached_stages = HashSet::new();
     let cache_dir = config.server.cache_dir.as_deref();
     let mut live = Loaded::new(config, engine, cache_dir)?;
     let mut upstreams = Vec::new();
@@ -78,6 +101,17 @@ pub fn build(
             }
             let state = releases.stage(&api.name, stage.name.as_str());
             let plans = Arc::new(plan_limits(config, &api.name, stage.name.as_str(), limits)?);
+            let stage_cache = stage.cache.as_ref().map(|settings| {
+                cached_stages.insert((api.name.clone(), stage.name.as_str().to_owned()));
+                retained
+                    .caches
+                    .stage(&api.name, stage.name.as_str(), settings)
+            });
+            let shared = StageShared {
+                plans: &plans,
+                limits,
+                cache: stage_cache.as_ref(),
+            };
             let mut version = |deployment: Option<&str>,
                                overrides: &BTreeMap<String, String>|
              -> Result<Version, String> {
@@ -86,7 +120,7 @@ pub fn build(
                     .variables
                     .extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
                 let Some(id) = deployment else {
-                    return definition.version(&live, api, &stage, &plans, limits, None);
+                    return definition.version(&live, api, &stage, &shared, None);
                 };
                 if !deployed.contains_key(id) {
                     let d = releases.loaded(id).ok_or_else(|| {
@@ -110,14 +144,7 @@ pub fn build(
                 }
                 let (loaded, compiled) = &deployed[id];
                 compiled
-                    .version(
-                        loaded,
-                        &loaded.config.apis[0],
-                        &stage,
-                        &plans,
-                        limits,
-                        Some(id),
-                    )
+                    .version(loaded, &loaded.config.apis[0], &stage, &shared, Some(id))
                     .map_err(|e| format!("deployment {id}: {e}"))
             };
             let main = match state {
@@ -151,6 +178,7 @@ pub fn build(
             gateway_responses: Arc::new(api.gateway_responses.clone()),
         });
     }
+    retained.caches.retain(&cached_stages);
     Ok(Snapshot {
         limits: config.limits.clone(),
         request_id_header: config.server.request_id_header.clone(),
@@ -523,10 +551,17 @@ impl Definition {
         loaded: &Loaded<'_>,
         api: &ApiConfig,
         stage: &StageConfig,
-        plans: &Arc<HashMap<usize, Arc<PlanLimits>>>,
-        limits: &Registry,
+        shared: &StageShared<'_>,
         deployment: Option<&str>,
     ) -> Result<Version, String> {
+        let StageShared {
+            plans,
+            limits,
+            cache,
+        } = *shared;
+        // Entries of one version never answer another's requests: other
+        // routes, integrations or stage variables may answer differently.
+        let tag = cache.map(|_| version_tag(deployment, &stage.variables));
         let routes = api
             .routes
             .iter()
@@ -598,6 +633,7 @@ impl Definition {
                     templates: route.templates.clone(),
                     integration,
                     return_response: route.return_response,
+                    cache: route_cache(cache, tag.as_ref(), stage, route),
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -613,6 +649,55 @@ impl Definition {
             routes,
         })
     }
+}
+
+/// What a stage's main version and canary share.
+#[derive(Clone, Copy)]
+struct StageShared<'a> {
+    /// The usage plans covering the stage, by key.
+    plans: &'a Arc<HashMap<usize, Arc<PlanLimits>>>,
+    /// Buckets and quotas.
+    limits: &'a Registry,
+    /// The stage's response cache.
+    cache: Option<&'a Arc<StageCache>>,
+}
+
+/// What a version's cache keys start with: its deployment and a digest of
+/// its stage variables (a canary may override them).
+fn version_tag(deployment: Option<&str>, variables: &BTreeMap<String, String>) -> Arc<str> {
+    use sha2::Digest;
+    let mut digest = sha2::Sha256::new();
+    for (name, value) in variables {
+        digest.update((name.len() as u64).to_le_bytes());
+        digest.update(name);
+        digest.update((value.len() as u64).to_le_bytes());
+        digest.update(value);
+    }
+    let digest = hex::encode(&digest.finalize()[..8]);
+    Arc::from(format!("{}/{digest}", deployment.unwrap_or("-")))
+}
+
+/// How a route uses its stage's cache; `None` when it does not (no stage
+/// cache, turned off, or a time to live of 0).
+fn route_cache(
+    cache: Option<&Arc<StageCache>>,
+    tag: Option<&Arc<str>>,
+    stage: &StageConfig,
+    route: &RouteConfig,
+) -> Option<RouteCache> {
+    let (cache, tag, settings) = (cache?, tag?, stage.cache.as_ref()?);
+    let own = route.cache.clone().unwrap_or_default();
+    let ttl = own.ttl.unwrap_or(settings.ttl);
+    if own.enabled == Some(false) || ttl.is_zero() {
+        return None;
+    }
+    Some(RouteCache {
+        stage: cache.clone(),
+        all_methods: own.enabled == Some(true),
+        ttl,
+        key_parameters: own.key_parameters,
+        tag: tag.clone(),
+    })
 }
 
 /// The limits of every key of the usage plans covering `api`/`stage`.

@@ -29,8 +29,8 @@ pub struct Gateway {
     access_log: AccessLog,
     /// What a reload may not change: the sockets are bound, the log open.
     fixed: FixedSettings,
-    /// Rate-limit buckets and quotas, kept across rebuilds.
-    limits: Registry,
+    /// Rate-limit buckets, quotas and stage caches, kept across rebuilds.
+    retained: compile::Retained,
     /// Per listener: TLS session caches and ticket keys, kept across
     /// rebuilds so that resumption survives reloads.
     sessions: Vec<crate::tls::Sessions>,
@@ -166,14 +166,15 @@ impl Gateway {
             .transpose()
             .map_err(StartError::Compile)?
             .map(Arc::new);
-        let limits = Registry::new(config.server.data_dir.as_deref(), store);
+        let retained =
+            compile::Retained::new(Registry::new(config.server.data_dir.as_deref(), store));
         let sessions: Vec<crate::tls::Sessions> = config
             .listeners
             .iter()
             .map(|_| crate::tls::Sessions::default())
             .collect();
         let snapshot = engine_for(&plugin_engine, config, releases, false)
-            .and_then(|engine| compile::build(config, releases, &limits, engine, &sessions, &[]))
+            .and_then(|engine| compile::build(config, releases, &retained, engine, &sessions, &[]))
             .map_err(StartError::Compile)?;
         let access_log =
             AccessLog::open(&config.server.access_log).map_err(StartError::AccessLog)?;
@@ -184,7 +185,7 @@ impl Gateway {
             upstream: UpstreamClient::new(),
             access_log,
             fixed: FixedSettings::of(config),
-            limits,
+            retained,
             sessions,
             bound: OnceLock::new(),
             alt_svc: OnceLock::new(),
@@ -213,7 +214,7 @@ impl Gateway {
         compile::build(
             config,
             releases,
-            &self.limits,
+            &self.retained,
             engine,
             &self.sessions,
             previous,
@@ -284,6 +285,11 @@ impl Gateway {
     pub fn connections(&self) -> &Arc<super::connections::Connections> {
         &self.connections
     }
+
+    /// The response cache of `api`/`stage`, if the stage has one.
+    pub fn stage_cache(&self, api: &str, stage: &str) -> Option<Arc<crate::cache::StageCache>> {
+        self.retained.caches.get(api, stage)
+    }
 }
 
 /// Compiles everything `config` needs, as `serve` would, without serving
@@ -297,7 +303,7 @@ pub fn check(config: &Config) -> Result<(), StartError> {
     compile::build(
         config,
         &releases,
-        &Registry::new(None, None),
+        &compile::Retained::new(Registry::new(None, None)),
         engine,
         &[],
         &[],

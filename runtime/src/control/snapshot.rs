@@ -285,6 +285,30 @@ pub struct CompiledRoute {
     /// A WebSocket route whose integration's answer goes back to the
     /// client.
     pub return_response: bool,
+    /// How the route uses its stage's response cache, if it does.
+    pub cache: Option<RouteCache>,
+}
+
+/// A route's use of its stage's cache.
+#[derive(Debug)]
+pub struct RouteCache {
+    /// The stage's cache (shared by its routes and versions).
+    pub stage: Arc<crate::cache::StageCache>,
+    /// Every method is cached, not only `GET`.
+    pub all_methods: bool,
+    /// Time to live of the route's entries.
+    pub ttl: std::time::Duration,
+    /// Request parameters in the key besides stage, method and route.
+    pub key_parameters: Vec<crate::config::CacheKeyParameter>,
+    /// The serving version's tag, first in every key.
+    pub tag: Arc<str>,
+}
+
+impl RouteCache {
+    /// Whether requests with `method` go through the cache.
+    pub fn caches(&self, method: &http::Method) -> bool {
+        self.all_methods || method == http::Method::GET
+    }
 }
 
 /// A key's limits in the usage plan that covers a stage.

@@ -78,6 +78,10 @@ pub struct AccessLogEntry<'a> {
     /// `CONNECT`, `MESSAGE` or `DISCONNECT`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_type: Option<&'static str>,
+    /// What the stage cache did: `hit`, `miss`, `bypass` or `invalidated`
+    /// (absent when the route does not use a cache).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_status: Option<&'static str>,
 }
 
 /// `clientCert` of an access-log record.

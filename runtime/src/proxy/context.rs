@@ -144,7 +144,7 @@ pub struct Cx<'r> {
     /// Query string a request mapper chose (empty: none), replacing the
     /// client's.
     pub mapped_query: Option<String>,
-    /// What response templates need of the request (phase 9 to 11).
+    /// What response templates need of the request (phase 10 to 12).
     pub template_view: Option<Box<super::phases::templates::RequestView>>,
     /// How the integration call went.
     pub integration: Measured,
@@ -157,6 +157,8 @@ pub struct Cx<'r> {
     pub close_connection: bool,
     /// A WebSocket connection request (phase 5 on), on a WebSocket API.
     pub websocket: Option<Box<super::websocket::Handshake>>,
+    /// What the stage cache did (`None`: the route does not use it).
+    pub cache_status: Option<crate::cache::CacheStatus>,
 }
 
 impl<'r> Cx<'r> {
@@ -199,6 +201,7 @@ impl<'r> Cx<'r> {
             preflight: false,
             close_connection: false,
             websocket: None,
+            cache_status: None,
         }
     }
 

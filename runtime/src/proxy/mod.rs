@@ -25,13 +25,17 @@
 //!    throttle and quota (429).
 //! 8. **validate** ([`phases::validate`]): required parameters and the body
 //!    model (400).
-//! 9. **map request** ([`phases::mapping`]): the route's mapper may rewrite
-//!    the request or answer it.
-//! 10. **integrate** ([`phases::integrate`]): `http_proxy`, `mock` or
+//! 9. **cache** ([`phases::cache`]): the stage's response cache answers a
+//!    hit (with `Age`); a miss runs phases 10 to 12 and stores their answer;
+//!    `Cache-Control: max-age=0` from a caller who may not invalidate: 403
+//!    or ignored, as the stage says.
+//! 10. **map request** ([`phases::mapping`]): the route's mapper may rewrite
+//!     the request or answer it.
+//! 11. **integrate** ([`phases::integrate`]): `http_proxy`, `mock` or
 //!     `function` (502, 504, 500); a WebSocket `$connect` answered 2xx
 //!     becomes `101 Switching Protocols`.
-//! 11. **map response** ([`phases::mapping`]): the mapper on the response.
-//! 12. **respond** ([`handle`]): request id header, CORS headers, the
+//! 12. **map response** ([`phases::mapping`]): the mapper on the response.
+//! 13. **respond** ([`handle`]): request id header, CORS headers, the
 //!     access-log record — also for requests that failed in any phase.
 
 pub mod connection;
@@ -55,7 +59,7 @@ use crate::control::Gateway;
 use crate::error::{Blame, ErrorKind, GatewayError};
 use crate::observe::{AccessLogEntry, ClientCertEntry};
 
-/// Runs phases 1 to 11 in order; stops at the first that answers or fails.
+/// Runs phases 1 to 12 in order; stops at the first that answers or fails.
 async fn run_phases(cx: &mut Cx<'_>) -> Result<Response<ResponseBody>, GatewayError> {
     macro_rules! phase {
         ($phase:expr) => {
@@ -72,16 +76,29 @@ async fn run_phases(cx: &mut Cx<'_>) -> Result<Response<ResponseBody>, GatewayEr
     phase!(phases::authorize::run); // 6
     phase!(phases::usage::run); // 7
     phase!(phases::validate::run); // 8
-    phase!(phases::mapping::request); // 9
-    phase!(phases::integrate::run); // 10
-    phase!(phases::mapping::response); // 11
+    phase!(phases::cache::run); // 9: a hit answers; a miss runs `origin` itself
+    origin(cx).await
+}
+
+/// Phases 10 to 12: what answers a request the cache does not.
+pub(crate) async fn origin(cx: &mut Cx<'_>) -> Result<Response<ResponseBody>, GatewayError> {
+    macro_rules! phase {
+        ($phase:expr) => {
+            if let Flow::Respond(response) = $phase(cx).await? {
+                return Ok(response);
+            }
+        };
+    }
+    phase!(phases::mapping::request); // 10
+    phase!(phases::integrate::run); // 11
+    phase!(phases::mapping::response); // 12
     cx.response
         .take()
         .ok_or_else(|| GatewayError::with_source(ErrorKind::Internal, "no phase answered"))
 }
 
 /// Serves one request through every phase and records it (phases 0 and
-/// 12). Drivable in-process: give it a request whose body is
+/// 13). Drivable in-process: give it a request whose body is
 /// [`RequestBody::Buffered`].
 pub async fn handle(
     gateway: &Gateway,
@@ -191,6 +208,7 @@ pub async fn handle(
             tls_version: cx.conn.tls.as_ref().map(|t| t.version),
             connection_id: cx.websocket.as_ref().map(|w| &*w.connection_id),
             event_type: cx.websocket.as_ref().map(|_| "CONNECT"),
+            cache_status: cx.cache_status.map(crate::cache::CacheStatus::as_str),
             client_cert: cx.client_cert().map(|c| ClientCertEntry {
                 subject_dn: &c.subject,
                 issuer_dn: &c.issuer,

@@ -16,10 +16,12 @@ use super::template::Template;
 use crate::router::RouteKey;
 
 mod access;
+mod cache;
 mod responses;
 mod websocket;
 
 pub use access::*;
+pub use cache::*;
 pub use responses::*;
 pub use websocket::*;
 
@@ -646,6 +648,8 @@ pub struct StageConfig {
     pub policy: Option<SourcePolicy>,
     /// Default throttle of every route on this stage, all callers together.
     pub throttle: Option<ThrottleConfig>,
+    /// The stage's response cache, if enabled.
+    pub cache: Option<StageCacheConfig>,
 }
 
 /// A stage's name.
@@ -694,6 +698,8 @@ pub struct RouteConfig {
     /// A WebSocket route whose integration's answer is sent back to the
     /// client as a message (API Gateway's two-way route).
     pub return_response: bool,
+    /// How the stage cache treats the route (`None`: the defaults).
+    pub cache: Option<RouteCacheConfig>,
 }
 
 /// What serves a route.

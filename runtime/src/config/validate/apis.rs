@@ -209,6 +209,7 @@ impl Validator {
                 variables: BTreeMap::new(),
                 policy: None,
                 throttle: None,
+                cache: None,
             }];
         }
         let mut out = Vec::new();
@@ -256,11 +257,17 @@ impl Validator {
                 .throttle
                 .as_ref()
                 .map(|t| self.throttle(t, &format!("{stage_key}.throttle")));
+            let cache = stage
+                .get_ref()
+                .cache
+                .as_ref()
+                .map(|c| self.stage_cache(c, &format!("{stage_key}.cache")));
             out.push(StageConfig {
                 name,
                 variables,
                 policy,
                 throttle,
+                cache,
             });
         }
         out

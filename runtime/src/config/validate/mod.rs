@@ -17,6 +17,7 @@
 
 mod apis;
 mod authorizers;
+mod cache;
 mod integrations;
 mod plugins;
 mod responses;

@@ -113,6 +113,20 @@ impl Validator {
                 .as_ref()
                 .map(|t| self.throttle(t, &format!("{route_key_path}.throttle")));
             let templates = self.templates(route, &route_key_path);
+            let cache = match (&route.cache, scope.websocket) {
+                (Some(c), true) => {
+                    self.problem(
+                        c.span(),
+                        format!("{route_key_path}.cache"),
+                        "a WebSocket API's messages are not cached",
+                    );
+                    None
+                }
+                (Some(c), false) => {
+                    Some(self.route_cache(c, &format!("{route_key_path}.cache"), &route_key))
+                }
+                (None, _) => None,
+            };
             if let (Some(_), Some(name)) = (&templates, &route.mapper) {
                 self.problem(
                     name.span(),
@@ -137,6 +151,7 @@ impl Validator {
                     throttle,
                     templates,
                     return_response: route.return_response.as_ref().is_some_and(|r| *r.get_ref()),
+                    cache,
                 },
                 route.key.span(),
             ));

@@ -317,6 +317,25 @@ pub struct StageSummary {
     pub canary: Option<CanaryState>,
 }
 
+/// `GET|DELETE /apis/API/stages/STAGE/cache`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheView {
+    /// The API.
+    pub api: String,
+    /// The stage.
+    pub stage: String,
+    /// Bytes the cache may hold.
+    pub capacity_bytes: u64,
+    /// Entries held now.
+    pub entries: u64,
+    /// Bytes they weigh.
+    pub bytes: u64,
+    /// Entries a flush removed (`DELETE` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flushed: Option<u64>,
+}
+
 /// `POST /api-keys`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

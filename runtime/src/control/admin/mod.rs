@@ -18,6 +18,7 @@
 //! [`api`], shared with the CLI.
 
 pub mod api;
+mod cache;
 pub mod connections;
 mod imports;
 mod keys;
@@ -192,6 +193,21 @@ impl Admin {
                     Bytes::new()
                 };
                 connections::handle(self.control.gateway(), &method, stage, &id, body)
+            }
+            _ if cache::parse(&path).is_some() => {
+                crate::util::drain::drain_in_background(request.into_body());
+                let (api, stage) = cache::parse(&path).unwrap_or_default();
+                let decode = |s: &str| {
+                    percent_encoding::percent_decode_str(s)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                };
+                cache::handle(
+                    self.control.gateway(),
+                    &method,
+                    &decode(api),
+                    &decode(stage),
+                )
             }
             "/apis" => release::handle(self.clone(), &method, &path, Bytes::new()).await,
             _ if path.starts_with("/apis/") && path.ends_with("/import") => {

@@ -1,4 +1,4 @@
-//! Phase 10: the route's integration serves the request — `http_proxy`,
+//! Phase 11: the route's integration serves the request — `http_proxy`,
 //! `mock` or `function`, compiled for the stage when the snapshot was built.
 
 use http::Response;

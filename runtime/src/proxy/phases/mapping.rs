@@ -77,7 +77,7 @@ fn to_response(
     Ok(response)
 }
 
-/// Phase 9: runs the route's mapper on the request; its own answer, if it
+/// Phase 10: runs the route's mapper on the request; its own answer, if it
 /// gives one, goes to the client.
 pub async fn request(cx: &mut Cx<'_>) -> Verdict {
     if let Some(templates) = cx.route.and_then(|r| r.templates.as_deref()) {
@@ -124,7 +124,7 @@ pub async fn request(cx: &mut Cx<'_>) -> Verdict {
     Ok(Flow::Continue)
 }
 
-/// Phase 11: runs the route's mapper on the integration's response.
+/// Phase 12: runs the route's mapper on the integration's response.
 pub async fn response(cx: &mut Cx<'_>) -> Verdict {
     if let Some(templates) = cx.route.and_then(|r| r.templates.as_deref()) {
         return super::templates::response(cx, templates).await;

@@ -2,6 +2,7 @@
 //! [`crate::proxy`] runs them. Each is `async fn(&mut Cx) -> Verdict`.
 
 pub mod authorize;
+pub mod cache;
 pub mod integrate;
 pub mod limits;
 pub mod locate;

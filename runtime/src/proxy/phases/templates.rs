@@ -1,4 +1,4 @@
-//! VTL mapping templates in phases 9 and 11: API Gateway's request
+//! VTL mapping templates in phases 10 and 12: API Gateway's request
 //! templates (chosen by the request's media type, subject to the route's
 //! passthrough behavior) and response templates (chosen by `Accept`),
 //! rendered with `$input`, `$context`, `$stageVariables` and `$util`.
@@ -16,7 +16,7 @@ use crate::vtl::{Direction, Inputs, RenderError, Template, Uses, Val};
 /// Largest integration response a response template reads.
 const MAX_MAPPED_RESPONSE: usize = 10 * 1024 * 1024;
 
-/// What response templates need of the request, kept from phase 9 (the
+/// What response templates need of the request, kept from phase 10 (the
 /// request itself goes to the integration).
 #[derive(Debug)]
 pub struct RequestView {
@@ -48,7 +48,7 @@ fn media_type(value: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Phase 9 with templates: renders the request template for the request's
+/// Phase 10 with templates: renders the request template for the request's
 /// media type into the integration's body.
 pub async fn request(cx: &mut Cx<'_>, templates: &MappingTemplates) -> Verdict {
     let media = cx
@@ -94,7 +94,7 @@ pub async fn request(cx: &mut Cx<'_>, templates: &MappingTemplates) -> Verdict {
     Ok(Flow::Continue)
 }
 
-/// Phase 11 with templates: renders the response template chosen by the
+/// Phase 12 with templates: renders the response template chosen by the
 /// request's `Accept` over the integration's response.
 pub async fn response(cx: &mut Cx<'_>, templates: &MappingTemplates) -> Verdict {
     let (Some(view), Some(response)) = (cx.template_view.take(), cx.response.take()) else {

@@ -377,5 +377,6 @@ fn record(gateway: &Gateway, version: &Version, conn: &Caller, call: &Call<'_>) 
         client_cert: None,
         connection_id: Some(&conn.connection_id),
         event_type: Some(call.event_type),
+        cache_status: None,
     });
 }

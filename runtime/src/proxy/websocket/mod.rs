@@ -3,7 +3,7 @@
 //! A connection starts as an HTTP/1.1 request through the ordinary phases:
 //! phase 5 ([`route`]) checks that it asks to upgrade and selects the
 //! `$connect` route, phases 6 and 7 run the route's authorizer and usage
-//! plan, and phase 10 ([`connect`]) calls the `$connect` integration. A 2xx
+//! plan, and phase 11 ([`connect`]) calls the `$connect` integration. A 2xx
 //! answer accepts the connection: the client gets `101 Switching
 //! Protocols`, and the [`Accepted`] connection is left in its
 //! [`UpgradeSlot`] for the HTTP/1.1 connection task, which hands the socket
@@ -332,7 +332,7 @@ fn upgrade_required(message: &str) -> Response<ResponseBody> {
     response
 }
 
-/// Phase 10 on a WebSocket API: the `$connect` integration decides. It is
+/// Phase 11 on a WebSocket API: the `$connect` integration decides. It is
 /// called with `POST`, the handshake's headers (without the upgrade's own)
 /// and query string, and no body; a 2xx accepts (its
 /// `Sec-WebSocket-Protocol`, if any, is the subprotocol chosen), anything
