@@ -19,6 +19,7 @@ mod http3;
 mod jwt;
 mod lambda;
 mod lifecycle;
+mod observability;
 mod openapi;
 mod plugins;
 mod policies;

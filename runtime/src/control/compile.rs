@@ -21,6 +21,7 @@ use crate::config::{
     PluginWorld, RouteConfig, StageConfig, StageName, UpstreamConfig,
 };
 use crate::integrations::{Clusters, Function, Integration, LambdaApi, LambdaFunction};
+use crate::observe::Metrics;
 use crate::plugin::{
     AuthorizerPlugin, FunctionPlugin, InstanceMode, LambdaPlugin, MapperPlugin, PluginEngine,
     PluginSettings,
@@ -634,6 +635,14 @@ impl Definition {
                     integration,
                     return_response: route.return_response,
                     cache: route_cache(cache, tag.as_ref(), stage, route),
+                    metrics: Metrics::global().route(
+                        &api.name,
+                        stage.name.as_str(),
+                        &route.key.to_string(),
+                    ),
+                    authorizer_metrics: route
+                        .authorizer
+                        .map(|a| Metrics::global().authorizer(&api.name, &api.authorizers[a].name)),
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;

@@ -287,6 +287,10 @@ pub struct CompiledRoute {
     pub return_response: bool,
     /// How the route uses its stage's response cache, if it does.
     pub cache: Option<RouteCache>,
+    /// The route's series on its stage (kept across snapshots).
+    pub metrics: Arc<crate::observe::metrics::RouteMetrics>,
+    /// The series of the route's authorizer, if it has one.
+    pub authorizer_metrics: Option<Arc<crate::observe::metrics::AuthorizerMetrics>>,
 }
 
 /// A route's use of its stage's cache.

@@ -192,13 +192,22 @@ impl Control {
         change: impl FnOnce(&Desired) -> Result<(Desired, T), E>,
         record: impl FnOnce(&Desired, &T) -> Result<(), E>,
     ) -> Result<(T, u64), E> {
+        let metrics = crate::observe::Metrics::global();
         let mut current = self.lock();
-        let (next, outcome) = change(&current.desired)?;
-        let snapshot = self.gateway.compile(&next.config, &next.releases)?;
-        record(&next, &outcome)?;
+        let applied = (|| -> Result<_, E> {
+            let (next, outcome) = change(&current.desired)?;
+            let snapshot = self.gateway.compile(&next.config, &next.releases)?;
+            record(&next, &outcome)?;
+            Ok((next, outcome, snapshot))
+        })();
+        let (next, outcome, snapshot) = applied.inspect_err(|_| metrics.changes_rejected.inc())?;
         self.gateway.serve(snapshot);
         current.desired = next;
         current.generation += 1;
+        metrics.changes_applied.inc();
+        metrics
+            .generation
+            .store(current.generation, std::sync::atomic::Ordering::Relaxed);
         Ok((outcome, current.generation))
     }
 

@@ -69,6 +69,9 @@ pub struct Plugin<W: World> {
     digest: String,
     /// Alive as long as the plugin: idle pools hold it weakly.
     alive: Arc<()>,
+    /// Invocations, outcomes and durations (by plugin name, across
+    /// versions).
+    metrics: Arc<crate::observe::metrics::PluginMetrics>,
 }
 
 impl<W: World> std::fmt::Debug for Plugin<W> {
@@ -88,6 +91,8 @@ pub struct Lease<W> {
     /// The instance's exports.
     pub instance: W,
     uses: u32,
+    /// When the current invocation began (its lease), for the metrics.
+    started: Instant,
 }
 
 /// The deadline callback's error: the invocation ran out of time.
@@ -178,6 +183,7 @@ impl<W: World> Plugin<W> {
             mode,
             digest,
             alive: Arc::new(()),
+            metrics: crate::observe::Metrics::global().plugin(&name),
         })
     }
 
@@ -203,10 +209,15 @@ impl<W: World> Plugin<W> {
             }),
             InstanceMode::Fresh => None,
         };
+        let started = Instant::now();
         let mut lease = match reused {
             Some(lease) => *lease,
-            None => self.instantiate().await?,
+            None => self
+                .instantiate()
+                .await
+                .inspect_err(|e| self.count(started, Some(e)))?,
         };
+        lease.started = started;
         self.arm(&mut lease.store, request_id)?;
         Ok(lease)
     }
@@ -218,7 +229,8 @@ impl<W: World> Plugin<W> {
         mut lease: Lease<W>,
         outcome: wasmtime::Result<Result<T, String>>,
     ) -> Result<T, PluginError> {
-        match outcome {
+        let started = lease.started;
+        let result = match outcome {
             Ok(answer) => {
                 lease.uses += 1;
                 self.give_back(lease);
@@ -229,6 +241,31 @@ impl<W: World> Plugin<W> {
                 let guest = lease.store.data().guest_message();
                 Err(self.classify(trap, guest))
             }
+        };
+        self.count(started, result.as_ref().err());
+        result
+    }
+
+    /// Counts one invocation and its outcome in the plugin's metrics. A
+    /// memory-limit hit is not a trap of its own (the failed `memory.grow`
+    /// returns -1 to the guest): it is recognized by the allocation failure
+    /// the guest's language reports.
+    fn count(&self, started: Instant, error: Option<&PluginError>) {
+        let metrics = &self.metrics;
+        metrics.duration.observe(started.elapsed());
+        match error.map(|e| (&e.kind, e.detail.as_str())) {
+            None => metrics.ok.inc(),
+            Some((PluginErrorKind::Timeout | PluginErrorKind::OutOfFuel, _)) => {
+                metrics.timeouts.inc()
+            }
+            Some((_, detail))
+                if ["memory allocation", "out of memory", "MemoryError"]
+                    .iter()
+                    .any(|m| detail.contains(m)) =>
+            {
+                metrics.memory.inc()
+            }
+            Some(_) => metrics.traps.inc(),
         }
     }
 
@@ -261,6 +298,7 @@ impl<W: World> Plugin<W> {
             store,
             instance,
             uses: 0,
+            started: Instant::now(),
         })
     }
 

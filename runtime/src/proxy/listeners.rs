@@ -33,6 +33,8 @@ use tokio::sync::watch;
 use crate::body::{ClientBody, RequestBody};
 use crate::config::{Config, Limits};
 use crate::control::{Gateway, StartError};
+use crate::observe::Metrics;
+use crate::observe::metrics::ConnectionMetrics;
 use crate::proxy::connection::{self, Activity, ConnectionCounts};
 use crate::proxy::parking;
 use crate::proxy::websocket::UpgradeSlot;
@@ -218,7 +220,15 @@ async fn serve_worker(
     let accepting = async {
         let mut accepts = Vec::new();
         for (index, (name, listener)) in listeners.iter().enumerate() {
-            accepts.push(accept_loop(index, name, listener, &worker, &connections));
+            let metrics = Arc::new(["http1", "h2"].map(|p| Metrics::global().connections(name, p)));
+            accepts.push(accept_loop(
+                index,
+                name,
+                listener,
+                &worker,
+                &connections,
+                metrics,
+            ));
         }
         futures_util::future::join_all(accepts).await;
     };
@@ -282,6 +292,7 @@ async fn accept_loop(
     listener: &TcpListener,
     worker: &Worker,
     closing: &watch::Receiver<()>,
+    metrics: Arc<[Arc<ConnectionMetrics>; 2]>,
 ) {
     loop {
         let (stream, client) = match listener.accept().await {
@@ -317,6 +328,7 @@ async fn accept_loop(
             open,
             upgrade: None,
         };
+        let metrics = metrics.clone();
         match tls {
             None => {
                 let slot = UpgradeSlot::new(gateway.clone(), closing.clone());
@@ -333,6 +345,7 @@ async fn accept_loop(
                     let Ok(Ok((h2, ahead))) = sniffed else {
                         return;
                     };
+                    let _counted = Counted::open(&metrics[usize::from(h2)]);
                     if let Err(error) =
                         serve_connection(&builders, stream, ahead, h2, service, bounds).await
                     {
@@ -346,6 +359,7 @@ async fn accept_loop(
                         return;
                     };
                     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                    let _counted = Counted::open(&metrics[usize::from(h2)]);
                     let slot = UpgradeSlot::new(gateway.clone(), bounds.stop.clone());
                     bounds.upgrade = Some(slot.clone());
                     let conn = Arc::new(
@@ -362,6 +376,23 @@ async fn accept_loop(
                 });
             }
         }
+    }
+}
+
+/// Counts a connection as open in its listener's metrics while it lives.
+struct Counted<'m>(&'m ConnectionMetrics);
+
+impl<'m> Counted<'m> {
+    fn open(metrics: &'m ConnectionMetrics) -> Counted<'m> {
+        metrics.accepted.inc();
+        metrics.open.add(1);
+        Counted(metrics)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.open.add(-1);
     }
 }
 

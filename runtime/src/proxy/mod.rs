@@ -179,6 +179,13 @@ pub async fn handle(
             tracing::warn!(request_id = cx.request_id_str(), blame = error.blame().as_str(), %error, "request failed");
         }
     }
+    record_metrics(
+        &cx,
+        response.status().as_u16(),
+        error.as_ref(),
+        &method,
+        uri.path(),
+    );
     let log = gateway.access_log();
     if log.enabled() {
         log.record(&AccessLogEntry {
@@ -220,6 +227,76 @@ pub async fn handle(
         });
     }
     response
+}
+
+/// Adds the request to its route's series (or the unmatched one), its
+/// authorizer's, and, for a failure that is not the client's, to the last
+/// errors the operator view shows.
+fn record_metrics(
+    cx: &Cx<'_>,
+    status: u16,
+    error: Option<&GatewayError>,
+    method: &http::Method,
+    path: &str,
+) {
+    let global = crate::observe::Metrics::global();
+    let route = cx.route.map_or(&global.unmatched, |r| &*r.metrics);
+    route.count(status);
+    route.latency.observe(cx.received_at.elapsed());
+    if let Some(latency) = cx.integration.latency {
+        route.integration_latency.observe(latency);
+    }
+    match cx.cache_status {
+        Some(crate::cache::CacheStatus::Hit) => route.cache_hits.inc(),
+        Some(_) => route.cache_misses.inc(),
+        None => {}
+    }
+    if cx.integration.attempts > 1 {
+        route
+            .upstream_retries
+            .add(u64::from(cx.integration.attempts - 1));
+    }
+    let kind = error.map(GatewayError::kind);
+    match kind {
+        Some(ErrorKind::TooManyRequests(_)) => route.throttled.inc(),
+        Some(ErrorKind::LimitExceeded(_)) => route.quota_exceeded.inc(),
+        Some(ErrorKind::UpstreamUnreachable) => route.upstream_errors.inc(),
+        Some(ErrorKind::UpstreamTimeout) => route.upstream_timeouts.inc(),
+        _ => {}
+    }
+    if let Some(authorizer) = cx.route.and_then(|r| r.authorizer_metrics.as_deref())
+        && let Some(cache_hit) = cx.authorizer_cache_hit
+    {
+        if cache_hit {
+            authorizer.cache_hits.inc();
+        }
+        if let Some(latency) = cx.authorizer_latency {
+            authorizer.latency.observe(latency);
+        }
+        match (&cx.authorized, kind) {
+            (Some(_), _) => authorizer.allowed.inc(),
+            (None, Some(ErrorKind::AuthorizerFailed | ErrorKind::Internal)) => {
+                authorizer.failed.inc()
+            }
+            (None, _) => authorizer.denied.inc(),
+        }
+    }
+    if let Some(error) = error
+        && error.blame() != Blame::Downstream
+    {
+        global.record_error(crate::observe::metrics::ErrorRecord {
+            time: humantime::format_rfc3339_millis(cx.received_wall).to_string(),
+            request_id: cx.request_id_str().to_owned(),
+            api: cx.api.map(|a| a.name.clone()),
+            stage: cx.version.map(|v| v.stage.name.clone()),
+            method: method.as_str().to_owned(),
+            path: path.to_owned(),
+            route_key: cx.route.map(|r| r.key.clone()),
+            status,
+            message: error.to_string(),
+            blame: error.blame().as_str(),
+        });
+    }
 }
 
 /// Reads the whole request body (up to the body limit, else 413) and keeps

@@ -317,6 +317,14 @@ pub struct StageSummary {
     pub canary: Option<CanaryState>,
 }
 
+/// `GET /recent-errors`: the last failed requests that were not the
+/// client's fault, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecentErrors {
+    /// At most 50.
+    pub errors: Vec<crate::observe::metrics::ErrorRecord>,
+}
+
 /// `GET|DELETE /apis/API/stages/STAGE/cache`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

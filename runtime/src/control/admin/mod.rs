@@ -24,6 +24,7 @@ mod imports;
 mod keys;
 mod plugins;
 mod release;
+pub mod ui;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -113,6 +114,7 @@ impl Admin {
                     respond(StatusCode::SERVICE_UNAVAILABLE, &health("not ready"))
                 }
             }
+            _ if path == "/ui" || path.starts_with("/ui/") => ui_asset(&method, &path),
             _ if !self.authorized(&request) => {
                 // Whatever the caller was sending is read and dropped, so
                 // that it hears the refusal instead of a reset connection.
@@ -124,6 +126,26 @@ impl Admin {
                 );
                 response
             }
+            "/metrics" | "/recent-errors" if method != Method::GET && method != Method::HEAD => {
+                method_not_allowed("GET, HEAD")
+            }
+            "/metrics" => {
+                let text = crate::observe::Metrics::global().render();
+                let mut response = Response::new(Full::new(Bytes::from(text)));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                response
+            }
+            "/recent-errors" => respond(
+                StatusCode::OK,
+                &api::RecentErrors {
+                    errors: crate::observe::Metrics::global().recent_errors(),
+                },
+            ),
             "/reload" if method != Method::POST => method_not_allowed("POST"),
             "/reload" => {
                 let control = self.control.clone();
@@ -284,6 +306,30 @@ async fn read_json_body(body: Incoming) -> Result<Bytes, Answer> {
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// An asset of the operator view: public (it holds no data; what it shows
+/// comes from calls that need the token), `GET` and `HEAD` only.
+fn ui_asset(method: &Method, path: &str) -> Answer {
+    if method != Method::GET && method != Method::HEAD {
+        return method_not_allowed("GET, HEAD");
+    }
+    let Some((content_type, bytes)) = ui::asset(path) else {
+        return refuse(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let mut response = Response::new(Full::new(Bytes::from_static(bytes)));
+    let headers = response.headers_mut();
+    let value = header::HeaderValue::from_static;
+    headers.insert(header::CONTENT_TYPE, value(content_type));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        value(ui::CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, value("nosniff"));
+    headers.insert(header::REFERRER_POLICY, value("no-referrer"));
+    headers.insert(header::X_FRAME_OPTIONS, value("DENY"));
+    headers.insert(header::CACHE_CONTROL, value("no-cache"));
+    response
 }
 
 /// A JSON answer.

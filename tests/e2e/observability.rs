@@ -1,0 +1,417 @@
+//! Metrics and the operator view through the real binary: `/metrics` parsed
+//! by PyPI prometheus-client's OpenMetrics parser with values matching the
+//! traffic sent, `/recent-errors`, and the operator view driven in Debian's
+//! chromium by playwright-core (a screenshot saved by the run).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Gateway, client, guest, python_tool, workspace};
+use crate::upstream::Upstream;
+
+const TOKEN: &str = "observability-admin-token-0123";
+
+fn token_file() -> String {
+    let path = workspace().join("target/e2e-observability-admin.token");
+    std::fs::write(&path, TOKEN).expect("write the token file");
+    path.display().to_string()
+}
+
+fn config(upstream: &Upstream, component: &str) -> String {
+    // A port nothing listens on, for 502s.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_port = dead.local_addr().expect("addr").port();
+    drop(dead);
+    format!(
+        r#"
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+
+[admin]
+address = "127.0.0.1:0"
+token_file = "{token}"
+
+[plugins.tokens]
+component = "{component}"
+world = "authorizer"
+timeout = "5s"
+config = {{ tokens = "s3cret:alice" }}
+
+[[apis]]
+name = "shop"
+
+[apis.stages.prod.cache]
+capacity = "1 MiB"
+
+[apis.authorizers.bearer]
+type = "wasm"
+plugin = "tokens"
+identity_sources = ["$request.header.Authorization"]
+cache_ttl = "0s"
+
+[[apis.routes]]
+key = "GET /hello"
+integration = {{ type = "mock", body = "hello" }}
+
+[[apis.routes]]
+key = "GET /pets/{{id}}"
+cache = {{ key_parameters = ["method.request.path.id"] }}
+integration = {{ type = "http_proxy", url = "{origin}/pets/{{id}}" }}
+
+[[apis.routes]]
+key = "GET /dead"
+integration = {{ type = "http_proxy", url = "http://127.0.0.1:{dead_port}/" }}
+
+[[apis.routes]]
+key = "GET /secret"
+authorizer = "bearer"
+integration = {{ type = "mock", body = "secret" }}
+
+[[apis.routes]]
+key = "GET /scarce"
+throttle = {{ rate = 0.001, burst = 1 }}
+integration = {{ type = "mock", body = "scarce" }}
+"#,
+        token = token_file(),
+        origin = upstream.base(),
+    )
+}
+
+/// Every sample of a parsed exposition, by name and sorted labels.
+struct Samples(Vec<Value>);
+
+impl Samples {
+    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let wanted: HashMap<&str, &str> = labels.iter().copied().collect();
+        let found: Vec<f64> = self
+            .0
+            .iter()
+            .filter(|s| s["name"] == name)
+            .filter(|s| {
+                wanted
+                    .iter()
+                    .all(|(k, v)| s["labels"][*k].as_str() == Some(*v))
+            })
+            .map(|s| s["value"].as_f64().expect("a number"))
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "one sample {name} {labels:?}, found {found:?}"
+        );
+        found[0]
+    }
+}
+
+async fn scrape(gw: &Gateway) -> Samples {
+    let text = client()
+        .get(format!("http://{}/metrics", gw.addr("@admin")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    let parsed = python_tool("prom_parse.py", &json!({ "text": text }));
+    Samples(parsed["samples"].as_array().expect("samples").clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_the_traffic_sent() {
+    let upstream = Upstream::start();
+    let gw = Gateway::start(&config(&upstream, &guest("rust_token_authorizer")));
+    let http = client();
+    let url = |p: &str| gw.url("main", &format!("/prod{p}"));
+    let unauthorized = http
+        .get(format!("http://{}/metrics", gw.addr("@admin")))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(unauthorized.status(), 401, "the metrics need the token");
+
+    for _ in 0..5 {
+        assert_eq!(
+            http.get(url("/hello"))
+                .send()
+                .await
+                .expect("hello")
+                .status(),
+            200
+        );
+    }
+    for id in [1, 1, 1, 2] {
+        let response = http
+            .get(url(&format!("/pets/{id}")))
+            .send()
+            .await
+            .expect("pets");
+        assert_eq!(response.status(), 200);
+    }
+    let mut failed_id = String::new();
+    for _ in 0..2 {
+        let response = http.get(url("/dead")).send().await.expect("dead");
+        assert_eq!(response.status(), 502);
+        failed_id = response.headers()["x-request-id"]
+            .to_str()
+            .expect("id")
+            .to_owned();
+    }
+    for token in ["s3cret", "s3cret", "wrong"] {
+        http.get(url("/secret"))
+            .header("authorization", token)
+            .send()
+            .await
+            .expect("secret");
+    }
+    let scarce: Vec<u16> = futures_util::future::join_all((0..3).map(|_| async {
+        http.get(url("/scarce"))
+            .send()
+            .await
+            .expect("scarce")
+            .status()
+            .as_u16()
+    }))
+    .await;
+    assert_eq!(
+        scarce.iter().filter(|s| **s == 429).count(),
+        2,
+        "{scarce:?}"
+    );
+    assert_eq!(
+        http.get(gw.url("main", "/nowhere"))
+            .send()
+            .await
+            .expect("404")
+            .status(),
+        404
+    );
+
+    let m = scrape(&gw).await;
+    let route = |r: &'static str| -> Vec<(&'static str, &'static str)> {
+        vec![("api", "shop"), ("stage", "prod"), ("route", r)]
+    };
+    let with = |mut labels: Vec<(&'static str, &'static str)>,
+                extra: (&'static str, &'static str)| {
+        labels.push(extra);
+        labels
+    };
+    let requests = "turnpike_requests_total";
+    assert_eq!(
+        m.value(
+            requests,
+            &with(route("GET /hello"), ("status_class", "2xx"))
+        ),
+        5.0
+    );
+    assert_eq!(
+        m.value(
+            requests,
+            &with(route("GET /pets/{id}"), ("status_class", "2xx"))
+        ),
+        4.0
+    );
+    assert_eq!(
+        m.value(requests, &with(route("GET /dead"), ("status_class", "5xx"))),
+        2.0
+    );
+    assert_eq!(
+        m.value(
+            requests,
+            &with(route("GET /secret"), ("status_class", "4xx"))
+        ),
+        1.0
+    );
+    assert_eq!(
+        m.value(
+            requests,
+            &with(route("GET /scarce"), ("status_class", "4xx"))
+        ),
+        2.0
+    );
+    assert_eq!(
+        m.value(requests, &[("api", ""), ("status_class", "4xx")]),
+        1.0,
+        "unmatched"
+    );
+    let latency = "turnpike_request_duration_seconds_count";
+    assert_eq!(m.value(latency, &route("GET /hello")), 5.0);
+    assert_eq!(
+        m.value(
+            "turnpike_request_duration_seconds_bucket",
+            &with(route("GET /hello"), ("le", "+Inf"))
+        ),
+        5.0
+    );
+    assert_eq!(
+        m.value(
+            "turnpike_integration_duration_seconds_count",
+            &route("GET /pets/{id}")
+        ),
+        2.0,
+        "two misses called the upstream"
+    );
+    assert_eq!(
+        m.value("turnpike_cache_hits_total", &route("GET /pets/{id}")),
+        2.0
+    );
+    assert_eq!(
+        m.value("turnpike_cache_misses_total", &route("GET /pets/{id}")),
+        2.0
+    );
+    assert_eq!(
+        m.value("turnpike_upstream_errors_total", &route("GET /dead")),
+        2.0
+    );
+    assert_eq!(
+        m.value("turnpike_throttled_requests_total", &route("GET /scarce")),
+        2.0
+    );
+    let decisions = "turnpike_authorizer_decisions_total";
+    let bearer = [("api", "shop"), ("authorizer", "bearer")];
+    assert_eq!(
+        m.value(decisions, &[bearer[0], bearer[1], ("decision", "allow")]),
+        2.0
+    );
+    assert_eq!(
+        m.value(decisions, &[bearer[0], bearer[1], ("decision", "deny")]),
+        1.0
+    );
+    assert_eq!(
+        m.value("turnpike_authorizer_duration_seconds_count", &bearer),
+        3.0
+    );
+    assert_eq!(
+        m.value(
+            "turnpike_plugin_invocations_total",
+            &[("plugin", "tokens"), ("outcome", "ok")]
+        ),
+        3.0
+    );
+    assert_eq!(
+        m.value(
+            "turnpike_plugin_invocations_total",
+            &[("plugin", "tokens"), ("outcome", "trap")]
+        ),
+        0.0
+    );
+    assert!(
+        m.value(
+            "turnpike_accepted_connections_total",
+            &[("listener", "main"), ("protocol", "http1")]
+        ) >= 1.0
+    );
+    assert_eq!(m.value("turnpike_snapshot_generation", &[]), 0.0);
+
+    // A reload is a change: counted, and the generation moves.
+    let reloaded = http
+        .post(format!("http://{}/reload", gw.addr("@admin")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("reload");
+    assert_eq!(reloaded.status(), 200);
+    let m = scrape(&gw).await;
+    assert_eq!(
+        m.value("turnpike_snapshot_changes_total", &[("outcome", "applied")]),
+        1.0
+    );
+    assert_eq!(m.value("turnpike_snapshot_generation", &[]), 1.0);
+    // Counters survive the new snapshot.
+    assert_eq!(
+        m.value(
+            requests,
+            &with(route("GET /hello"), ("status_class", "2xx"))
+        ),
+        5.0
+    );
+
+    // The last errors name the failed request.
+    let errors: Value = http
+        .get(format!("http://{}/recent-errors", gw.addr("@admin")))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("errors")
+        .json()
+        .await
+        .expect("json");
+    let newest = &errors["errors"][0];
+    assert_eq!(newest["requestId"], failed_id.as_str());
+    assert_eq!(newest["status"], 502);
+    assert_eq!(newest["routeKey"], "GET /dead");
+    assert_eq!(
+        errors["errors"].as_array().expect("list").len(),
+        2,
+        "client errors are not listed"
+    );
+}
+
+/// Installs nothing: `scripts/test` puts chromium and playwright-core in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_view_shows_the_gateway_in_a_browser() {
+    let upstream = Upstream::start();
+    let gw = Gateway::start(&config(&upstream, &guest("rust_token_authorizer")));
+    let http = client();
+    let failed = http
+        .get(gw.url("main", "/prod/dead"))
+        .send()
+        .await
+        .expect("dead");
+    assert_eq!(failed.status(), 502);
+    let failed_id = failed.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    // Traffic keeps flowing while the page polls: rates are differences
+    // between two of its reads.
+    let running = Arc::new(AtomicBool::new(true));
+    let traffic = {
+        let running = running.clone();
+        let urls = [
+            gw.url("main", "/prod/pets/7"),
+            gw.url("main", "/prod/hello"),
+        ];
+        tokio::spawn(async move {
+            let http = client();
+            while running.load(Ordering::Relaxed) {
+                for url in &urls {
+                    let _ = http.get(url).send().await;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let screenshots = workspace().join("target/screenshots");
+    std::fs::create_dir_all(&screenshots).expect("screenshot folder");
+    let screenshot = screenshots.join("operator-view.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let output = tokio::process::Command::new("node")
+        .arg(workspace().join("tests/browser/operator_view.mjs"))
+        .env("ADMIN_URL", format!("http://{}", gw.addr("@admin")))
+        .env("ADMIN_TOKEN", TOKEN)
+        .env("SCREENSHOT", &screenshot)
+        .env("EXPECT_ROUTE", "GET /pets/{id}")
+        .env("EXPECT_ERROR_REQUEST_ID", &failed_id)
+        .output()
+        .await
+        .expect("run node");
+    running.store(false, Ordering::Relaxed);
+    let _ = traffic.await;
+    assert!(
+        output.status.success(),
+        "the browser test failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let png = std::fs::read(&screenshot).expect("the screenshot was saved");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real screenshot"
+    );
+}
