@@ -608,6 +608,28 @@ integration = {{ type = "http_proxy", url = "{backend}/disconnect" }}
         .expect("post");
     assert_eq!(wrong_stage.status(), 410);
 
+    // The push is counted, the connection open (the metrics as text:
+    // `observability.rs` parses them with an independent parser).
+    let metrics = http
+        .get(format!("{admin}/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("turnpike_websocket_connections{api=\"push\",stage=\"live\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "turnpike_websocket_messages_total{api=\"push\",stage=\"live\",direction=\"out\"} 1\n"
+        ),
+        "{metrics}"
+    );
+
     // GET describes it.
     let info: Value = http
         .get(format!("{admin}/@connections/{id}"))

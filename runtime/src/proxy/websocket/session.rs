@@ -72,6 +72,8 @@ pub async fn run<T>(
         mut queue,
         registered,
     } = crate::util::unbox(accepted);
+    let metrics = crate::observe::Metrics::global().websocket(&conn.api, &conn.stage);
+    let _open = OpenConnection::count(&metrics);
     let deadline = tokio::time::sleep(settings.max_duration);
     tokio::pin!(deadline);
     let idle = tokio::time::sleep(settings.idle_timeout);
@@ -110,12 +112,14 @@ pub async fn run<T>(
                 };
                 idle.as_mut().reset(Instant::now() + settings.idle_timeout);
                 handle.touch();
+                metrics.messages_in.inc();
                 // Boxed: the call's state (an integration's request) exists
                 // while a message is served, not for the connection's life.
                 match Box::pin(messages::on_message(&gateway, &conn, data, text)).await {
                     Outcome::Quiet => {}
                     Outcome::Gone => break Ending::Gateway(1001),
                     Outcome::Reply(data, text) => {
+                        metrics.messages_out.inc();
                         if let Err(ending) = write(&mut ws, &handle, message(data, text)).await {
                             break ending;
                         }
@@ -124,6 +128,7 @@ pub async fn run<T>(
             }
             Some(crate::control::connections::Outbound::Message(data, text)) = queue.recv() => {
                 let len = data.len();
+                metrics.messages_out.inc();
                 let written = write(&mut ws, &handle, message(data, text)).await;
                 handle.written(len);
                 if let Err(ending) = written {
@@ -159,6 +164,22 @@ pub async fn run<T>(
     drop(queue);
     drop(ws);
     Box::pin(messages::on_disconnect(&gateway, &conn, code)).await;
+}
+
+/// Counts the connection as open in its stage's metrics while it lives.
+struct OpenConnection<'m>(&'m crate::observe::metrics::WebSocketMetrics);
+
+impl<'m> OpenConnection<'m> {
+    fn count(metrics: &'m crate::observe::metrics::WebSocketMetrics) -> OpenConnection<'m> {
+        metrics.open.add(1);
+        OpenConnection(metrics)
+    }
+}
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.open.add(-1);
+    }
 }
 
 fn message(data: bytes::Bytes, text: bool) -> Message {
