@@ -92,6 +92,12 @@ pub fn run(
         let _runtime = signals.enter();
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
     };
+    // SIGUSR1 reopens the access log (after logrotate moved it); watched
+    // from the start so that the signal's default action (exit) never runs.
+    let user1 = {
+        let _runtime = signals.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
+    };
     admin.set_ready(true);
     on_listening(&addresses);
     signals.block_on(async {
@@ -99,6 +105,7 @@ pub fn run(
             _ = shutdown => {}
             _ = reload_on_sighup(&control, hangups) => {}
             _ = reload_changed_certificates(&control) => {}
+            _ = reopen_log_on_sigusr1(&gateway, user1) => {}
         }
         tracing::info!(grace = ?grace, "shutting down: no new connections, finishing requests in flight");
     });
@@ -115,6 +122,25 @@ pub fn run(
     }
     gateway.access_log().close();
     Ok(())
+}
+
+/// Reopens the access log file on every SIGUSR1 (what logrotate's
+/// `postrotate` sends, as to nginx); never returns unless the signal cannot
+/// be watched.
+async fn reopen_log_on_sigusr1(
+    gateway: &Gateway,
+    signals: std::io::Result<tokio::signal::unix::Signal>,
+) {
+    let mut signals = match signals {
+        Ok(s) => s,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch SIGUSR1; the access log is not reopened on rotation");
+            return std::future::pending().await;
+        }
+    };
+    while signals.recv().await.is_some() {
+        gateway.access_log().reopen();
+    }
 }
 
 /// How often certificate files are checked for changes.

@@ -415,3 +415,79 @@ async fn the_operator_view_shows_the_gateway_in_a_browser() {
         "a real screenshot"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_context_template_log_is_reopened_on_sigusr1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    let gw = Gateway::start(&format!(
+        r#"
+[server]
+access_log = "{log}"
+access_log_format = '$context.requestId $context.httpMethod $context.routeKey $context.status "$context.path" $context.traceId'
+
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+
+[[apis]]
+name = "plain"
+
+[[apis.routes]]
+key = "GET /hello"
+integration = {{ type = "mock", body = "hello" }}
+"#,
+        log = log.display()
+    ));
+    let http = client();
+    let send = |path: &'static str| {
+        let request = http.get(gw.url("main", path));
+        async move {
+            let response = request.send().await.expect("request");
+            response.headers()["x-request-id"]
+                .to_str()
+                .expect("id")
+                .to_owned()
+        }
+    };
+    let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default();
+    let first = send("/hello").await;
+    crate::harness::eventually(Duration::from_secs(5), "the first line", || {
+        read(&log).contains(&first)
+    });
+    let line = read(&log);
+    let fields: Vec<&str> = line.trim_end().split(' ').collect();
+    assert_eq!(
+        &fields[..5],
+        [first.as_str(), "GET", "GET", "/hello", "200"],
+        "{line}"
+    );
+    assert_eq!(fields[5], "\"/hello\"");
+    assert_eq!(fields[6].len(), 32, "a W3C trace id in every line: {line}");
+
+    // logrotate moves the file and sends SIGUSR1, as to nginx.
+    let rotated = dir.path().join("access.log.1");
+    std::fs::rename(&log, &rotated).expect("rotate");
+    gw.signal("USR1");
+    // The signal is handled asynchronously: a line written before the
+    // writer reopened still lands in the moved file. Keep sending until one
+    // lands in a new file at the old path.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let after = loop {
+        let id = send("/nowhere").await;
+        crate::harness::eventually(Duration::from_secs(5), "the line of a request", || {
+            read(&log).contains(&id) || read(&rotated).contains(&id)
+        });
+        if read(&log).contains(&id) {
+            break id;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log was never reopened"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(!read(&rotated).contains(&after));
+    assert!(read(&rotated).contains(&first));
+    assert!(read(&log).contains(" 404 "), "{}", read(&log));
+}

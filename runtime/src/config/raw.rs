@@ -295,6 +295,7 @@ pub struct RawCredential {
 pub struct RawServer {
     pub shutdown_grace: Option<SpannedStr>,
     pub access_log: Option<SpannedStr>,
+    pub access_log_format: Option<SpannedStr>,
     pub workers: Option<Spanned<i64>>,
     pub request_id_header: Option<SpannedStr>,
     pub cache_dir: Option<SpannedStr>,

@@ -48,6 +48,7 @@ struct FixedSettings {
     /// Name, address, and whether HTTP/3 runs beside it (a UDP socket).
     listeners: Vec<(String, std::net::SocketAddr, bool)>,
     access_log: AccessLogTarget,
+    access_log_format: crate::config::AccessLogFormat,
     admin: Option<std::net::SocketAddr>,
     workers: Option<std::num::NonZeroUsize>,
     data_dir: Option<std::path::PathBuf>,
@@ -71,6 +72,7 @@ impl FixedSettings {
                 })
                 .collect(),
             access_log: config.server.access_log.clone(),
+            access_log_format: config.server.access_log_format.clone(),
             admin: config.admin.as_ref().map(|a| a.address),
             workers: config.server.workers,
             data_dir: config.server.data_dir.clone(),
@@ -88,6 +90,9 @@ impl FixedSettings {
         }
         if new.access_log != self.access_log {
             changed.push("server.access_log");
+        }
+        if new.access_log_format != self.access_log_format {
+            changed.push("server.access_log_format");
         }
         if new.admin != self.admin {
             changed.push("[admin] address");
@@ -177,7 +182,8 @@ impl Gateway {
             .and_then(|engine| compile::build(config, releases, &retained, engine, &sessions, &[]))
             .map_err(StartError::Compile)?;
         let access_log =
-            AccessLog::open(&config.server.access_log).map_err(StartError::AccessLog)?;
+            AccessLog::open(&config.server.access_log, &config.server.access_log_format)
+                .map_err(StartError::AccessLog)?;
         start_health_checks(&snapshot);
         Ok(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),

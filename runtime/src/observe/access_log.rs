@@ -1,6 +1,8 @@
-//! One JSON line per request, named after Amazon API Gateway's `$context`
-//! variables, written by a background thread so that request tasks never
-//! block on the log's file or pipe.
+//! One line per request, named after Amazon API Gateway's `$context`
+//! variables — a JSON object, or the operator's `$context` template —
+//! written by a background thread so that request tasks never block on the
+//! log's file or pipe. A file is reopened on request (SIGUSR1), so that
+//! `logrotate` can move it away.
 
 use std::io::{BufWriter, Write};
 use std::net::IpAddr;
@@ -9,7 +11,7 @@ use std::thread::JoinHandle;
 
 use serde::Serialize;
 
-use crate::config::AccessLogTarget;
+use crate::config::{AccessLogFormat, AccessLogTarget, ContextVar, LogPart, LogTemplate};
 
 /// One access-log record.
 #[derive(Debug, Serialize)]
@@ -78,6 +80,10 @@ pub struct AccessLogEntry<'a> {
     /// `CONNECT`, `MESSAGE` or `DISCONNECT`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_type: Option<&'static str>,
+    /// The W3C trace id of the request (received in `traceparent`, or
+    /// created here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<&'a str>,
     /// What the stage cache did: `hit`, `miss`, `bypass` or `invalidated`
     /// (absent when the route does not use a cache).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,38 +110,44 @@ pub struct ClientCertEntry<'a> {
     pub fingerprint: &'a str,
 }
 
+/// What the writer thread is asked to do.
+enum Command {
+    /// Write a line.
+    Line(Vec<u8>),
+    /// Close and reopen the file (after log rotation moved it).
+    Reopen,
+    /// Flush and stop.
+    Stop,
+}
+
 /// Handle to the access-log writer.
 pub struct AccessLog {
-    sender: Option<mpsc::Sender<Vec<u8>>>,
+    sender: Option<mpsc::Sender<Command>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    format: AccessLogFormat,
 }
 
 impl AccessLog {
-    /// Opens the access log for `target`.
-    pub fn open(target: &AccessLogTarget) -> std::io::Result<AccessLog> {
-        let sink: Box<dyn Write + Send> = match target {
+    /// Opens the access log for `target`, its lines written as `format`.
+    pub fn open(target: &AccessLogTarget, format: &AccessLogFormat) -> std::io::Result<AccessLog> {
+        let sink = match target {
             AccessLogTarget::Off => {
                 return Ok(AccessLog {
                     sender: None,
                     writer: Mutex::new(None),
+                    format: format.clone(),
                 });
             }
-            AccessLogTarget::Stdout => Box::new(std::io::stdout()),
-            AccessLogTarget::Stderr => Box::new(std::io::stderr()),
-            AccessLogTarget::File(path) => Box::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            ),
+            other => Sink::open(other)?,
         };
-        let (sender, receiver) = mpsc::channel::<Vec<u8>>();
+        let (sender, receiver) = mpsc::channel::<Command>();
         let writer = std::thread::Builder::new()
             .name("access-log".into())
             .spawn(move || write_lines(receiver, sink))?;
         Ok(AccessLog {
             sender: Some(sender),
             writer: Mutex::new(Some(writer)),
+            format: format.clone(),
         })
     }
 
@@ -148,10 +160,24 @@ impl AccessLog {
     pub fn record(&self, entry: &AccessLogEntry<'_>) {
         let Some(sender) = &self.sender else { return };
         let mut line = Vec::with_capacity(384);
-        if serde_json::to_writer(&mut line, entry).is_ok() && !line.is_empty() {
-            line.push(b'\n');
-            // The writer only goes away at shutdown; a record lost then is acceptable.
-            let _ = sender.send(line);
+        match &self.format {
+            AccessLogFormat::Json => {
+                if serde_json::to_writer(&mut line, entry).is_err() {
+                    return;
+                }
+            }
+            AccessLogFormat::Template(template) => render(template, entry, &mut line),
+        }
+        line.push(b'\n');
+        // The writer only goes away at shutdown; a record lost then is acceptable.
+        let _ = sender.send(Command::Line(line));
+    }
+
+    /// Asks the writer to reopen a file log (SIGUSR1): lines queued before
+    /// go to the old file, later ones to the new.
+    pub fn reopen(&self) {
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(Command::Reopen);
         }
     }
 
@@ -159,8 +185,7 @@ impl AccessLog {
     /// queued afterwards are dropped.
     pub fn close(&self) {
         let Some(sender) = &self.sender else { return };
-        // An empty line is the writer's signal to flush and stop.
-        let _ = sender.send(Vec::new());
+        let _ = sender.send(Command::Stop);
         let writer = self.writer.lock().ok().and_then(|mut w| w.take());
         if let Some(writer) = writer {
             let _ = writer.join();
@@ -168,26 +193,162 @@ impl AccessLog {
     }
 }
 
-/// Batches lines: flushes only when the queue is momentarily empty, so a busy
-/// gateway makes one write for many requests.
-fn write_lines(receiver: mpsc::Receiver<Vec<u8>>, sink: Box<dyn Write + Send>) {
-    let mut out = BufWriter::with_capacity(64 * 1024, sink);
-    while let Ok(line) = receiver.recv() {
-        if line.is_empty() || out.write_all(&line).is_err() {
-            break;
-        }
-        while let Ok(line) = receiver.try_recv() {
-            if line.is_empty() {
-                let _ = out.flush();
-                return;
+/// Where lines go; a file remembers its path to be reopened.
+struct Sink {
+    out: BufWriter<Box<dyn Write + Send>>,
+    path: Option<std::path::PathBuf>,
+}
+
+impl Sink {
+    fn open(target: &AccessLogTarget) -> std::io::Result<Sink> {
+        let (out, path): (Box<dyn Write + Send>, _) = match target {
+            AccessLogTarget::Stderr => (Box::new(std::io::stderr()), None),
+            AccessLogTarget::File(path) => (Box::new(append(path)?), Some(path.clone())),
+            AccessLogTarget::Stdout | AccessLogTarget::Off => (Box::new(std::io::stdout()), None),
+        };
+        Ok(Sink {
+            out: BufWriter::with_capacity(64 * 1024, out),
+            path,
+        })
+    }
+
+    /// Reopens a file at its path; on failure keeps writing to the old one
+    /// (which may have been moved) and says so.
+    fn reopen(&mut self) {
+        let Some(path) = &self.path else { return };
+        let _ = self.out.flush();
+        match append(path) {
+            Ok(file) => {
+                self.out = BufWriter::with_capacity(64 * 1024, Box::new(file));
+                tracing::info!(path = %path.display(), "access log reopened");
             }
-            if out.write_all(&line).is_err() {
-                return;
-            }
-        }
-        if out.flush().is_err() {
-            return;
+            Err(error) => tracing::error!(
+                path = %path.display(),
+                %error,
+                "cannot reopen the access log; still writing to the file it had open"
+            ),
         }
     }
-    let _ = out.flush();
 }
+
+fn append(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
+/// Batches lines: flushes only when the queue is momentarily empty, so a busy
+/// gateway makes one write for many requests.
+fn write_lines(receiver: mpsc::Receiver<Command>, mut sink: Sink) {
+    let mut next = receiver.recv().ok();
+    while let Some(command) = next.take() {
+        match command {
+            Command::Line(line) => {
+                if sink.out.write_all(&line).is_err() {
+                    break;
+                }
+            }
+            Command::Reopen => sink.reopen(),
+            Command::Stop => break,
+        }
+        next = match receiver.try_recv() {
+            Ok(command) => Some(command),
+            Err(_) => {
+                if sink.out.flush().is_err() {
+                    return;
+                }
+                receiver.recv().ok()
+            }
+        };
+    }
+    let _ = sink.out.flush();
+}
+
+/// Writes one line of `template` for `entry`: `-` for a value the request
+/// does not have; control characters escaped always (a path cannot forge a
+/// second line), quotes and backslashes too in a JSON template.
+fn render(template: &LogTemplate, entry: &AccessLogEntry<'_>, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    for part in &template.parts {
+        let var = match part {
+            LogPart::Text(text) => {
+                out.extend_from_slice(text.as_bytes());
+                continue;
+            }
+            LogPart::Var(var) => *var,
+        };
+        let number = |out: &mut Vec<u8>, n: Option<f64>| match n {
+            Some(n) => {
+                let _ = write!(out, "{n}");
+            }
+            None => out.push(b'-'),
+        };
+        let text = |out: &mut Vec<u8>, s: Option<&str>| match s {
+            Some(s) => escape(s, template.json, out),
+            None => out.push(b'-'),
+        };
+        match var {
+            ContextVar::RequestId => text(out, Some(entry.request_id)),
+            ContextVar::RequestTime => text(out, Some(&entry.request_time)),
+            ContextVar::SourceIp => {
+                let _ = write!(out, "{}", entry.ip);
+            }
+            ContextVar::HttpMethod => text(out, Some(entry.http_method)),
+            ContextVar::Path => text(out, Some(entry.path)),
+            ContextVar::Protocol => text(out, Some(entry.protocol)),
+            ContextVar::Status => number(out, Some(f64::from(entry.status))),
+            ContextVar::ApiName => text(out, entry.api),
+            ContextVar::Stage => text(out, entry.stage),
+            ContextVar::RouteKey => text(out, entry.route_key),
+            ContextVar::ResourcePath => text(
+                out,
+                entry
+                    .route_key
+                    .map(|k| k.split_once(' ').map_or(k, |(_, path)| path)),
+            ),
+            ContextVar::ResponseLatency => number(out, Some(entry.response_latency)),
+            ContextVar::IntegrationLatency => number(out, entry.integration_latency),
+            ContextVar::IntegrationStatus => number(out, entry.integration_status.map(f64::from)),
+            ContextVar::ErrorMessage => text(out, entry.error_message.as_deref()),
+            ContextVar::ErrorBlame => text(out, entry.error_blame),
+            ContextVar::PrincipalId => text(out, entry.principal_id),
+            ContextVar::DomainName => text(out, entry.domain_name),
+            ContextVar::DeploymentId => text(out, entry.deployment_id),
+            ContextVar::IsCanaryRequest => text(
+                out,
+                entry
+                    .is_canary_request
+                    .map(|c| if c { "true" } else { "false" }),
+            ),
+            ContextVar::ConnectionId => text(out, entry.connection_id),
+            ContextVar::EventType => text(out, entry.event_type),
+            ContextVar::CacheStatus => text(out, entry.cache_status),
+            ContextVar::TraceId => text(out, entry.trace_id),
+            ContextVar::UpstreamAddress => text(out, entry.upstream_address),
+            ContextVar::TlsVersion => text(out, entry.tls_version),
+        }
+    }
+}
+
+fn escape(value: &str, json: bool, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    for c in value.chars() {
+        match c {
+            '"' | '\\' if json => {
+                out.push(b'\\');
+                out.push(c as u8);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => {
+                let mut buffer = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buffer).as_bytes());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

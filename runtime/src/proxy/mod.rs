@@ -216,6 +216,7 @@ pub async fn handle(
             connection_id: cx.websocket.as_ref().map(|w| &*w.connection_id),
             event_type: cx.websocket.as_ref().map(|_| "CONNECT"),
             cache_status: cx.cache_status.map(crate::cache::CacheStatus::as_str),
+            trace_id: None,
             client_cert: cx.client_cert().map(|c| ClientCertEntry {
                 subject_dn: &c.subject,
                 issuer_dn: &c.issuer,

@@ -17,11 +17,13 @@ use crate::router::RouteKey;
 
 mod access;
 mod cache;
+mod log_format;
 mod responses;
 mod websocket;
 
 pub use access::*;
 pub use cache::*;
+pub use log_format::*;
 pub use responses::*;
 pub use websocket::*;
 
@@ -395,6 +397,8 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// Where access-log lines go.
     pub access_log: AccessLogTarget,
+    /// What access-log lines look like.
+    pub access_log_format: AccessLogFormat,
     /// Worker threads; `None` means one per available core.
     pub workers: Option<NonZeroUsize>,
     /// Response (and upstream request) header carrying the request id.

@@ -36,6 +36,19 @@ impl Validator {
             // Relative to the configuration file, like `data_dir` and `cache_dir`.
             Some(path) => AccessLogTarget::File(self.base_dir.join(path)),
         };
+        let access_log_format = match raw.access_log_format.as_ref() {
+            None => AccessLogFormat::Json,
+            Some(text) if text.get_ref().trim().eq_ignore_ascii_case("json") => {
+                AccessLogFormat::Json
+            }
+            Some(text) => match LogTemplate::parse(text.get_ref()) {
+                Ok(template) => AccessLogFormat::Template(template),
+                Err(why) => {
+                    self.problem(text.span(), "server.access_log_format", why);
+                    AccessLogFormat::Json
+                }
+            },
+        };
         let workers = match raw.workers {
             None => None,
             Some(w) if *w.get_ref() == 0 => None,
@@ -80,6 +93,7 @@ impl Validator {
         ServerSettings {
             shutdown_grace,
             access_log,
+            access_log_format,
             workers,
             request_id_header,
             cache_dir,

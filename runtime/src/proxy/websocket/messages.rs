@@ -378,5 +378,6 @@ fn record(gateway: &Gateway, version: &Version, conn: &Caller, call: &Call<'_>) 
         connection_id: Some(&conn.connection_id),
         event_type: Some(call.event_type),
         cache_status: None,
+        trace_id: None,
     });
 }
