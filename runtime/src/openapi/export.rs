@@ -427,6 +427,33 @@ impl Exporter<'_> {
                 return;
             }
         };
+        let mut out = out;
+        if let Some(parameters) = route
+            .get("cache")
+            .and_then(|c| c.get("key_parameters"))
+            .and_then(|k| k.as_array())
+        {
+            // API Gateway's names, whichever form the configuration used.
+            let names: Vec<Value> = parameters
+                .iter()
+                .filter_map(|p| p.as_str())
+                .filter_map(|p| match crate::config::CacheKeyParameter::parse(p).ok()? {
+                    crate::config::CacheKeyParameter::Query(n) => {
+                        Some(format!("method.request.querystring.{n}"))
+                    }
+                    crate::config::CacheKeyParameter::Header(n) => {
+                        Some(format!("method.request.header.{n}"))
+                    }
+                    crate::config::CacheKeyParameter::Path(n) => {
+                        Some(format!("method.request.path.{n}"))
+                    }
+                })
+                .map(Value::from)
+                .collect();
+            if !names.is_empty() {
+                out.insert("cacheKeyParameters".into(), Value::Array(names));
+            }
+        }
         operation.insert("x-amazon-apigateway-integration".into(), Value::Object(out));
     }
 

@@ -233,6 +233,9 @@ pub struct OutRoute {
     /// The route's throttle (Turnpike's own export).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throttle: Option<toml::Value>,
+    /// The route's cache key parameters (`cacheKeyParameters`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<toml::Value>,
     /// What a request without a template for its media type gets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passthrough_behavior: Option<String>,

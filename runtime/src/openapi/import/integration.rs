@@ -57,12 +57,8 @@ impl Importer<'_> {
                 );
             }
         }
-        if object.contains_key("cacheKeyParameters") || object.contains_key("cacheNamespace") {
-            self.find(
-                Severity::Ignored,
-                &format!("{pointer}/cacheKeyParameters"),
-                "response caching is not part of the import (no stage cache is configured)",
-            );
+        if let Some(parameters) = object.get("cacheKeyParameters") {
+            self.cache_key_parameters(parameters, &format!("{pointer}/cacheKeyParameters"), route);
         }
         if let Some(credentials) = object.get("credentials") {
             let _ = credentials;
@@ -735,6 +731,47 @@ fn aws_service(uri: &str) -> (String, String) {
             ((*service).to_owned(), what)
         }
         _ => ("unknown".to_owned(), uri.to_owned()),
+    }
+}
+
+impl Importer<'_> {
+    /// `cacheKeyParameters` → the route's `cache = { key_parameters }`:
+    /// they take effect on a stage that has a cache, which the export does
+    /// not carry (API Gateway keeps it in the stage's settings).
+    fn cache_key_parameters(&mut self, value: &Value, pointer: &str, route: &mut OutRoute) {
+        let Some(list) = value.as_array() else {
+            self.find(
+                Severity::Error,
+                pointer,
+                "expected a list of parameter names",
+            );
+            return;
+        };
+        let mut kept = Vec::new();
+        for (i, entry) in list.iter().enumerate() {
+            let name = entry.as_str().unwrap_or_default();
+            match crate::config::CacheKeyParameter::parse(name) {
+                Ok(_) if name.starts_with("method.request.") => kept.push(toml::Value::from(name)),
+                _ => self.find(
+                    Severity::Unsupported,
+                    &format!("{pointer}/{i}"),
+                    format!(
+                        "`{name}` is not a method request parameter (method.request.querystring|header|path.NAME); left out of the cache key"
+                    ),
+                ),
+            }
+        }
+        if kept.is_empty() {
+            return;
+        }
+        let mut cache = toml::map::Map::new();
+        cache.insert("key_parameters".into(), toml::Value::Array(kept));
+        route.cache = Some(toml::Value::Table(cache));
+        self.find(
+            Severity::Warning,
+            pointer,
+            "imported as the route's cache key parameters; caching starts once the stage has a cache ([apis.stages.NAME.cache] capacity), which the definition does not carry",
+        );
     }
 }
 

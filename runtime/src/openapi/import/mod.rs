@@ -691,6 +691,7 @@ impl<'a> Importer<'a> {
             passthrough_behavior: None,
             policy: None,
             throttle: None,
+            cache: None,
             request_templates: BTreeMap::new(),
             response_templates: BTreeMap::new(),
             integration: Default::default(),
