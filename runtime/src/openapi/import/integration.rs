@@ -57,6 +57,13 @@ impl Importer<'_> {
                 );
             }
         }
+        if object.contains_key("cacheNamespace") {
+            self.find(
+                Severity::Ignored,
+                &format!("{pointer}/cacheNamespace"),
+                "a cache namespace lets API Gateway's methods share entries; Turnpike's cache keys are per route",
+            );
+        }
         if let Some(parameters) = object.get("cacheKeyParameters") {
             self.cache_key_parameters(parameters, &format!("{pointer}/cacheKeyParameters"), route);
         }
