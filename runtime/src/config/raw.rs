@@ -36,6 +36,20 @@ pub struct RawConfig {
     pub domains: Vec<Spanned<RawDomain>>,
     #[serde(default)]
     pub upstreams: BTreeMap<String, Spanned<RawUpstream>>,
+    pub tracing: Option<Spanned<RawTracing>>,
+}
+
+/// `[tracing]`: where OpenTelemetry spans are exported, and how many.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTracing {
+    pub endpoint: SpannedStr,
+    pub sample_ratio: Option<Spanned<RawNumber>>,
+    pub service_name: Option<SpannedStr>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, SpannedStr>,
+    pub batch_size: Option<Spanned<i64>>,
+    pub export_interval: Option<SpannedStr>,
 }
 
 /// `[upstreams.NAME]`: a set of targets an `http_proxy` URL can name as its

@@ -169,3 +169,83 @@ fn defaults_are_api_gateways() {
     assert_eq!(config.limits.integration_timeout.as_secs(), 29);
     assert_eq!(config.server.request_id_header, "x-request-id");
 }
+
+#[test]
+fn tracing_is_off_without_its_table_and_has_defaults_with_it() {
+    assert_eq!(
+        Config::parse(LISTENER, "t.toml").expect("valid").tracing,
+        None
+    );
+    let text = format!("{LISTENER}[tracing]\nendpoint = \"http://collector:4318\"\n");
+    let tracing = Config::parse(&text, "t.toml")
+        .expect("valid")
+        .tracing
+        .expect("[tracing]");
+    assert_eq!(
+        tracing,
+        TracingConfig {
+            endpoint: "http://collector:4318/v1/traces".to_owned(),
+            sample_ratio: 1.0,
+            service_name: "turnpike".to_owned(),
+            headers: Vec::new(),
+            batch_size: 512,
+            export_interval: std::time::Duration::from_secs(1),
+        }
+    );
+    let text = format!(
+        "{LISTENER}[tracing]\nendpoint = \"http://127.0.0.1:4318/otlp/traces\"\nsample_ratio = 0\nservice_name = \"edge\"\nheaders = {{ \"X-API-Key\" = \"secret\" }}\nbatch_size = 64\nexport_interval = \"250ms\"\n"
+    );
+    let tracing = Config::parse(&text, "t.toml")
+        .expect("valid")
+        .tracing
+        .expect("[tracing]");
+    assert_eq!(tracing.endpoint, "http://127.0.0.1:4318/otlp/traces");
+    assert_eq!(tracing.sample_ratio, 0.0);
+    assert_eq!(tracing.service_name, "edge");
+    assert_eq!(
+        tracing.headers,
+        [("x-api-key".to_owned(), "secret".to_owned())]
+    );
+    assert_eq!(tracing.batch_size, 64);
+    assert_eq!(tracing.export_interval.as_millis(), 250);
+    // The collector's key stays out of debug output.
+    assert!(!format!("{tracing:?}").contains("secret"));
+}
+
+#[test]
+fn tracing_problems_name_their_key() {
+    let got = problems(
+        r#"
+[tracing]
+endpoint = "https://collector:4318/v1/traces"
+sample_ratio = 1.5
+service_name = " "
+headers = { "bad name" = "x", "content-type" = "text/plain", "x-ok" = "line\nbreak" }
+batch_size = 0
+export_interval = "0s"
+"#,
+    );
+    assert_eq!(
+        got,
+        [
+            "tracing.endpoint: https:// collectors are not supported (the exporter is built without TLS): use http://, e.g. a collector or agent on this host or in a sidecar",
+            "tracing.sample_ratio: 1.5 is not a ratio: write a number from 0.0 (no trace that starts here is sampled) to 1.0 (all are)",
+            "tracing.service_name: the service name is empty",
+            "tracing.headers.bad name: `bad name` is not a header name",
+            "tracing.headers.content-type: `content-type` is set by the exporter and cannot be replaced",
+            "tracing.headers.x-ok: a header value is printable ASCII without line breaks",
+            "tracing.batch_size: 0 is not from 1 to 2048 (the most spans waiting for export)",
+            "tracing.export_interval: `0s` is zero; a duration must be positive",
+        ]
+    );
+    assert_eq!(
+        problems("[tracing]\nendpoint = \"collector:4318\"\n"),
+        [
+            "tracing.endpoint: `collector:4318` is not an http:// URL; write the collector's OTLP/HTTP traces URL, e.g. \"http://127.0.0.1:4318/v1/traces\""
+        ]
+    );
+    assert_eq!(
+        problems("[tracing]\nendpoint = \"http:///v1/traces\"\n"),
+        ["tracing.endpoint: `http:///v1/traces` is not a URL (invalid format)"]
+    );
+}

@@ -19,12 +19,14 @@ mod access;
 mod cache;
 mod log_format;
 mod responses;
+mod tracing;
 mod websocket;
 
 pub use access::*;
 pub use cache::*;
 pub use log_format::*;
 pub use responses::*;
+pub use tracing::*;
 pub use websocket::*;
 
 /// Amazon API Gateway's payload limit: 10 MiB.
@@ -70,6 +72,9 @@ pub struct Config {
     pub warnings: Vec<super::Problem>,
     /// Named sets of targets `http_proxy` URLs can use as their host.
     pub upstreams: Vec<Arc<UpstreamConfig>>,
+    /// Where OpenTelemetry spans go, if `[tracing]` is present (without it
+    /// the W3C trace context is still passed on, nothing is exported).
+    pub tracing: Option<TracingConfig>,
 }
 
 /// `[upstreams.NAME]`.

@@ -10,6 +10,7 @@
 //! - [`authorizers`]: `[apis.authorizers.NAME]`, per type
 //! - [`usage`]: API keys, usage plans, throttles, `[usage_store]`
 //! - [`websocket`]: `protocol = "websocket"`, `[apis.websocket]`, what its routes may have
+//! - [`tracing`]: `[tracing]`, the OpenTelemetry exporter
 //!
 //! A section whose entries come in types (integrations, authorizers) lists
 //! the keys each type accepts: a key of another type is a problem, never
@@ -24,6 +25,7 @@ mod responses;
 mod routes;
 mod server;
 mod tls;
+mod tracing;
 mod upstreams;
 mod usage;
 mod websocket;
@@ -158,6 +160,7 @@ impl Validator {
         let usage_store = raw.usage_store.map(|s| self.usage_store(s.into_inner()));
         let domains = self.domains(raw.domains, &listeners, &apis);
         self.tls_coverage(&listeners, &domains, &listener_spans, &domain_spans);
+        let tracing = raw.tracing.map(|t| self.tracing(t.into_inner()));
         Config {
             server,
             limits,
@@ -171,6 +174,7 @@ impl Validator {
             domains,
             warnings: Vec::new(),
             upstreams,
+            tracing,
         }
     }
 }
