@@ -121,6 +121,8 @@ pub fn run(
         let _ = thread.join();
     }
     gateway.access_log().close();
+    // Spans of the last requests go out (bounded to a few seconds).
+    gateway.tracer().shutdown();
     Ok(())
 }
 

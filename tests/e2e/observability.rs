@@ -491,3 +491,190 @@ integration = {{ type = "mock", body = "hello" }}
     assert!(read(&rotated).contains(&first));
     assert!(read(&log).contains(" 404 "), "{}", read(&log));
 }
+
+/// `tests/tools/otlp_receiver.py`, a collector's front door decoding with
+/// the OpenTelemetry project's own protobuf bindings.
+struct Collector {
+    child: std::process::Child,
+    port: u16,
+    spans: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Collector {
+    fn start() -> Collector {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spans = dir.path().join("spans.jsonl");
+        let mut child = std::process::Command::new("python3")
+            .arg(workspace().join("tests/tools/otlp_receiver.py"))
+            .arg(&spans)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the receiver's first line");
+        let port = line
+            .trim()
+            .strip_prefix("listening ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("not a listening line: {line:?}"));
+        Collector {
+            child,
+            port,
+            spans,
+            _dir: dir,
+        }
+    }
+
+    /// Every span received so far.
+    fn spans(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.spans)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_an_otlp_collector_with_the_callers_trace_and_parents() {
+    let upstream = Upstream::start();
+    let collector = Collector::start();
+    let gw = Gateway::start(&format!(
+        r#"
+[tracing]
+endpoint = "http://127.0.0.1:{port}/v1/traces"
+sample_ratio = 1.0
+service_name = "edge-gateway"
+export_interval = "100ms"
+
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+
+[plugins.tokens]
+component = "{component}"
+world = "authorizer"
+timeout = "5s"
+config = {{ tokens = "s3cret:alice" }}
+
+[[apis]]
+name = "shop"
+
+[apis.authorizers.bearer]
+type = "wasm"
+plugin = "tokens"
+identity_sources = ["$request.header.Authorization"]
+
+[[apis.routes]]
+key = "GET /pets/{{id}}"
+authorizer = "bearer"
+integration = {{ type = "http_proxy", url = "{origin}/pets/{{id}}" }}
+"#,
+        port = collector.port,
+        component = guest("rust_token_authorizer"),
+        origin = upstream.base(),
+    ));
+    let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span = "00f067aa0ba902b7";
+    let response = client()
+        .get(gw.url("main", "/pets/7"))
+        .header("authorization", "s3cret")
+        .header("traceparent", format!("00-{caller_trace}-{caller_span}-01"))
+        .header("tracestate", "vendor=opaque")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let seen: Value = response.json().await.expect("the upstream's description");
+    let upstream_parent = seen["headers"]["traceparent"][0]
+        .as_str()
+        .expect("traceparent upstream");
+    assert_eq!(
+        seen["headers"]["tracestate"][0], "vendor=opaque",
+        "passed on unchanged"
+    );
+
+    let mut spans = Vec::new();
+    crate::harness::eventually(Duration::from_secs(10), "three spans", || {
+        spans = collector.spans();
+        spans.len() >= 3
+    });
+    let server = spans
+        .iter()
+        .find(|s| s["kind"] == 2)
+        .expect("a SERVER span");
+    assert_eq!(server["traceId"], caller_trace);
+    assert_eq!(server["parentSpanId"], caller_span);
+    assert_eq!(server["name"], "GET /pets/{id}");
+    assert_eq!(server["attributes"]["http.response.status_code"], 200);
+    assert_eq!(server["attributes"]["http.route"], "/pets/{id}");
+    assert_eq!(
+        server["attributes"]["turnpike.request_id"],
+        request_id.as_str()
+    );
+    assert_eq!(server["resource"]["service.name"], "edge-gateway");
+    let server_id = server["spanId"].as_str().expect("span id");
+    // The upstream's parent is the gateway's request span.
+    assert_eq!(upstream_parent, format!("00-{caller_trace}-{server_id}-01"));
+    for (name, kind) in [("authorizer", 1), ("integration", 3)] {
+        let child = spans
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} span in {spans:?}"));
+        assert_eq!(child["kind"], kind);
+        assert_eq!(child["parentSpanId"], server_id, "{name}");
+        assert_eq!(child["traceId"], caller_trace);
+        let (start, end) = (
+            child["startTimeUnixNano"].as_u64().expect("start"),
+            child["endTimeUnixNano"].as_u64().expect("end"),
+        );
+        assert!(start >= server["startTimeUnixNano"].as_u64().expect("server start"));
+        assert!(end <= server["endTimeUnixNano"].as_u64().expect("server end"));
+        assert!(end >= start);
+    }
+    // The access log names the same trace.
+    assert_eq!(gw.access_log_entry(&request_id)["traceId"], caller_trace);
+
+    // Without a traceparent, the gateway starts a trace of its own.
+    let response = client()
+        .get(gw.url("main", "/pets/8"))
+        .header("authorization", "s3cret")
+        .send()
+        .await
+        .expect("request");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let seen: Value = response.json().await.expect("description");
+    let new_trace = gw.access_log_entry(&request_id)["traceId"]
+        .as_str()
+        .expect("trace id")
+        .to_owned();
+    assert_ne!(new_trace, caller_trace);
+    assert!(
+        seen["headers"]["traceparent"][0]
+            .as_str()
+            .is_some_and(|t| t.starts_with(&format!("00-{new_trace}-")))
+    );
+    crate::harness::eventually(Duration::from_secs(10), "the new trace's root span", || {
+        collector.spans().iter().any(|s| {
+            s["traceId"] == new_trace.as_str() && s["kind"] == 2 && s["parentSpanId"] == ""
+        })
+    });
+}

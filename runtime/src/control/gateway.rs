@@ -41,6 +41,9 @@ pub struct Gateway {
     alt_svc: OnceLock<Vec<Option<http::HeaderValue>>>,
     /// Open WebSocket connections.
     connections: Arc<super::connections::Connections>,
+    /// Trace context for every request; spans to the collector when
+    /// `[tracing]` says so.
+    tracer: crate::observe::trace::Tracer,
 }
 
 /// Settings applied once at start; a reload that changes them is refused.
@@ -49,6 +52,7 @@ struct FixedSettings {
     listeners: Vec<(String, std::net::SocketAddr, bool)>,
     access_log: AccessLogTarget,
     access_log_format: crate::config::AccessLogFormat,
+    tracing: Option<crate::config::TracingConfig>,
     admin: Option<std::net::SocketAddr>,
     workers: Option<std::num::NonZeroUsize>,
     data_dir: Option<std::path::PathBuf>,
@@ -73,6 +77,7 @@ impl FixedSettings {
                 .collect(),
             access_log: config.server.access_log.clone(),
             access_log_format: config.server.access_log_format.clone(),
+            tracing: config.tracing.clone(),
             admin: config.admin.as_ref().map(|a| a.address),
             workers: config.server.workers,
             data_dir: config.server.data_dir.clone(),
@@ -93,6 +98,9 @@ impl FixedSettings {
         }
         if new.access_log_format != self.access_log_format {
             changed.push("server.access_log_format");
+        }
+        if new.tracing != self.tracing {
+            changed.push("[tracing]");
         }
         if new.admin != self.admin {
             changed.push("[admin] address");
@@ -148,6 +156,9 @@ pub enum StartError {
     /// The access log could not be opened.
     #[error("cannot open the access log: {0}")]
     AccessLog(std::io::Error),
+    /// The trace exporter could not be set up.
+    #[error("[tracing]: {0}")]
+    Tracing(String),
     /// The configuration could not be compiled.
     #[error("cannot compile the configuration: {0}")]
     Compile(String),
@@ -184,6 +195,8 @@ impl Gateway {
         let access_log =
             AccessLog::open(&config.server.access_log, &config.server.access_log_format)
                 .map_err(StartError::AccessLog)?;
+        let tracer = crate::observe::trace::Tracer::new(config.tracing.as_ref())
+            .map_err(StartError::Tracing)?;
         start_health_checks(&snapshot);
         Ok(Gateway {
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -196,6 +209,7 @@ impl Gateway {
             bound: OnceLock::new(),
             alt_svc: OnceLock::new(),
             connections: Arc::default(),
+            tracer,
         })
     }
 
@@ -290,6 +304,11 @@ impl Gateway {
     /// The open WebSocket connections.
     pub fn connections(&self) -> &Arc<super::connections::Connections> {
         &self.connections
+    }
+
+    /// The trace context source and span exporter.
+    pub fn tracer(&self) -> &crate::observe::trace::Tracer {
+        &self.tracer
     }
 
     /// The response cache of `api`/`stage`, if the stage has one.

@@ -64,6 +64,10 @@ pub struct Forwarding<'a> {
     pub api_key: Option<&'a UsedApiKey>,
     /// On a WebSocket API: which connection and event the call is for.
     pub websocket: Option<WebSocketEvent<'a>>,
+    /// The W3C `traceparent` for the upstream (replacing the client's).
+    pub traceparent: Option<&'a HeaderValue>,
+    /// The `tracestate` that goes with it.
+    pub tracestate: Option<&'a HeaderValue>,
 }
 
 /// A WebSocket API's integration call: the connection and what happened
@@ -215,6 +219,14 @@ pub async fn collect_body(
 /// certificate it showed) and adds the authorizer's principal and context
 /// and the verified client certificate's fields.
 fn apply_gateway_headers(headers: &mut HeaderMap, forwarding: &Forwarding<'_>) {
+    if let Some(traceparent) = forwarding.traceparent {
+        use crate::observe::trace::{TRACEPARENT, TRACESTATE};
+        headers.insert(TRACEPARENT, traceparent.clone());
+        match forwarding.tracestate {
+            Some(state) => headers.insert(TRACESTATE, state.clone()),
+            None => headers.remove(TRACESTATE),
+        };
+    }
     let authorized = forwarding.authorized;
     if headers
         .keys()

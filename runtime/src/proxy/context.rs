@@ -159,6 +159,21 @@ pub struct Cx<'r> {
     pub websocket: Option<Box<super::websocket::Handshake>>,
     /// What the stage cache did (`None`: the route does not use it).
     pub cache_status: Option<crate::cache::CacheStatus>,
+    /// The request's W3C trace context (read from `traceparent`, or new).
+    pub trace: crate::observe::trace::RequestTrace,
+    /// The `traceparent` sent to the integration, built when one is called.
+    pub traceparent: Option<HeaderValue>,
+    /// When phases that become trace spans began.
+    pub marks: PhaseMarks,
+}
+
+/// When the phases that did work began (for the request's trace spans).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PhaseMarks {
+    /// The route's authorizer was asked (or its cache looked up).
+    pub authorizer: Option<Instant>,
+    /// The integration was called.
+    pub integration: Option<Instant>,
 }
 
 impl<'r> Cx<'r> {
@@ -171,6 +186,7 @@ impl<'r> Cx<'r> {
         parts: Parts,
         body: RequestBody,
     ) -> Cx<'r> {
+        let trace = gateway.tracer().start(&parts.headers);
         Cx {
             gateway,
             snapshot,
@@ -202,6 +218,9 @@ impl<'r> Cx<'r> {
             close_connection: false,
             websocket: None,
             cache_status: None,
+            trace,
+            traceparent: None,
+            marks: PhaseMarks::default(),
         }
     }
 
@@ -223,6 +242,8 @@ impl<'r> Cx<'r> {
             received: self.received_wall,
             api_key: self.api_key.as_ref(),
             websocket: self.websocket.as_ref().map(|w| w.event()),
+            traceparent: self.traceparent.as_ref(),
+            tracestate: self.trace.tracestate(),
         }
     }
 

@@ -186,6 +186,10 @@ pub async fn handle(
         &method,
         uri.path(),
     );
+    if cx.trace.recording() {
+        let status = response.status().as_u16();
+        record_spans(&cx, status, error.as_ref(), &method, uri.path(), version);
+    }
     let log = gateway.access_log();
     if log.enabled() {
         log.record(&AccessLogEntry {
@@ -216,7 +220,7 @@ pub async fn handle(
             connection_id: cx.websocket.as_ref().map(|w| &*w.connection_id),
             event_type: cx.websocket.as_ref().map(|_| "CONNECT"),
             cache_status: cx.cache_status.map(crate::cache::CacheStatus::as_str),
-            trace_id: None,
+            trace_id: Some(cx.trace.trace_id()),
             client_cert: cx.client_cert().map(|c| ClientCertEntry {
                 subject_dn: &c.subject,
                 issuer_dn: &c.issuer,
@@ -298,6 +302,55 @@ fn record_metrics(
             blame: error.blame().as_str(),
         });
     }
+}
+
+/// Hands the request's spans to the exporter: the request, and a child for
+/// the authorizer and the integration when they did work.
+fn record_spans(
+    cx: &Cx<'_>,
+    status: u16,
+    error: Option<&GatewayError>,
+    method: &http::Method,
+    path: &str,
+    version: http::Version,
+) {
+    use crate::observe::trace::{PhaseSpan, RequestRecord};
+    let wall = |at: std::time::Instant| cx.received_wall + at.duration_since(cx.received_at);
+    let end = wall(std::time::Instant::now());
+    let mut phases: smallvec::SmallVec<[PhaseSpan<'_>; 2]> = smallvec::SmallVec::new();
+    let marked = [
+        ("authorizer", cx.marks.authorizer, cx.authorizer_latency),
+        ("integration", cx.marks.integration, cx.integration.latency),
+    ];
+    for (name, started, took) in marked {
+        if let Some(started) = started {
+            phases.push(PhaseSpan {
+                name,
+                start: wall(started),
+                end: wall(started) + took.unwrap_or_default(),
+                attributes: &[],
+            });
+        }
+    }
+    let message = error.map(ToString::to_string);
+    cx.gateway.tracer().finish(
+        &cx.trace,
+        &RequestRecord {
+            start: cx.received_wall,
+            end,
+            method: method.as_str(),
+            path,
+            status,
+            request_id: cx.request_id_str(),
+            api: cx.api.map(|a| a.name.as_str()),
+            stage: cx.version.map(|v| v.stage.name.as_str()),
+            route_key: cx.route.map(|r| r.key.as_str()),
+            client_ip: cx.conn.client.ip(),
+            protocol: version_name(version),
+            error: message.as_deref(),
+            phases: &phases,
+        },
+    );
 }
 
 /// Reads the whole request body (up to the body limit, else 413) and keeps

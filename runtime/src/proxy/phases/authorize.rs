@@ -30,6 +30,7 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
     let Some(authorizer) = &route.authorizer else {
         return Ok(Flow::Continue);
     };
+    cx.marks.authorizer = Some(std::time::Instant::now());
     let authorized = match &authorizer.decider {
         Decider::SigV4(verifier) => Some(verify_sigv4(verifier, cx).await?),
         _ => decide(authorizer, cx).await?,

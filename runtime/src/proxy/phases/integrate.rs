@@ -38,6 +38,11 @@ pub async fn call(
     body: &mut Option<RequestBody>,
 ) -> Result<Response<ResponseBody>, GatewayError> {
     let mut measured = std::mem::take(&mut cx.integration);
+    cx.marks.integration = Some(std::time::Instant::now());
+    // Built only for what leaves the gateway: a mock answers itself.
+    if !matches!(route.integration, crate::integrations::Integration::Mock(_)) {
+        cx.traceparent = Some(cx.trace.traceparent());
+    }
     let outcome = route
         .integration
         .invoke(

@@ -261,6 +261,8 @@ async fn call_integration(
         received: call.received,
         api_key: conn.api_key.as_ref(),
         websocket: Some(event),
+        traceparent: None,
+        tracestate: None,
     };
     let mut body = Some(RequestBody::Buffered(data));
     route
