@@ -198,7 +198,14 @@ impl Body for ResponseBody {
                         }
                         hint
                     }
-                    Tail::Trailers(_) | Tail::Error(_) => SizeHint::with_exact(head),
+                    Tail::Trailers(_) => SizeHint::with_exact(head),
+                    // Not exact: a length would make the broken-off body
+                    // look complete to an HTTP/1.1 client.
+                    Tail::Error(_) => {
+                        let mut hint = SizeHint::new();
+                        hint.set_lower(head);
+                        hint
+                    }
                 }
             }
         }

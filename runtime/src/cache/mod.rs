@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{AGE, CACHE_CONTROL, CONTENT_LENGTH, SET_COOKIE, TRANSFER_ENCODING};
+use http::header::{
+    AGE, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, SET_COOKIE, TRANSFER_ENCODING,
+};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt;
 use tokio::sync::watch;
@@ -75,12 +77,6 @@ impl Caches {
         let mut stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
         stages.retain(|key, _| live.contains(key));
     }
-
-    /// The cache of `api`/`stage`, if the stage has one.
-    pub fn get(&self, api: &str, stage: &str) -> Option<Arc<StageCache>> {
-        let stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
-        stages.get(&(api.to_owned(), stage.to_owned())).cloned()
-    }
 }
 
 /// A stored response.
@@ -123,6 +119,9 @@ impl moka::Expiry<Arc<str>, Arc<CachedResponse>> for PerEntryTtl {
 /// Bytes an entry costs besides its key, headers and body: the map's node,
 /// the `Arc`s and the header map's table.
 const ENTRY_OVERHEAD: usize = 256;
+/// Bytes a header costs besides its name and value: its slot in the map
+/// and the value's own allocation.
+const HEADER_OVERHEAD: usize = 96;
 
 /// One stage's cache.
 pub struct StageCache {
@@ -270,8 +269,18 @@ impl StageCache {
         let limit = self.settings.max_entry_bytes;
         let (parts, mut body) = response.into_parts();
         let mut read = BytesMut::new();
+        // A body that trickles (a stream, a long poll) is not held back
+        // longer than this: what was read goes on, and the rest streams.
+        let deadline = tokio::time::Instant::now() + self.settings.lock_timeout;
         loop {
-            match body.frame().await {
+            let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+                Ok(frame) => frame,
+                Err(_) => {
+                    let rest = ResponseBody::resumed(read.freeze(), body);
+                    return (Response::from_parts(parts, rest), false);
+                }
+            };
+            match frame {
                 None => break,
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) => {
@@ -295,13 +304,26 @@ impl StageCache {
                 }
             }
         }
-        let body = read.freeze();
-        let mut headers = parts.headers.clone();
+        // Stored compactly: without the spare room the buffer grew into,
+        // and with header values copied out of the upstream connection's
+        // read buffer (hyper's parsed values share it, and would keep all
+        // of it alive as long as the entry lives).
+        let body = if read.capacity() > read.len() + read.len() / 8 {
+            Bytes::copy_from_slice(&read)
+        } else {
+            read.freeze()
+        };
+        let mut headers = HeaderMap::with_capacity(parts.headers.len());
+        for (name, value) in &parts.headers {
+            if let Ok(copied) = HeaderValue::from_bytes(value.as_bytes()) {
+                headers.append(name.clone(), copied);
+            }
+        }
         headers.remove(TRANSFER_ENCODING);
         headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         let weight = headers
             .iter()
-            .map(|(n, v)| n.as_str().len() + v.len() + 32)
+            .map(|(n, v)| n.as_str().len() + v.len() + HEADER_OVERHEAD)
             .sum::<usize>()
             + body.len()
             + ENTRY_OVERHEAD;
@@ -322,6 +344,12 @@ impl StageCache {
         let headers = response.headers();
         self.settings.statuses.contains(&response.status().as_u16())
             && !headers.contains_key(SET_COOKIE)
+            // A stream of events is never complete: not an entry.
+            && !headers.get(CONTENT_TYPE).is_some_and(|t| {
+                t.as_bytes()
+                    .get(..17)
+                    .is_some_and(|t| t.eq_ignore_ascii_case(b"text/event-stream"))
+            })
             && !headers.get_all(CACHE_CONTROL).iter().any(|v| {
                 v.to_str().is_ok_and(|v| {
                     v.split(',').any(|d| {

@@ -164,3 +164,35 @@ async fn a_waiter_gets_the_leaders_entry_and_gives_up_after_the_lock_timeout() {
     assert!(matches!(cache.lookup(&other).await, Lookup::Alone));
     assert!(started.elapsed() >= Duration::from_millis(200));
 }
+
+#[tokio::test]
+async fn event_streams_are_not_stored() {
+    let cache = StageCache::new(settings(1 << 20, 1024));
+    let mut events = answer(200, "data: 1\n\n");
+    events.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    let (sent, stored) = cache.store(Arc::from("s"), events, Duration::from_secs(60)).await;
+    assert!(!stored);
+    assert_eq!(text(sent).await, "data: 1\n\n");
+}
+
+#[tokio::test]
+async fn a_stored_entry_does_not_keep_the_upstream_buffer() {
+    // A header value sharing a large buffer, as hyper's parsed values do.
+    let buffer = bytes::Bytes::from(vec![b'a'; 64 * 1024]);
+    let shared = HeaderValue::from_maybe_shared(buffer.slice(0..4)).expect("value");
+    let mut response = answer(200, "x");
+    response.headers_mut().insert("x-shared", shared);
+    let cache = StageCache::new(settings(1 << 20, 1024));
+    let key: Arc<str> = Arc::from("k");
+    assert!(cache.store(key.clone(), response, Duration::from_secs(60)).await.1);
+    let Lookup::Hit(hit) = cache.lookup(&key).await else {
+        panic!("stored")
+    };
+    let value = &hit.headers["x-shared"];
+    assert_eq!(value, "aaaa");
+    // The copy lives on its own: the 64 KiB buffer is not behind it.
+    assert!(!std::ptr::eq(value.as_bytes().as_ptr(), buffer.as_ptr()));
+}

@@ -634,7 +634,7 @@ impl Definition {
                     templates: route.templates.clone(),
                     integration,
                     return_response: route.return_response,
-                    cache: route_cache(cache, tag.as_ref(), stage, route),
+                    cache: route_cache(cache, tag.as_ref(), stage, route, loaded),
                     metrics: Metrics::global().route(
                         &api.name,
                         stage.name.as_str(),
@@ -654,6 +654,7 @@ impl Definition {
                 variables: stage.variables.clone(),
                 policy: stage.policy.clone(),
                 plans: plans.clone(),
+                cache: cache.cloned(),
             },
             routes,
         })
@@ -693,6 +694,7 @@ fn route_cache(
     tag: Option<&Arc<str>>,
     stage: &StageConfig,
     route: &RouteConfig,
+    loaded: &Loaded<'_>,
 ) -> Option<RouteCache> {
     let (cache, tag, settings) = (cache?, tag?, stage.cache.as_ref()?);
     let own = route.cache.clone().unwrap_or_default();
@@ -700,12 +702,32 @@ fn route_cache(
     if own.enabled == Some(false) || ttl.is_zero() {
         return None;
     }
+    // What makes the route answer as it does — its integration, templates,
+    // and the plugins (by file and settings) it calls — is in the tag too:
+    // a reload that changes them starts afresh, one that does not keeps
+    // the entries.
+    let definition = {
+        use sha2::Digest;
+        let mut digest = sha2::Sha256::new();
+        digest.update(format!("{route:?}"));
+        let plugins = [
+            route.mapper,
+            match &route.integration {
+                IntegrationConfig::Function { plugin, .. } => Some(*plugin),
+                _ => None,
+            },
+        ];
+        for plugin in plugins.into_iter().flatten() {
+            digest.update(format!("{:?}", loaded.config.plugins.get(plugin)));
+        }
+        hex::encode(&digest.finalize()[..8])
+    };
     Some(RouteCache {
         stage: cache.clone(),
         all_methods: own.enabled == Some(true),
         ttl,
         key_parameters: own.key_parameters,
-        tag: tag.clone(),
+        tag: Arc::from(format!("{tag}/{definition}")),
     })
 }
 

@@ -313,7 +313,12 @@ impl Gateway {
 
     /// The response cache of `api`/`stage`, if the stage has one.
     pub fn stage_cache(&self, api: &str, stage: &str) -> Option<Arc<crate::cache::StageCache>> {
-        self.retained.caches.get(api, stage)
+        // The snapshot's, not the registry's: a compile that failed after
+        // making a new cache never served it.
+        let snapshot = self.snapshot();
+        let api = snapshot.apis.iter().find(|a| a.name == api)?;
+        let stage = api.stages.iter().find(|s| s.name == stage)?;
+        stage.main.stage.cache.clone()
     }
 }
 

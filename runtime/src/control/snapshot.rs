@@ -255,6 +255,8 @@ pub struct CompiledStage {
     /// Usage-plan limits by API key index, for the keys of plans covering
     /// this stage (shared by the stage's versions).
     pub plans: Arc<HashMap<usize, Arc<PlanLimits>>>,
+    /// The stage's response cache, if it has one (shared by its versions).
+    pub cache: Option<Arc<crate::cache::StageCache>>,
 }
 
 /// A route on one stage: everything its request needs after matching.
@@ -311,7 +313,8 @@ pub struct RouteCache {
 impl RouteCache {
     /// Whether requests with `method` go through the cache.
     pub fn caches(&self, method: &http::Method) -> bool {
-        self.all_methods || method == http::Method::GET
+        // HEAD has no body to store; its answer would replay as empty.
+        method == http::Method::GET || (self.all_methods && method != http::Method::HEAD)
     }
 }
 

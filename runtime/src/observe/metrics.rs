@@ -327,6 +327,9 @@ pub struct Metrics {
     /// The generation being served.
     pub generation: AtomicU64,
     recent_errors: Mutex<VecDeque<ErrorRecord>>,
+    /// Set while a thread keeps a failed request, so that others skip
+    /// building theirs.
+    error_lock_busy: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -404,13 +407,25 @@ impl Metrics {
         })
     }
 
-    /// Keeps a failed request for the operator view (the newest 50).
+    /// Whether a failed request would be kept now: not while another
+    /// thread is keeping one (an outage fails many requests at once; the
+    /// last 50 of them are as good as any, and no request waits).
+    pub fn recording_errors(&self) -> bool {
+        !self.error_lock_busy.load(Ordering::Relaxed)
+    }
+
+    /// Keeps a failed request for the operator view (the newest 50); skipped
+    /// when another thread holds the list.
     pub fn record_error(&self, record: ErrorRecord) {
-        let mut recent = self.recent_errors.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(mut recent) = self.recent_errors.try_lock() else {
+            return;
+        };
+        self.error_lock_busy.store(true, Ordering::Relaxed);
         if recent.len() == RECENT_ERRORS {
             recent.pop_back();
         }
         recent.push_front(record);
+        self.error_lock_busy.store(false, Ordering::Relaxed);
     }
 
     /// The newest failed requests first.

@@ -270,24 +270,31 @@ fn record_metrics(
         _ => {}
     }
     if let Some(authorizer) = cx.route.and_then(|r| r.authorizer_metrics.as_deref())
-        && let Some(cache_hit) = cx.authorizer_cache_hit
+        && cx.marks.authorizer.is_some()
     {
-        if cache_hit {
+        if cx.authorizer_cache_hit == Some(true) {
             authorizer.cache_hits.inc();
-        }
-        if let Some(latency) = cx.authorizer_latency {
+        } else if let Some(latency) = cx.authorizer_latency {
             authorizer.latency.observe(latency);
         }
         match (&cx.authorized, kind) {
             (Some(_), _) => authorizer.allowed.inc(),
-            (None, Some(ErrorKind::AuthorizerFailed | ErrorKind::Internal)) => {
-                authorizer.failed.inc()
-            }
-            (None, _) => authorizer.denied.inc(),
+            (
+                None,
+                Some(
+                    ErrorKind::Unauthorized
+                    | ErrorKind::Forbidden
+                    | ErrorKind::PolicyDenied(_)
+                    | ErrorKind::SignatureRefused(_),
+                ),
+            ) => authorizer.denied.inc(),
+            // Failed closed, or open (the request went on unauthorized).
+            (None, _) => authorizer.failed.inc(),
         }
     }
     if let Some(error) = error
         && error.blame() != Blame::Downstream
+        && global.recording_errors()
     {
         global.record_error(crate::observe::metrics::ErrorRecord {
             time: humantime::format_rfc3339_millis(cx.received_wall).to_string(),

@@ -97,6 +97,17 @@ impl Validator {
             let models = self.models(&api, &key);
             let is_websocket = super::websocket::is_websocket(self, &api, &key);
             let websocket = self.websocket(&api, &key, is_websocket, &authorizers);
+            if is_websocket {
+                for (name, stage) in &api.stages {
+                    if let Some(cache) = &stage.get_ref().cache {
+                        self.problem(
+                            cache.span(),
+                            format!("{key}.stages.{name}.cache"),
+                            "a WebSocket API has no response cache (its handshakes and messages are not cached)",
+                        );
+                    }
+                }
+            }
             let routes = self.routes(
                 &api,
                 &key,

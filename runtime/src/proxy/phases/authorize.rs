@@ -30,11 +30,17 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
     let Some(authorizer) = &route.authorizer else {
         return Ok(Flow::Continue);
     };
-    cx.marks.authorizer = Some(std::time::Instant::now());
-    let authorized = match &authorizer.decider {
-        Decider::SigV4(verifier) => Some(verify_sigv4(verifier, cx).await?),
-        _ => decide(authorizer, cx).await?,
+    let started = Instant::now();
+    cx.marks.authorizer = Some(started);
+    let decided = match &authorizer.decider {
+        Decider::SigV4(verifier) => verify_sigv4(verifier, cx).await.map(Some),
+        _ => decide(authorizer, cx).await,
     };
+    // Plugins time their own call; the built-in checks are timed here.
+    if cx.authorizer_latency.is_none() && cx.authorizer_cache_hit != Some(true) {
+        cx.authorizer_latency = Some(started.elapsed());
+    }
+    let authorized = decided?;
     if !route.scopes.is_empty()
         && !authorized
             .as_ref()

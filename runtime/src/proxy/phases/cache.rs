@@ -102,18 +102,17 @@ async fn fetch(
     Ok(response)
 }
 
-/// `Cache-Control: max-age=0` (or `no-cache`, which asks the same of a
-/// cache) in the request.
+/// `Cache-Control: max-age=0` in the request — only that, as API Gateway:
+/// a browser's `no-cache` on a hard reload is no request to invalidate
+/// (and would be refused with 403 under `FAIL_WITH_403`).
 fn asks_to_invalidate(headers: &http::HeaderMap) -> bool {
     headers.get_all(CACHE_CONTROL).iter().any(|value| {
         value.to_str().is_ok_and(|value| {
             value.split(',').any(|directive| {
-                let directive = directive.trim();
-                directive.eq_ignore_ascii_case("no-cache")
-                    || directive.split_once('=').is_some_and(|(name, seconds)| {
-                        name.trim().eq_ignore_ascii_case("max-age")
-                            && seconds.trim().trim_matches('"') == "0"
-                    })
+                directive.split_once('=').is_some_and(|(name, seconds)| {
+                    name.trim().eq_ignore_ascii_case("max-age")
+                        && seconds.trim().trim_matches('"') == "0"
+                })
             })
         })
     })
@@ -194,7 +193,10 @@ mod tests {
         };
         assert!(ask("max-age=0"));
         assert!(ask("no-transform, Max-Age = \"0\""));
-        assert!(ask("no-cache"));
+        assert!(
+            !ask("no-cache"),
+            "a browser's hard reload is not an invalidation"
+        );
         assert!(!ask("max-age=10"));
         assert!(!ask("max-age=00x"));
         assert!(!ask("no-store"));
