@@ -464,3 +464,43 @@ async fn a_cached_answer_never_reaches_a_caller_who_would_be_refused() {
         "no key at all"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_entries_unless_the_route_changed() {
+    let upstream = Upstream::start();
+    let config = config(&upstream, &guest("rust_token_authorizer"));
+    let gw = Gateway::start(&config);
+    let http = client();
+    let url = gw.url("main", "/prod/items?page=3");
+    assert_eq!(get(&gw, http.get(&url)).await.cache_status, "miss");
+    let reload = || async {
+        let response = http
+            .post(format!("http://{}/reload", gw.addr("@admin")))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("reload");
+        assert_eq!(
+            response.status(),
+            200,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+    };
+    // The same file: the entry still answers.
+    reload().await;
+    assert_eq!(get(&gw, http.get(&url)).await.cache_status, "hit");
+    // The route's integration changed: its old answers are not served.
+    gw.rewrite_config(
+        &config.replace(
+            "url = \"{origin}/items\""
+                .replace("{origin}", &upstream.base())
+                .as_str(),
+            &format!("url = \"{}/items-v2\"", upstream.base()),
+        ),
+    );
+    reload().await;
+    let fresh = get(&gw, http.get(&url)).await;
+    assert_eq!(fresh.cache_status, "miss");
+    assert!(fresh.body.contains("/items-v2"), "{}", fresh.body);
+}
