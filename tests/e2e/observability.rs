@@ -576,13 +576,24 @@ type = "wasm"
 plugin = "tokens"
 identity_sources = ["$request.header.Authorization"]
 
+[plugins.json-mapper]
+component = "{mapper}"
+world = "mapper"
+timeout = "5s"
+
 [[apis.routes]]
 key = "GET /pets/{{id}}"
 authorizer = "bearer"
 integration = {{ type = "http_proxy", url = "{origin}/pets/{{id}}" }}
+
+[[apis.routes]]
+key = "GET /hello"
+mapper = "json-mapper"
+integration = {{ type = "mock", status = 202, body = "plain words" }}
 "#,
         port = collector.port,
         component = guest("rust_token_authorizer"),
+        mapper = guest("rust_json_mapper"),
         origin = upstream.base(),
     ));
     let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -677,4 +688,37 @@ integration = {{ type = "http_proxy", url = "{origin}/pets/{{id}}" }}
             s["traceId"] == new_trace.as_str() && s["kind"] == 2 && s["parentSpanId"] == ""
         })
     });
+
+    // A mapper's two calls are plugin spans of their request.
+    let response = client()
+        .get(gw.url("main", "/hello"))
+        .header("traceparent", format!("00-{caller_trace}-{caller_span}-01"))
+        .send()
+        .await
+        .expect("request");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let mut plugin_spans = Vec::new();
+    crate::harness::eventually(Duration::from_secs(10), "the mapper's spans", || {
+        let spans = collector.spans();
+        let Some(server) = spans
+            .iter()
+            .find(|s| s["attributes"]["turnpike.request_id"] == request_id.as_str())
+        else {
+            return false;
+        };
+        let server_id = server["spanId"].clone();
+        plugin_spans = spans
+            .iter()
+            .filter(|s| s["name"] == "plugin" && s["parentSpanId"] == server_id)
+            .cloned()
+            .collect();
+        plugin_spans.len() == 2
+    });
+    for span in &plugin_spans {
+        assert_eq!(span["attributes"]["turnpike.plugin"], "json-mapper");
+        assert_eq!(span["kind"], 1);
+    }
 }

@@ -173,7 +173,9 @@ async fn event_streams_are_not_stored() {
         "content-type",
         HeaderValue::from_static("text/event-stream; charset=utf-8"),
     );
-    let (sent, stored) = cache.store(Arc::from("s"), events, Duration::from_secs(60)).await;
+    let (sent, stored) = cache
+        .store(Arc::from("s"), events, Duration::from_secs(60))
+        .await;
     assert!(!stored);
     assert_eq!(text(sent).await, "data: 1\n\n");
 }
@@ -187,7 +189,12 @@ async fn a_stored_entry_does_not_keep_the_upstream_buffer() {
     response.headers_mut().insert("x-shared", shared);
     let cache = StageCache::new(settings(1 << 20, 1024));
     let key: Arc<str> = Arc::from("k");
-    assert!(cache.store(key.clone(), response, Duration::from_secs(60)).await.1);
+    assert!(
+        cache
+            .store(key.clone(), response, Duration::from_secs(60))
+            .await
+            .1
+    );
     let Lookup::Hit(hit) = cache.lookup(&key).await else {
         panic!("stored")
     };

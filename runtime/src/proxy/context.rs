@@ -174,6 +174,9 @@ pub struct PhaseMarks {
     pub authorizer: Option<Instant>,
     /// The integration was called.
     pub integration: Option<Instant>,
+    /// The mapper plugin's two calls (request, response): when each began
+    /// and how long it took.
+    pub mapper: [Option<(Instant, Duration)>; 2],
 }
 
 impl<'r> Cx<'r> {

@@ -324,7 +324,11 @@ fn record_spans(
     use crate::observe::trace::{PhaseSpan, RequestRecord};
     let wall = |at: std::time::Instant| cx.received_wall + at.duration_since(cx.received_at);
     let end = wall(std::time::Instant::now());
-    let mut phases: smallvec::SmallVec<[PhaseSpan<'_>; 2]> = smallvec::SmallVec::new();
+    let mapper = cx
+        .route
+        .and_then(|r| r.mapper.as_deref())
+        .map(|m| [("turnpike.plugin", m.name().to_owned())]);
+    let mut phases: smallvec::SmallVec<[PhaseSpan<'_>; 4]> = smallvec::SmallVec::new();
     let marked = [
         ("authorizer", cx.marks.authorizer, cx.authorizer_latency),
         ("integration", cx.marks.integration, cx.integration.latency),
@@ -336,6 +340,16 @@ fn record_spans(
                 start: wall(started),
                 end: wall(started) + took.unwrap_or_default(),
                 attributes: &[],
+            });
+        }
+    }
+    if let Some(attributes) = &mapper {
+        for (started, took) in cx.marks.mapper.iter().flatten() {
+            phases.push(PhaseSpan {
+                name: "plugin",
+                start: wall(*started),
+                end: wall(*started) + *took,
+                attributes,
             });
         }
     }

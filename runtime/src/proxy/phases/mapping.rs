@@ -95,10 +95,10 @@ pub async fn request(cx: &mut Cx<'_>) -> Verdict {
         headers: crate::plugin::header_entries(&cx.parts.headers),
         body: bytes.to_vec(),
     };
-    let outcome = mapper
-        .map_request(&info, &context(cx), &request)
-        .await
-        .map_err(failed)?;
+    let started = std::time::Instant::now();
+    let outcome = mapper.map_request(&info, &context(cx), &request).await;
+    cx.marks.mapper[0] = Some((started, started.elapsed()));
+    let outcome = outcome.map_err(failed)?;
     cx.plugin_view = Some(info);
     let mapped = match outcome {
         RequestOutcome::Respond(answer) => return to_response(mapper, answer).map(Flow::Respond),
@@ -149,10 +149,10 @@ pub async fn response(cx: &mut Cx<'_>) -> Verdict {
         headers: crate::plugin::header_entries(&parts.headers),
         body: bytes.to_vec(),
     };
-    let mapped = mapper
-        .map_response(info, &context(cx), &original)
-        .await
-        .map_err(failed)?;
+    let started = std::time::Instant::now();
+    let mapped = mapper.map_response(info, &context(cx), &original).await;
+    cx.marks.mapper[1] = Some((started, started.elapsed()));
+    let mapped = mapped.map_err(failed)?;
     cx.response = Some(to_response(mapper, mapped)?);
     Ok(Flow::Continue)
 }
