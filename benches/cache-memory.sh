@@ -4,7 +4,7 @@
 # each a miss that the backend (nginx, 128-byte body) answers and the cache
 # stores; the gateway's resident memory (VmRSS) before and after, divided by
 # the entries stored, is what one entry costs the process. The cache's own
-# accounting (its weigher: key, headers, body and a fixed 256 bytes) is
+# accounting (its weigher: key, headers, body and a fixed 1 KiB) is
 # printed beside it from the admin API.
 #
 #   cargo build --release -p turnpike && benches/cache-memory.sh
