@@ -40,6 +40,33 @@ pub const TRACEPARENT: &str = "traceparent";
 /// The W3C header with vendors' own trace state, passed on unchanged.
 pub const TRACESTATE: &str = "tracestate";
 
+tokio::task_local! {
+    /// The trace of the request whose plugin runs on this task: what the
+    /// plugin's own outbound HTTP calls carry.
+    static CURRENT: RequestTrace;
+}
+
+/// Runs `work` — a plugin's invocation — as part of `trace`, so that the
+/// HTTP calls the plugin makes carry it ([`propagate`]). The plugin runs on
+/// the request's own task (wasmtime polls its fiber there), so a task-local
+/// value reaches the host functions without being passed through every
+/// plugin interface.
+pub async fn within<F: std::future::Future>(trace: &RequestTrace, work: F) -> F::Output {
+    CURRENT.scope(trace.clone(), work).await
+}
+
+/// Sets `traceparent` and `tracestate` on an outbound request a plugin
+/// makes, when it runs within a request's trace (else leaves them alone).
+pub fn propagate(headers: &mut HeaderMap) {
+    let _ = CURRENT.try_with(|trace| {
+        headers.insert(TRACEPARENT, trace.traceparent());
+        match trace.tracestate() {
+            Some(state) => headers.insert(TRACESTATE, state.clone()),
+            None => headers.remove(TRACESTATE),
+        };
+    });
+}
+
 /// Longest wait for one export (all its retries included): a slow collector
 /// delays the export thread, never a request.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -91,6 +91,8 @@ impl wasmtime_wasi_http::WasiHttpHooks for Egress {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let _ = fut;
+        let mut request = request;
+        crate::observe::trace::propagate(request.headers_mut());
         Box::new(async move {
             use http_body_util::BodyExt;
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
@@ -261,9 +263,10 @@ impl outbound_http::Host for HostState {
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        let outgoing = builder
+        let mut outgoing = builder
             .body(Full::new(Bytes::from(request.body.unwrap_or_default())))
             .map_err(|e| Error::Failed(format!("invalid request: {e}")))?;
+        crate::observe::trace::propagate(outgoing.headers_mut());
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let exchange = async {
             let response = outbound_client()

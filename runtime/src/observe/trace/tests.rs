@@ -442,3 +442,32 @@ fn the_tracer_is_shared_by_the_workers() {
     shared::<Tracer>();
     shared::<RequestTrace>();
 }
+
+#[tokio::test]
+async fn a_plugins_outbound_request_carries_the_trace_it_runs_within() {
+    let tracer = Tracer::new(None).expect("propagation only");
+    let trace = tracer.start(&headers(&[
+        ("traceparent", &traceparent("01")),
+        ("tracestate", "vendor=1"),
+    ]));
+    let sent = within(&trace, async {
+        // What a host function does for the plugin's HTTP request.
+        let mut outbound = HeaderMap::new();
+        outbound.insert(TRACESTATE, HeaderValue::from_static("forged=1"));
+        propagate(&mut outbound);
+        outbound
+    })
+    .await;
+    assert_eq!(sent[TRACEPARENT], trace.traceparent());
+    assert!(
+        sent[TRACEPARENT]
+            .to_str()
+            .expect("ascii")
+            .contains(trace.trace_id())
+    );
+    assert_eq!(sent[TRACESTATE], "vendor=1");
+    // Outside a request's plugin call, nothing is added.
+    let mut alone = HeaderMap::new();
+    propagate(&mut alone);
+    assert!(alone.is_empty());
+}

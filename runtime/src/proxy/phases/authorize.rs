@@ -10,6 +10,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::observe::trace::within;
+
 use crate::auth::jwt::{JwtRefusal, JwtVerifier};
 use crate::auth::lambda::{LambdaAnswer, PolicyGrant, PolicyVerdict};
 use crate::auth::sigv4::SigV4Verifier;
@@ -136,13 +138,16 @@ async fn decide(
             let started = Instant::now();
             let event = lambda_event(authorizer, *format, aws, &values, cx);
             let request_id = cx.request_id_str().to_owned();
-            let answer = ask_lambda(
-                authorizer,
-                plugin,
-                *format,
-                function_arn,
-                &request_id,
-                &event,
+            let answer = within(
+                &cx.trace,
+                ask_lambda(
+                    authorizer,
+                    plugin,
+                    *format,
+                    function_arn,
+                    &request_id,
+                    &event,
+                ),
             )
             .await;
             cx.authorizer_latency = Some(started.elapsed());
@@ -175,7 +180,7 @@ async fn decide(
         request: plugin_view(cx),
     };
     let started = Instant::now();
-    let outcome = plugin.authorize(cx.request_id_str(), &input).await;
+    let outcome = within(&cx.trace, plugin.authorize(cx.request_id_str(), &input)).await;
     cx.authorizer_latency = Some(started.elapsed());
     match outcome {
         Ok(Decision::Allow(allow)) => {

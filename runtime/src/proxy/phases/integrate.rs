@@ -7,6 +7,7 @@ use http::request::Parts;
 use crate::body::{RequestBody, ResponseBody};
 use crate::control::snapshot::CompiledRoute;
 use crate::error::{ErrorKind, GatewayError};
+use crate::integrations::Integration;
 use crate::proxy::{Cx, Flow, Verdict};
 
 /// Hands the request to the integration; its response goes on to the
@@ -40,20 +41,24 @@ pub async fn call(
     let mut measured = std::mem::take(&mut cx.integration);
     cx.marks.integration = Some(std::time::Instant::now());
     // Built only for what leaves the gateway: a mock answers itself.
-    if !matches!(route.integration, crate::integrations::Integration::Mock(_)) {
+    if !matches!(route.integration, Integration::Mock(_)) {
         cx.traceparent = Some(cx.trace.traceparent());
     }
-    let outcome = route
-        .integration
-        .invoke(
-            cx.gateway.upstream(),
-            cx.forwarding(),
-            parts,
-            body,
-            &cx.params,
-            &mut measured,
-        )
-        .await;
+    let invocation = route.integration.invoke(
+        cx.gateway.upstream(),
+        cx.forwarding(),
+        parts,
+        body,
+        &cx.params,
+        &mut measured,
+    );
+    // A function's own outbound calls carry the request's trace.
+    let outcome = match route.integration {
+        Integration::Function(_) | Integration::Lambda(_) => {
+            crate::observe::trace::within(&cx.trace, invocation).await
+        }
+        _ => invocation.await,
+    };
     cx.integration = measured;
     outcome
 }

@@ -96,7 +96,9 @@ pub async fn request(cx: &mut Cx<'_>) -> Verdict {
         body: bytes.to_vec(),
     };
     let started = std::time::Instant::now();
-    let outcome = mapper.map_request(&info, &context(cx), &request).await;
+    let outcome =
+        crate::observe::trace::within(&cx.trace, mapper.map_request(&info, &context(cx), &request))
+            .await;
     cx.marks.mapper[0] = Some((started, started.elapsed()));
     let outcome = outcome.map_err(failed)?;
     cx.plugin_view = Some(info);
@@ -150,7 +152,11 @@ pub async fn response(cx: &mut Cx<'_>) -> Verdict {
         body: bytes.to_vec(),
     };
     let started = std::time::Instant::now();
-    let mapped = mapper.map_response(info, &context(cx), &original).await;
+    let mapped = crate::observe::trace::within(
+        &cx.trace,
+        mapper.map_response(info, &context(cx), &original),
+    )
+    .await;
     cx.marks.mapper[1] = Some((started, started.elapsed()));
     let mapped = mapped.map_err(failed)?;
     cx.response = Some(to_response(mapper, mapped)?);
