@@ -62,7 +62,8 @@ pub struct AccessLogEntry<'a> {
     pub principal_id: Option<&'a str>,
     /// Whether the authorizer's decision came from its cache.
     pub authorizer_cache_hit: Option<bool>,
-    /// Milliseconds the authorizer plugin took, if invoked.
+    /// Milliseconds the authorizer took: its plugin, if invoked, or the
+    /// built-in JWT or SigV4 check.
     pub authorizer_latency: Option<f64>,
     /// The custom domain that mapped the request.
     #[serde(skip_serializing_if = "Option::is_none")]

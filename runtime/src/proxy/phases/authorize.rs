@@ -38,8 +38,11 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
         Decider::SigV4(verifier) => verify_sigv4(verifier, cx).await.map(Some),
         _ => decide(authorizer, cx).await,
     };
-    // Plugins time their own call; the built-in checks are timed here.
-    if cx.authorizer_latency.is_none() && cx.authorizer_cache_hit != Some(true) {
+    // Plugins time their own call (and a request refused before it has
+    // none); the built-in checks are timed here.
+    if matches!(authorizer.decider, Decider::SigV4(_) | Decider::Jwt(_))
+        && cx.authorizer_cache_hit != Some(true)
+    {
         cx.authorizer_latency = Some(started.elapsed());
     }
     let authorized = decided?;
