@@ -17,6 +17,9 @@ fn config(cert: &crate::pki::Files, origin: &Upstream) -> String {
 [limits]
 max_body_size = "1KiB"
 
+[admin]
+address = "127.0.0.1:0"
+
 [[listeners]]
 name = "https"
 address = "127.0.0.1:0"
@@ -142,6 +145,25 @@ async fn http3_requests_take_the_same_path_as_tcp_ones() {
         }),
     );
     assert!(refused.get("error").is_some(), "{refused}");
+
+    // The two QUIC connections that completed their handshake are counted
+    // as HTTP/3 connections of the listener (both closed by now).
+    let metrics = reqwest::get(format!("http://{}/metrics", gw.addr("@admin")))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(
+            "turnpike_accepted_connections_total{listener=\"https\",protocol=\"h3\"} 2\n"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("turnpike_open_connections{listener=\"https\",protocol=\"h3\"} 0\n"),
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -42,6 +42,14 @@ world = "authorizer"
 timeout = "5s"
 config = {{ tokens = "s3cret:alice" }}
 
+[api_keys.partner]
+value = "observability-partner-key-0123"
+
+[usage_plans.tiny]
+api_keys = ["partner"]
+stages = [{{ api = "shop", stage = "prod" }}]
+quota = {{ limit = 1, period = "day" }}
+
 [[apis]]
 name = "shop"
 
@@ -71,6 +79,11 @@ integration = {{ type = "http_proxy", url = "http://127.0.0.1:{dead_port}/" }}
 key = "GET /secret"
 authorizer = "bearer"
 integration = {{ type = "mock", body = "secret" }}
+
+[[apis.routes]]
+key = "GET /metered"
+api_key_required = true
+integration = {{ type = "mock", body = "metered" }}
 
 [[apis.routes]]
 key = "GET /scarce"
@@ -183,6 +196,17 @@ async fn metrics_count_the_traffic_sent() {
         2,
         "{scarce:?}"
     );
+    let mut metered = Vec::new();
+    for _ in 0..2 {
+        let response = http
+            .get(url("/metered"))
+            .header("x-api-key", "observability-partner-key-0123")
+            .send()
+            .await
+            .expect("metered");
+        metered.push(response.status().as_u16());
+    }
+    assert_eq!(metered, [200, 429], "a quota of one call a day");
     assert_eq!(
         http.get(gw.url("main", "/nowhere"))
             .send()
@@ -271,6 +295,22 @@ async fn metrics_count_the_traffic_sent() {
     assert_eq!(
         m.value("turnpike_throttled_requests_total", &route("GET /scarce")),
         2.0
+    );
+    let tiny = [("api", "shop"), ("stage", "prod"), ("plan", "tiny")];
+    assert_eq!(
+        m.value("turnpike_usage_plan_quota_exceeded_requests_total", &tiny),
+        1.0
+    );
+    assert_eq!(
+        m.value("turnpike_usage_plan_throttled_requests_total", &tiny),
+        0.0
+    );
+    assert_eq!(
+        m.value(
+            "turnpike_quota_exceeded_requests_total",
+            &route("GET /metered")
+        ),
+        1.0
     );
     let decisions = "turnpike_authorizer_decisions_total";
     let bearer = [("api", "shop"), ("authorizer", "bearer")];

@@ -743,6 +743,7 @@ fn plan_limits(
         if !plan.stages.iter().any(|(a, s)| a == api && s == stage) {
             continue;
         }
+        let metrics = Metrics::global().plan(api, stage, &plan.name);
         for &key in &plan.api_keys {
             let key_name = &config.api_keys[key].name;
             let bucket = plan
@@ -760,6 +761,7 @@ fn plan_limits(
                     key: key_name.clone(),
                     bucket,
                     quota,
+                    metrics: metrics.clone(),
                 }),
             );
         }

@@ -329,4 +329,6 @@ pub struct PlanLimits {
     pub bucket: Option<Arc<Bucket>>,
     /// Requests of this key per period.
     pub quota: Option<Arc<Quota>>,
+    /// The plan's refusals on this stage (all its keys together).
+    pub metrics: Arc<crate::observe::metrics::PlanMetrics>,
 }

@@ -259,6 +259,22 @@ pub struct PluginMetrics {
     pub duration: Histogram,
 }
 
+/// One usage plan on one stage: what it refused.
+#[derive(Default)]
+pub struct PlanMetrics {
+    labels: [(&'static str, String); 3],
+    /// Calls refused by the plan's rate (429 `Too Many Requests`).
+    pub throttled: Counter,
+    /// Calls refused by the plan's quota (429 `Limit Exceeded`).
+    pub quota_exceeded: Counter,
+}
+
+impl std::fmt::Debug for PlanMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PlanMetrics").field(&self.labels).finish()
+    }
+}
+
 /// Open connections of one listener and protocol.
 #[derive(Default)]
 pub struct ConnectionMetrics {
@@ -318,6 +334,7 @@ pub struct Metrics {
     plugins: Mutex<HashMap<String, Arc<PluginMetrics>>>,
     connections: Mutex<HashMap<(String, &'static str), Arc<ConnectionMetrics>>>,
     websockets: Mutex<HashMap<(String, String), Arc<WebSocketMetrics>>>,
+    plans: Mutex<HashMap<(String, String, String), Arc<PlanMetrics>>>,
     /// Requests no route answered (no API, no stage, no route).
     pub unmatched: RouteMetrics,
     /// Changes applied (reloads, uploads, deployments, keys).
@@ -398,6 +415,21 @@ impl Metrics {
                 ("protocol", protocol.to_owned()),
             ]
         })
+    }
+
+    /// The series of usage plan `plan` on `api`/`stage`.
+    pub fn plan(&self, api: &str, stage: &str, plan: &str) -> Arc<PlanMetrics> {
+        get_or_insert(
+            &self.plans,
+            (api.to_owned(), stage.to_owned(), plan.to_owned()),
+            |m| {
+                m.labels = [
+                    ("api", api.to_owned()),
+                    ("stage", stage.to_owned()),
+                    ("plan", plan.to_owned()),
+                ]
+            },
+        )
     }
 
     /// The series of WebSocket API `api` on `stage`.
@@ -602,6 +634,24 @@ impl Collector for Collected {
                 }
             })?;
         }
+
+        let plans: Vec<Arc<PlanMetrics>> = sorted(&metrics.plans, |p| p.labels.clone());
+        family(
+            e,
+            "turnpike_usage_plan_throttled_requests",
+            "Calls a usage plan's rate refused (429 Too Many Requests), per API, stage and plan.",
+            C,
+            &plans,
+            |p, out| out(labels(&p.labels), Sample::Counter(p.throttled.get())),
+        )?;
+        family(
+            e,
+            "turnpike_usage_plan_quota_exceeded_requests",
+            "Calls a usage plan's quota refused (429 Limit Exceeded), per API, stage and plan.",
+            C,
+            &plans,
+            |p, out| out(labels(&p.labels), Sample::Counter(p.quota_exceeded.get())),
+        )?;
 
         let authorizers: Vec<Arc<AuthorizerMetrics>> =
             sorted(&metrics.authorizers, |a| a.labels.clone());

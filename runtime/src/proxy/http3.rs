@@ -158,6 +158,7 @@ async fn accept_loop(
     counts: &Arc<ConnectionCounts>,
     closing: &watch::Receiver<()>,
 ) {
+    let metrics = crate::observe::Metrics::global().connections(name, "h3");
     while let Some(incoming) = endpoint.accept().await {
         let max = gateway
             .snapshot()
@@ -184,6 +185,7 @@ async fn accept_loop(
             }
         };
         let (gateway, closing) = (gateway.clone(), closing.clone());
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             let connection = match tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting).await {
                 Ok(Ok(connection)) => connection,
@@ -196,7 +198,9 @@ async fn accept_loop(
                     return;
                 }
             };
+            let counted = super::listeners::Counted::open(&metrics);
             serve_connection(connection, listener, gateway, closing).await;
+            drop(counted);
             drop(open);
         });
     }

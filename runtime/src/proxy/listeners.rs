@@ -380,10 +380,10 @@ async fn accept_loop(
 }
 
 /// Counts a connection as open in its listener's metrics while it lives.
-struct Counted<'m>(&'m ConnectionMetrics);
+pub(super) struct Counted<'m>(&'m ConnectionMetrics);
 
 impl<'m> Counted<'m> {
-    fn open(metrics: &'m ConnectionMetrics) -> Counted<'m> {
+    pub(super) fn open(metrics: &'m ConnectionMetrics) -> Counted<'m> {
         metrics.accepted.inc();
         metrics.open.add(1);
         Counted(metrics)

@@ -71,26 +71,32 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
 pub async fn admit(plan: &PlanLimits, throttle: Option<&Arc<Bucket>>) -> Result<(), GatewayError> {
     if let Some(bucket) = &plan.bucket {
         bucket.admit().await.map_err(|refusal| match refusal {
-            Refusal::Limited(seconds) => GatewayError::with_source(
-                ErrorKind::TooManyRequests(seconds),
-                format!(
-                    "API key `{}` exceeds the rate of usage plan `{}`",
-                    plan.key, plan.plan
-                ),
-            ),
+            Refusal::Limited(seconds) => {
+                plan.metrics.throttled.inc();
+                GatewayError::with_source(
+                    ErrorKind::TooManyRequests(seconds),
+                    format!(
+                        "API key `{}` exceeds the rate of usage plan `{}`",
+                        plan.key, plan.plan
+                    ),
+                )
+            }
             Refusal::Unavailable(why) => unavailable(why),
         })?;
     }
     route_throttle(throttle).await?;
     if let Some(quota) = &plan.quota {
         quota.admit().await.map_err(|refusal| match refusal {
-            QuotaRefusal::Exceeded(seconds) => GatewayError::with_source(
-                ErrorKind::LimitExceeded(seconds),
-                format!(
-                    "API key `{}` used up the quota of usage plan `{}`",
-                    plan.key, plan.plan
-                ),
-            ),
+            QuotaRefusal::Exceeded(seconds) => {
+                plan.metrics.quota_exceeded.inc();
+                GatewayError::with_source(
+                    ErrorKind::LimitExceeded(seconds),
+                    format!(
+                        "API key `{}` used up the quota of usage plan `{}`",
+                        plan.key, plan.plan
+                    ),
+                )
+            }
             QuotaRefusal::Storage(why) => unavailable(why),
         })?;
     }
