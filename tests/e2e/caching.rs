@@ -15,12 +15,6 @@ use crate::upstream::Upstream;
 const TOKEN: &str = "cache-admin-token-0123456789";
 const KEY: &str = "cache-partner-key-0123456789";
 
-fn token_file() -> String {
-    let path = crate::harness::workspace().join("target/e2e-cache-admin.token");
-    std::fs::write(&path, TOKEN).expect("write the token file");
-    path.display().to_string()
-}
-
 fn config(upstream: &Upstream, component: &str) -> String {
     format!(
         r#"
@@ -116,7 +110,7 @@ key = "GET /uncached"
 cache = {{ enabled = false }}
 integration = {{ type = "http_proxy", url = "{origin}/uncached" }}
 "#,
-        token = token_file(),
+        token = crate::harness::token_file("cache-admin", TOKEN),
         origin = upstream.base(),
     )
 }

@@ -269,6 +269,22 @@ pub fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS")
 }
 
+/// A file holding an admin `token`, `target/e2e-NAME.token`, for
+/// `[admin] token_file`. Written to a fresh name and renamed over the old
+/// one, so that a gateway starting in a test beside reads either the whole
+/// token or the previous whole one, never an empty file.
+pub fn token_file(name: &str, token: &str) -> String {
+    let path = workspace().join(format!("target/e2e-{name}.token"));
+    let fresh = workspace().join(format!(
+        "target/e2e-{name}.token.{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&fresh, token).expect("write the token file");
+    std::fs::rename(&fresh, &path).expect("put the token file in place");
+    path.display().to_string()
+}
+
 /// Polls `check` every 10 ms until it returns true, failing after `limit`.
 pub fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;

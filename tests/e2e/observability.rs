@@ -15,12 +15,6 @@ use crate::upstream::Upstream;
 
 const TOKEN: &str = "observability-admin-token-0123";
 
-fn token_file() -> String {
-    let path = workspace().join("target/e2e-observability-admin.token");
-    std::fs::write(&path, TOKEN).expect("write the token file");
-    path.display().to_string()
-}
-
 fn config(upstream: &Upstream, component: &str) -> String {
     // A port nothing listens on, for 502s.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -90,7 +84,7 @@ key = "GET /scarce"
 throttle = {{ rate = 0.001, burst = 1 }}
 integration = {{ type = "mock", body = "scarce" }}
 "#,
-        token = token_file(),
+        token = crate::harness::token_file("observability-admin", TOKEN),
         origin = upstream.base(),
     )
 }

@@ -247,13 +247,7 @@ fn refusal_status(error: WsError) -> (u16, String) {
 
 /// A file holding [`TOKEN`], for the admin listener.
 fn token_file() -> String {
-    static FILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    FILE.get_or_init(|| {
-        let path = crate::harness::workspace().join("target/e2e-ws-admin.token");
-        std::fs::write(&path, TOKEN).expect("write the token file");
-        path.display().to_string()
-    })
-    .clone()
+    crate::harness::token_file("ws-admin", TOKEN)
 }
 
 fn base_config(extra: &str) -> String {

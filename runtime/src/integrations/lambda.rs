@@ -90,12 +90,11 @@ impl LambdaFunction {
         // The handler sees the trace it is part of in its event's headers,
         // as a Lambda function sees API Gateway's `X-Amzn-Trace-Id`.
         if let Some(traceparent) = forwarding.traceparent {
-            use crate::observe::trace::{TRACEPARENT, TRACESTATE};
-            parts.headers.insert(TRACEPARENT, traceparent.clone());
-            match forwarding.tracestate {
-                Some(state) => parts.headers.insert(TRACESTATE, state.clone()),
-                None => parts.headers.remove(TRACESTATE),
-            };
+            crate::observe::trace::set_context(
+                &mut parts.headers,
+                traceparent.clone(),
+                forwarding.tracestate,
+            );
         }
         let body = super::collect_body(body, forwarding.max_body_bytes).await?;
         let content_type = parts

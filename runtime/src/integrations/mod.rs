@@ -220,12 +220,7 @@ pub async fn collect_body(
 /// and the verified client certificate's fields.
 fn apply_gateway_headers(headers: &mut HeaderMap, forwarding: &Forwarding<'_>) {
     if let Some(traceparent) = forwarding.traceparent {
-        use crate::observe::trace::{TRACEPARENT, TRACESTATE};
-        headers.insert(TRACEPARENT, traceparent.clone());
-        match forwarding.tracestate {
-            Some(state) => headers.insert(TRACESTATE, state.clone()),
-            None => headers.remove(TRACESTATE),
-        };
+        crate::observe::trace::set_context(headers, traceparent.clone(), forwarding.tracestate);
     }
     let authorized = forwarding.authorized;
     if headers

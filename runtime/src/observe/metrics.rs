@@ -98,6 +98,22 @@ impl Gauge {
     pub fn get(&self) -> i64 {
         self.cells.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
+
+    /// Adds one until the returned guard is dropped (something open while
+    /// it lives: a connection).
+    pub fn hold(&self) -> Held<'_> {
+        self.add(1);
+        Held(self)
+    }
+}
+
+/// One unit of a [`Gauge`], given back when dropped.
+pub struct Held<'g>(&'g Gauge);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.add(-1);
+    }
 }
 
 /// Upper bounds of the latency histograms' buckets, in seconds (the last
@@ -267,6 +283,14 @@ pub struct PlanMetrics {
     pub throttled: Counter,
     /// Calls refused by the plan's quota (429 `Limit Exceeded`).
     pub quota_exceeded: Counter,
+}
+
+impl ConnectionMetrics {
+    /// Counts a connection accepted, and open until the guard is dropped.
+    pub fn open(&self) -> Held<'_> {
+        self.accepted.inc();
+        self.open.hold()
+    }
 }
 
 impl std::fmt::Debug for PlanMetrics {

@@ -59,12 +59,23 @@ pub async fn within<F: std::future::Future>(trace: &RequestTrace, work: F) -> F:
 /// makes, when it runs within a request's trace (else leaves them alone).
 pub fn propagate(headers: &mut HeaderMap) {
     let _ = CURRENT.try_with(|trace| {
-        headers.insert(TRACEPARENT, trace.traceparent());
-        match trace.tracestate() {
-            Some(state) => headers.insert(TRACESTATE, state.clone()),
-            None => headers.remove(TRACESTATE),
-        };
+        set_context(headers, trace.traceparent(), trace.tracestate());
     });
+}
+
+/// Puts a trace context on an outgoing request, replacing whatever the
+/// client sent: `tracestate` goes with the `traceparent` it belongs to, or
+/// not at all.
+pub fn set_context(
+    headers: &mut HeaderMap,
+    traceparent: HeaderValue,
+    tracestate: Option<&HeaderValue>,
+) {
+    headers.insert(TRACEPARENT, traceparent);
+    match tracestate {
+        Some(state) => headers.insert(TRACESTATE, state.clone()),
+        None => headers.remove(TRACESTATE),
+    };
 }
 
 /// Longest wait for one export (all its retries included): a slow collector

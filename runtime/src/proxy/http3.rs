@@ -198,7 +198,7 @@ async fn accept_loop(
                     return;
                 }
             };
-            let counted = super::listeners::Counted::open(&metrics);
+            let counted = metrics.open();
             serve_connection(connection, listener, gateway, closing).await;
             drop(counted);
             drop(open);

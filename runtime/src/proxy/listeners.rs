@@ -345,7 +345,7 @@ async fn accept_loop(
                     let Ok(Ok((h2, ahead))) = sniffed else {
                         return;
                     };
-                    let _counted = Counted::open(&metrics[usize::from(h2)]);
+                    let _counted = metrics[usize::from(h2)].open();
                     if let Err(error) =
                         serve_connection(&builders, stream, ahead, h2, service, bounds).await
                     {
@@ -359,7 +359,7 @@ async fn accept_loop(
                         return;
                     };
                     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-                    let _counted = Counted::open(&metrics[usize::from(h2)]);
+                    let _counted = metrics[usize::from(h2)].open();
                     let slot = UpgradeSlot::new(gateway.clone(), bounds.stop.clone());
                     bounds.upgrade = Some(slot.clone());
                     let conn = Arc::new(
@@ -376,23 +376,6 @@ async fn accept_loop(
                 });
             }
         }
-    }
-}
-
-/// Counts a connection as open in its listener's metrics while it lives.
-pub(super) struct Counted<'m>(&'m ConnectionMetrics);
-
-impl<'m> Counted<'m> {
-    pub(super) fn open(metrics: &'m ConnectionMetrics) -> Counted<'m> {
-        metrics.accepted.inc();
-        metrics.open.add(1);
-        Counted(metrics)
-    }
-}
-
-impl Drop for Counted<'_> {
-    fn drop(&mut self) {
-        self.0.open.add(-1);
     }
 }
 

@@ -73,7 +73,7 @@ pub async fn run<T>(
         registered,
     } = crate::util::unbox(accepted);
     let metrics = crate::observe::Metrics::global().websocket(&conn.api, &conn.stage);
-    let _open = OpenConnection::count(&metrics);
+    let _open = metrics.open.hold();
     let deadline = tokio::time::sleep(settings.max_duration);
     tokio::pin!(deadline);
     let idle = tokio::time::sleep(settings.idle_timeout);
@@ -164,22 +164,6 @@ pub async fn run<T>(
     drop(queue);
     drop(ws);
     Box::pin(messages::on_disconnect(&gateway, &conn, code)).await;
-}
-
-/// Counts the connection as open in its stage's metrics while it lives.
-struct OpenConnection<'m>(&'m crate::observe::metrics::WebSocketMetrics);
-
-impl<'m> OpenConnection<'m> {
-    fn count(metrics: &'m crate::observe::metrics::WebSocketMetrics) -> OpenConnection<'m> {
-        metrics.open.add(1);
-        OpenConnection(metrics)
-    }
-}
-
-impl Drop for OpenConnection<'_> {
-    fn drop(&mut self) {
-        self.0.open.add(-1);
-    }
 }
 
 fn message(data: bytes::Bytes, text: bool) -> Message {
