@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::control::admin::{self, Admin};
+use crate::control::cluster::Cluster;
 use crate::control::releases::Releases;
 use crate::control::{Control, Desired, Gateway, StartError};
 use crate::proxy::listeners;
@@ -26,6 +27,7 @@ pub const ADMIN_LISTENER: &str = "@admin";
 pub fn run(
     config: Config,
     config_path: Option<PathBuf>,
+    cluster: Option<Arc<Cluster>>,
     on_listening: impl FnOnce(&[(String, SocketAddr)]),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
@@ -48,11 +50,11 @@ pub fn run(
         .map(|w| w.get())
         .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
         .unwrap_or(1);
-    let control = Arc::new(Control::new(
-        gateway.clone(),
-        config_path,
-        Desired { config, releases },
-    ));
+    let mut control = Control::new(gateway.clone(), config_path, Desired { config, releases });
+    if let Some(cluster) = &cluster {
+        control = control.with_cluster(cluster.clone());
+    }
+    let control = Arc::new(control);
     let admin = Arc::new(Admin::new(control.clone()));
     let admin_listener = match &admin_settings {
         Some(settings) => {
@@ -98,6 +100,16 @@ pub fn run(
         let _runtime = signals.enter();
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())
     };
+    if let Some(cluster) = &cluster {
+        if let Some((_, address)) = addresses.iter().find(|(name, _)| name == ADMIN_LISTENER) {
+            cluster.set_admin_address(address.to_string());
+        }
+        gateway.set_relay(cluster.relay().clone());
+        cluster
+            .relay()
+            .listen(admin::connections::relay_handler(control.clone()));
+        crate::control::cluster::follow::start(control.clone(), cluster.clone());
+    }
     admin.set_ready(true);
     on_listening(&addresses);
     signals.block_on(async {
@@ -119,6 +131,9 @@ pub fn run(
     let _ = admin_stop_tx.send(true);
     if let Some(thread) = admin_thread {
         let _ = thread.join();
+    }
+    if let Some(cluster) = &cluster {
+        cluster.leave();
     }
     gateway.access_log().close();
     // Spans of the last requests go out (bounded to a few seconds).

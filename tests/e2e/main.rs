@@ -13,6 +13,7 @@ mod clusters;
 mod config_errors;
 mod cors;
 mod errors;
+mod fleet;
 mod h1_differential;
 mod h2_floods;
 mod http3;

@@ -53,7 +53,7 @@ fn config(setup: &Setup, origin: &Upstream) -> String {
 }
 
 /// Which authorizer answered: the C one adds `language = c` to its context.
-async fn served_by(gw: &Gateway) -> Result<&'static str, String> {
+pub async fn served_by(gw: &Gateway) -> Result<&'static str, String> {
     let response = client()
         .get(gw.url("main", "/private/pets"))
         .header("authorization", "Bearer s3cret")

@@ -5,6 +5,7 @@
 
 pub mod admin;
 mod cache;
+mod cluster;
 mod manage;
 mod openapi;
 pub mod scaffold;
@@ -119,6 +120,11 @@ enum Command {
     Ws {
         #[command(subcommand)]
         command: ws::WsCommand,
+    },
+    /// The fleet a cluster-mode gateway belongs to.
+    Cluster {
+        #[command(subcommand)]
+        command: cluster::ClusterCommand,
     },
     /// Show or flush a stage's response cache on a running gateway.
     Cache {
@@ -256,6 +262,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::ApiKey { command } => manage::api_key(command),
         Command::Ws { command } => ws::run(command),
         Command::Cache { command } => cache::run(command),
+        Command::Cluster { command } => cluster::run(command),
         Command::Import { command } => openapi::import(command),
         Command::Export { command } => openapi::export(command),
     };
@@ -283,10 +290,22 @@ fn validate(path: &Path) -> Result<String, String> {
 }
 
 fn serve(path: &Path) -> Result<String, String> {
-    let config = crate::control::state::load(path)?;
+    let mut config = crate::control::state::load(path)?;
+    let cluster = match (&config.cluster, &config.server.data_dir) {
+        (Some(settings), Some(data_dir)) => {
+            let cluster = crate::control::cluster::Cluster::new(settings, data_dir)?;
+            // The fleet's state first: the configuration is then loaded
+            // from the copy in data_dir as it stands after joining.
+            cluster.join()?;
+            config = crate::control::state::load(path)?;
+            Some(cluster)
+        }
+        _ => None,
+    };
     crate::server::run(
         config,
         Some(path.to_path_buf()),
+        cluster,
         report_listening,
         shutdown_signal(),
     )

@@ -37,6 +37,20 @@ pub struct RawConfig {
     #[serde(default)]
     pub upstreams: BTreeMap<String, Spanned<RawUpstream>>,
     pub tracing: Option<Spanned<RawTracing>>,
+    pub cluster: Option<Spanned<RawCluster>>,
+}
+
+/// `[cluster]`: the Redis that shares plugins, deployments, stage pointers
+/// and API keys between the nodes of a fleet.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub redis_url: SpannedStr,
+    pub name: Option<SpannedStr>,
+    pub node_id: Option<SpannedStr>,
+    pub heartbeat: Option<SpannedStr>,
+    pub timeout: Option<SpannedStr>,
+    pub log_length: Option<Spanned<i64>>,
 }
 
 /// `[tracing]`: where OpenTelemetry spans are exported, and how many.

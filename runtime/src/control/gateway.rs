@@ -41,6 +41,9 @@ pub struct Gateway {
     alt_svc: OnceLock<Vec<Option<http::HeaderValue>>>,
     /// Open WebSocket connections.
     connections: Arc<super::connections::Connections>,
+    /// Cluster mode: how `@connections` reaches connections other nodes
+    /// hold.
+    relay: OnceLock<Arc<super::cluster::relay::Relay>>,
     /// Trace context for every request; spans to the collector when
     /// `[tracing]` says so.
     tracer: crate::observe::trace::Tracer,
@@ -57,6 +60,7 @@ struct FixedSettings {
     workers: Option<std::num::NonZeroUsize>,
     data_dir: Option<std::path::PathBuf>,
     usage_store: Option<crate::config::UsageStoreConfig>,
+    cluster: Option<crate::config::ClusterConfig>,
     /// Set in the connection builders at start.
     header_read_timeout: std::time::Duration,
 }
@@ -82,6 +86,7 @@ impl FixedSettings {
             workers: config.server.workers,
             data_dir: config.server.data_dir.clone(),
             usage_store: config.usage_store.clone(),
+            cluster: config.cluster.clone(),
             header_read_timeout: config.limits.header_read_timeout,
         }
     }
@@ -111,6 +116,9 @@ impl FixedSettings {
         if new.data_dir != self.data_dir {
             changed.push("server.data_dir");
         }
+        if new.cluster != self.cluster {
+            changed.push("[cluster]");
+        }
         if new.usage_store != self.usage_store {
             changed.push("[usage_store]");
         }
@@ -127,7 +135,7 @@ impl FixedSettings {
 }
 
 /// Why a reload was refused; the running configuration keeps serving.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ReloadError {
     /// The file is not a valid configuration.
     #[error("{0}")]
@@ -138,6 +146,24 @@ pub enum ReloadError {
     /// A plugin or route could not be compiled.
     #[error("{0}")]
     Compile(String),
+    /// Cluster mode: the shared store cannot be reached, so nothing that
+    /// should reach every node can change (503).
+    #[error("{0}; nothing changed")]
+    Unavailable(String),
+    /// Cluster mode: another node's change came first (409).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl From<super::cluster::redis::ClusterError> for ReloadError {
+    fn from(error: super::cluster::redis::ClusterError) -> ReloadError {
+        use super::cluster::redis::ClusterError;
+        match error {
+            ClusterError::Unavailable(_) => ReloadError::Unavailable(error.to_string()),
+            ClusterError::Conflict(why) => ReloadError::Conflict(why),
+            ClusterError::Invalid(_) => ReloadError::Unavailable(error.to_string()),
+        }
+    }
 }
 
 /// Why the gateway could not start.
@@ -209,6 +235,7 @@ impl Gateway {
             bound: OnceLock::new(),
             alt_svc: OnceLock::new(),
             connections: Arc::default(),
+            relay: OnceLock::new(),
             tracer,
         })
     }
@@ -301,7 +328,17 @@ impl Gateway {
         &self.access_log
     }
 
-    /// The open WebSocket connections.
+    /// Cluster mode: the relay to connections other nodes hold.
+    pub fn relay(&self) -> Option<&Arc<super::cluster::relay::Relay>> {
+        self.relay.get()
+    }
+
+    /// Cluster mode: relays `@connections` calls through `relay`.
+    pub fn set_relay(&self, relay: Arc<super::cluster::relay::Relay>) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// Open WebSocket connections.
     pub fn connections(&self) -> &Arc<super::connections::Connections> {
         &self.connections
     }

@@ -8,6 +8,7 @@
 //! - [`gateway`]: the snapshot being served, swapped atomically, and what
 //!   outlives snapshots.
 //! - [`connections`]: the open WebSocket connections, for `@connections`.
+//! - [`cluster`]: cluster mode, the fleet's shared state in Redis.
 //! - [`admin`]: the admin API over all of it.
 //!
 //! Life of a change: file, upload or admin call → validate
@@ -15,6 +16,7 @@
 //! routes built) → record durably ([`crate::store`]) → swap the snapshot.
 
 pub mod admin;
+pub mod cluster;
 pub mod compile;
 pub mod connections;
 pub mod gateway;

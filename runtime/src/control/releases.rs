@@ -43,6 +43,9 @@ pub enum ReleaseError {
     /// The data directory could not be written or read: 500.
     #[error("{0}")]
     Storage(String),
+    /// Cluster mode: Redis cannot be reached, nothing changed: 503.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// The release state: stage pointers and the deployments they name.

@@ -11,17 +11,29 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::cluster::Cluster;
+pub use super::cluster::follow::CatchUp;
+use super::cluster::follow::serving;
+use super::cluster::redis::{ClusterError, Lease};
 use super::gateway::{Gateway, ReloadError};
 use super::releases::Releases;
 use crate::config::{ApiKeyConfig, Config, is_api_key_value, is_identifier};
 use crate::store::{ApiKeyStore, ImportStore, PluginStore, StoredKey};
+use crate::util::fs::{journaled, undo};
 
 /// Reads and validates a configuration file, then applies what the admin
 /// API recorded in `server.data_dir` (the active plugin versions, the API
 /// keys created at run time), so that a restart serves exactly what was
 /// served before.
 pub fn load(path: &Path) -> Result<Config, String> {
-    let config = Config::from_file(path).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    load_text(path, &text)
+}
+
+/// [`load`] for the file's `text` as read before: what the stores in
+/// `server.data_dir` hold now, on top of the file as last loaded.
+pub fn load_text(path: &Path, text: &str) -> Result<Config, String> {
+    let config = Config::parse(text, &path.display().to_string()).map_err(|e| e.to_string())?;
     let Some(data_dir) = config.server.data_dir.clone() else {
         return Ok(config);
     };
@@ -30,8 +42,7 @@ pub fn load(path: &Path) -> Result<Config, String> {
     if imports.is_empty() {
         return apply_stores(config, &data_dir);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let merged = crate::store::imports::with_imports(&text, &imports, &store);
+    let merged = crate::store::imports::with_imports(text, &imports, &store);
     let config = Config::parse(&merged, &path.display().to_string()).map_err(|e| e.to_string())?;
     apply_stores(config, &data_dir)
 }
@@ -135,6 +146,9 @@ pub struct Control {
     gateway: Arc<Gateway>,
     /// The file reloads (and deployments) read.
     config_path: Option<PathBuf>,
+    /// The fleet, in cluster mode: changes to shared records are committed
+    /// there before they are served, and other nodes' are applied here.
+    cluster: Option<Arc<Cluster>>,
     desired: Mutex<Current>,
 }
 
@@ -142,19 +156,39 @@ pub struct Control {
 struct Current {
     desired: Desired,
     generation: u64,
+    /// The configuration file's text as last loaded: a change another node
+    /// made is applied on top of it, not on edits not yet reloaded.
+    file_text: Option<String>,
 }
 
 impl Control {
     /// The owner of `desired`, which `gateway` serves already.
     pub fn new(gateway: Arc<Gateway>, config_path: Option<PathBuf>, desired: Desired) -> Control {
+        let file_text = config_path
+            .as_deref()
+            .and_then(|p| std::fs::read_to_string(p).ok());
         Control {
             gateway,
             config_path,
+            cluster: None,
             desired: Mutex::new(Current {
                 desired,
                 generation: 0,
+                file_text,
             }),
         }
+    }
+
+    /// The same owner as a node of `cluster`.
+    pub fn with_cluster(mut self, cluster: Arc<Cluster>) -> Control {
+        cluster.set_serving(self.read(serving));
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// The fleet this node belongs to, in cluster mode.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
     }
 
     fn lock(&self) -> MutexGuard<'_, Current> {
@@ -187,6 +221,13 @@ impl Control {
     /// (apart from what `record` wrote before failing). Returns what
     /// `change` returned and the new generation: how many changes (reloads,
     /// uploads, deploys, keys) have been served since start.
+    ///
+    /// In cluster mode the node first takes the fleet's writers' lease and
+    /// catches up with every change committed before; the shared records
+    /// the change wrote are then committed to the fleet before the change
+    /// is served. If that fails (Redis away: `Unavailable`; lease lost:
+    /// `Conflict`) the records are put back and nothing changed. A change
+    /// that writes no shared record (a reload) needs no Redis.
     pub fn change<T, E: From<ReloadError>>(
         &self,
         change: impl FnOnce(&Desired) -> Result<(Desired, T), E>,
@@ -194,21 +235,127 @@ impl Control {
     ) -> Result<(T, u64), E> {
         let metrics = crate::observe::Metrics::global();
         let mut current = self.lock();
-        let applied = (|| -> Result<_, E> {
+        let lease = self
+            .cluster
+            .as_ref()
+            .map(|cluster| cluster.lease().map_err(ReloadError::from));
+        if let Some(Ok(_)) = &lease {
+            // A change is made on top of every change committed before it.
+            if let Err(CatchUp::Failed(_)) = self.catch_up_locked(&mut current) {
+                self.release(lease);
+                metrics.changes_rejected.inc();
+                return Err(E::from(ReloadError::Conflict(format!(
+                    "this node cannot apply the fleet's latest change ({}); fix that first",
+                    self.cluster
+                        .as_ref()
+                        .and_then(|c| c.failure())
+                        .unwrap_or_default()
+                ))));
+            }
+        }
+        let (applied, written) = journaled(|| -> Result<_, E> {
             let (next, outcome) = change(&current.desired)?;
             let snapshot = self.gateway.compile(&next.config, &next.releases)?;
             record(&next, &outcome)?;
             Ok((next, outcome, snapshot))
-        })();
+        });
+        let committed = match (&self.cluster, &applied) {
+            (Some(cluster), Ok(_)) => match &lease {
+                Some(Ok(_)) => cluster.commit(&written).map_err(ReloadError::from),
+                Some(Err(e)) if cluster.data_records(&written) => Err(e.clone()),
+                _ => Ok(None),
+            },
+            _ => Ok(None),
+        };
+        self.release(lease);
+        if let Err(e) = committed {
+            undo(&written);
+            metrics.changes_rejected.inc();
+            return Err(E::from(e));
+        }
         let (next, outcome, snapshot) = applied.inspect_err(|_| metrics.changes_rejected.inc())?;
+        self.swap(&mut current, next, snapshot);
+        Ok((outcome, current.generation))
+    }
+
+    /// Serves `snapshot`, compiled from `next`, and makes `next` current.
+    fn swap(&self, current: &mut Current, next: Desired, snapshot: super::Snapshot) {
+        let metrics = crate::observe::Metrics::global();
         self.gateway.serve(snapshot);
+        if let Some(cluster) = &self.cluster {
+            cluster.set_serving(serving(&next));
+        }
         current.desired = next;
         current.generation += 1;
         metrics.changes_applied.inc();
         metrics
             .generation
             .store(current.generation, std::sync::atomic::Ordering::Relaxed);
-        Ok((outcome, current.generation))
+    }
+
+    fn release(&self, lease: Option<Result<Lease, ReloadError>>) {
+        if let (Some(cluster), Some(Ok(lease))) = (&self.cluster, lease) {
+            cluster.release(lease);
+        }
+    }
+
+    /// Cluster mode: applies every change the fleet committed that this
+    /// node does not serve yet. Returns the change it serves now.
+    pub fn catch_up(&self) -> Result<u64, CatchUp> {
+        let mut current = self.lock();
+        self.catch_up_locked(&mut current)
+    }
+
+    fn catch_up_locked(&self, current: &mut Current) -> Result<u64, CatchUp> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(0);
+        };
+        let (pulled, written) = journaled(|| cluster.pull());
+        let seq = match pulled {
+            Ok(None) => return Ok(cluster.applied()),
+            Ok(Some(seq)) => seq,
+            Err(ClusterError::Unavailable(_)) => {
+                undo(&written);
+                return Err(CatchUp::Unavailable);
+            }
+            Err(error) => {
+                undo(&written);
+                cluster.fail(None, &error.to_string());
+                return Err(CatchUp::Failed(cluster.applied() + 1));
+            }
+        };
+        let rebuilt = self.rebuild_from_data_dir(current).and_then(|next| {
+            let snapshot = self
+                .gateway
+                .compile(&next.config, &next.releases)
+                .map_err(|e| e.to_string())?;
+            Ok((next, snapshot))
+        });
+        match rebuilt {
+            Ok((next, snapshot)) => {
+                self.swap(current, next, snapshot);
+                cluster.applied_now(seq);
+                tracing::info!(node = %cluster.node_id(), change = seq, "cluster: applied the fleet's changes");
+                Ok(seq)
+            }
+            Err(why) => {
+                undo(&written);
+                crate::observe::Metrics::global().changes_rejected.inc();
+                cluster.fail(Some(seq), &why);
+                Err(CatchUp::Failed(seq))
+            }
+        }
+    }
+
+    /// The desired state as the configuration file (as last loaded) and
+    /// the records in `data_dir` make it: what a restart would serve.
+    fn rebuild_from_data_dir(&self, current: &Current) -> Result<Desired, String> {
+        let (Some(path), Some(text)) = (&self.config_path, &current.file_text) else {
+            return Err("cluster mode needs a configuration file".into());
+        };
+        let config = load_text(path, text)?;
+        let releases = Releases::load(config.server.data_dir.as_deref())?;
+        Ok(Desired { config, releases })
     }
 
     /// Rebuilds the snapshot from the desired state as it is, re-reading
@@ -251,19 +398,25 @@ impl Control {
                 "the gateway was not started from a file".into(),
             ));
         };
-        self.change(
-            |current| {
-                let config = load(&path).map_err(ReloadError::Invalid)?;
-                Ok((
-                    Desired {
-                        config,
-                        releases: current.releases.clone(),
-                    },
-                    (),
-                ))
-            },
-            |_, _| Ok(()),
-        )
-        .map(|((), generation)| generation)
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ReloadError::Invalid(format!("{}: {e}", path.display())))?;
+        let loaded = text.clone();
+        let generation = self
+            .change(
+                |current| {
+                    let config = load_text(&path, &loaded).map_err(ReloadError::Invalid)?;
+                    Ok((
+                        Desired {
+                            config,
+                            releases: current.releases.clone(),
+                        },
+                        (),
+                    ))
+                },
+                |_, _| Ok::<(), ReloadError>(()),
+            )
+            .map(|((), generation)| generation)?;
+        self.lock().file_text = Some(text);
+        Ok(generation)
     }
 }

@@ -58,11 +58,8 @@ impl ImportStore {
 
     /// Forgets API `api`; `false` if it was not imported.
     pub fn remove(&self, api: &str) -> Result<bool, String> {
-        match std::fs::remove_file(self.path(api)) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(format!("{}: {e}", self.path(api).display())),
-        }
+        crate::util::fs::remove_durably(&self.path(api))
+            .map_err(|e| format!("{}: {e}", self.path(api).display()))
     }
 }
 

@@ -84,7 +84,7 @@ impl ApiKeyStore {
 
     /// Removes a key's file.
     pub fn remove(&self, name: &str) -> std::io::Result<()> {
-        std::fs::remove_file(self.path(name))
+        crate::util::fs::remove_durably(&self.path(name)).map(|_| ())
     }
 }
 

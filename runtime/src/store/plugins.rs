@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::util::fs::write_durably;
+use crate::util::fs::{remove_durably, write_durably};
 
 /// One stored version of a plugin.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -67,12 +67,12 @@ impl PluginStore {
     /// Removes an inactive version: its component and its metadata.
     pub fn forget(&self, plugin: &str, sha256: &str) {
         self.remove_component(plugin, sha256);
-        let _ = std::fs::remove_file(self.dir(plugin).join(format!("{sha256}.json")));
+        let _ = remove_durably(&self.dir(plugin).join(format!("{sha256}.json")));
     }
 
     /// Removes a stored component (after a rejected upload).
     pub fn remove_component(&self, plugin: &str, sha256: &str) {
-        let _ = std::fs::remove_file(self.component_path(plugin, sha256));
+        let _ = remove_durably(&self.component_path(plugin, sha256));
     }
 
     /// Records a version's metadata and makes it the active one.
@@ -105,10 +105,7 @@ impl PluginStore {
     /// Forgets which version is active: the plugin follows its
     /// configuration file again.
     pub fn deactivate(&self, plugin: &str) -> std::io::Result<()> {
-        match std::fs::remove_file(self.dir(plugin).join("active")) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+        remove_durably(&self.dir(plugin).join("active")).map(|_| ())
     }
 
     /// The active version's sha256, if a version was ever activated.

@@ -75,7 +75,45 @@ pub struct Config {
     /// Where OpenTelemetry spans go, if `[tracing]` is present (without it
     /// the W3C trace context is still passed on, nothing is exported).
     pub tracing: Option<TracingConfig>,
+    /// The fleet this node belongs to, if `[cluster]` is present: its
+    /// control-plane state is then shared through Redis.
+    pub cluster: Option<ClusterConfig>,
 }
+
+/// `[cluster]`: Redis shares the control plane's records between nodes.
+#[derive(Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// `redis://HOST:PORT/DB`, `rediss://...` or `redis+unix:///PATH`; may
+    /// hold a user and password.
+    pub url: String,
+    /// The fleet's name: the prefix of every Redis key it uses.
+    pub name: String,
+    /// This node's id, unique in the fleet (default: the host name).
+    pub node_id: String,
+    /// How often the node reports itself alive; it counts as gone after
+    /// three missed reports.
+    pub heartbeat: Duration,
+    /// How long one Redis call may take.
+    pub timeout: Duration,
+    /// How many changes the shared log keeps; a node further behind reads
+    /// the whole state instead.
+    pub log_length: u64,
+}
+
+impl fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("ClusterConfig")
+            .field("name", &self.name)
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default interval of a cluster node's heartbeat.
+pub const DEFAULT_CLUSTER_HEARTBEAT: Duration = Duration::from_secs(1);
+/// Default wait for Redis on a cluster call.
+pub const DEFAULT_CLUSTER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `[upstreams.NAME]`.
 #[derive(Debug, Clone, PartialEq)]

@@ -161,6 +161,18 @@ impl Validator {
         let domains = self.domains(raw.domains, &listeners, &apis);
         self.tls_coverage(&listeners, &domains, &listener_spans, &domain_spans);
         let tracing = raw.tracing.map(|t| self.tracing(t.into_inner()));
+        let cluster = raw.cluster.map(|c| {
+            let span = c.span();
+            let cluster = self.cluster(c.into_inner());
+            if server.data_dir.is_none() {
+                self.problem(
+                    span,
+                    "cluster",
+                    "cluster mode needs server.data_dir: each node keeps its copy of the shared state there",
+                );
+            }
+            cluster
+        });
         Config {
             server,
             limits,
@@ -175,6 +187,7 @@ impl Validator {
             warnings: Vec::new(),
             upstreams,
             tracing,
+            cluster,
         }
     }
 }

@@ -7,20 +7,29 @@ use serde_spanned::Spanned;
 use super::Validator;
 use crate::config::model::*;
 use crate::config::raw;
+use crate::config::raw::SpannedStr;
 
 impl Validator {
-    pub(super) fn usage_store(&mut self, raw: raw::RawUsageStore) -> UsageStoreConfig {
-        let url = raw.redis_url.get_ref().clone();
-        if !["redis://", "rediss://", "redis+unix://", "unix://"]
+    /// A Redis URL the client can open, or a problem at `key`.
+    pub(super) fn redis_url(&mut self, raw: &SpannedStr, key: &str) -> String {
+        let url = raw.get_ref().clone();
+        let scheme_known = ["redis://", "rediss://", "redis+unix://", "unix://"]
             .iter()
-            .any(|scheme| url.starts_with(scheme))
-        {
+            .any(|scheme| url.starts_with(scheme));
+        if !scheme_known {
             self.problem(
-                raw.redis_url.span(),
-                "usage_store.redis_url",
+                raw.span(),
+                key,
                 "expected redis://HOST:PORT/DB, rediss://... or redis+unix:///PATH",
             );
+        } else if let Err(e) = redis::Client::open(url.as_str()) {
+            self.problem(raw.span(), key, format!("not a usable Redis URL: {e}"));
         }
+        url
+    }
+
+    pub(super) fn usage_store(&mut self, raw: raw::RawUsageStore) -> UsageStoreConfig {
+        let url = self.redis_url(&raw.redis_url, "usage_store.redis_url");
         let fail_open = match raw.on_error.as_ref().map(|s| s.get_ref().as_str()) {
             None | Some("allow") => true,
             Some("deny") => false,
@@ -48,6 +57,50 @@ impl Validator {
             fail_open,
             timeout,
             key_prefix,
+        }
+    }
+
+    pub(super) fn cluster(&mut self, raw: raw::RawCluster) -> ClusterConfig {
+        let url = self.redis_url(&raw.redis_url, "cluster.redis_url");
+        let mut name_of = |value: Option<SpannedStr>, key: &str, default: String| {
+            let Some(value) = value else { return default };
+            let text = value.get_ref().clone();
+            if text.is_empty() || text.len() > 64 || !is_identifier(&text) {
+                self.problem(
+                    value.span(),
+                    key,
+                    format!("`{text}` is not a valid name (1 to 64 letters, digits, `_` and `-`)"),
+                );
+            }
+            text
+        };
+        let name = name_of(raw.name, "cluster.name", "turnpike".into());
+        let node_id = name_of(raw.node_id, "cluster.node_id", default_node_id());
+        let heartbeat = self.duration(
+            raw.heartbeat,
+            "cluster.heartbeat",
+            DEFAULT_CLUSTER_HEARTBEAT,
+        );
+        let timeout = self.duration(raw.timeout, "cluster.timeout", DEFAULT_CLUSTER_TIMEOUT);
+        let log_length = match raw.log_length {
+            None => 10_000,
+            Some(n) if (100..=10_000_000).contains(n.get_ref()) => *n.get_ref() as u64,
+            Some(n) => {
+                self.problem(
+                    n.span(),
+                    "cluster.log_length",
+                    "expected 100 to 10000000 changes",
+                );
+                10_000
+            }
+        };
+        ClusterConfig {
+            url,
+            name,
+            node_id,
+            heartbeat,
+            timeout,
+            log_length,
         }
     }
 
@@ -227,4 +280,23 @@ impl Validator {
         }
         out
     }
+}
+
+/// A node's id when `cluster.node_id` is not set: the host name (as the
+/// kernel reports it), made a valid name.
+fn default_node_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect::<String>();
+    if host.is_empty() { "node".into() } else { host }
 }

@@ -438,3 +438,44 @@ pub struct ApiImported {
     /// Changes served since start.
     pub generation: u64,
 }
+
+/// `GET /cluster`: the fleet as this node sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterView {
+    /// The fleet's name (`cluster.name`).
+    pub cluster: String,
+    /// The node that answered.
+    pub node: String,
+    /// The number of the last change committed to the fleet (`None`: Redis
+    /// could not be asked).
+    pub head: Option<u64>,
+    /// Whether Redis answered.
+    pub redis: RedisHealth,
+    /// Every node with a live heartbeat (only this one when Redis is away).
+    pub nodes: Vec<NodeView>,
+}
+
+/// Whether the fleet's Redis answered, and if not why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedisHealth {
+    /// It answered.
+    pub reachable: bool,
+    /// Why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One node in [`ClusterView`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeView {
+    /// What it reported in its last heartbeat.
+    #[serde(flatten)]
+    pub status: crate::control::cluster::NodeStatus,
+    /// It has not applied the last committed change.
+    pub lagging: bool,
+    /// It could not apply a change (see `failure`).
+    pub failing: bool,
+}

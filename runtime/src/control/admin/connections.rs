@@ -8,10 +8,17 @@
 use bytes::Bytes;
 use http::{Method, StatusCode, header};
 
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use http::Response;
+use http_body_util::{BodyExt, Full};
+
 use super::api::{ConnectionIdentity, ConnectionInfo};
 use super::{Answer, respond};
-use crate::control::Gateway;
+use crate::control::cluster::relay::LocalHandler;
 use crate::control::connections::{CLOSE_DELETED, PushError};
+use crate::control::{Control, Gateway};
 
 /// Largest message `POST @connections` sends, as API Gateway's 128 KB.
 pub const MAX_POST_BYTES: usize = 128 * 1024;
@@ -36,22 +43,59 @@ pub fn parse(path: &str) -> Option<(Option<&str>, String)> {
     Some((stage, id))
 }
 
-/// Serves one `@connections` call; `body` is read for `POST` only.
-pub fn handle(
+/// Serves one `@connections` call; `body` is read for `POST` only. A
+/// connection another node of the fleet holds is reached through the
+/// cluster's relay.
+pub async fn handle(
     gateway: &Gateway,
     method: &Method,
     stage: Option<&str>,
     id: &str,
     body: Bytes,
 ) -> Answer {
+    if let Some(answer) = local(gateway, method, stage, id, body.clone()) {
+        return answer;
+    }
+    let Some(relay) = gateway.relay() else {
+        return gone(id);
+    };
+    match relay.call(method.as_str(), stage, id, body).await {
+        Ok(Some((status, body))) => {
+            let mut answer = Response::new(Full::new(body.clone()));
+            *answer.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            if !body.is_empty() {
+                answer.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static("application/json"),
+                );
+            }
+            answer
+        }
+        Ok(None) => gone(id),
+        Err(error) => super::refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "connection `{id}` is not on this node and the other nodes cannot be asked: {error}"
+            ),
+        ),
+    }
+}
+
+/// The call answered by a connection this node holds; `None` when it
+/// holds none by that id.
+pub fn local(
+    gateway: &Gateway,
+    method: &Method,
+    stage: Option<&str>,
+    id: &str,
+    body: Bytes,
+) -> Option<Answer> {
     let found = gateway
         .connections()
         .get(id)
         .filter(|c| !c.is_closing() && stage.is_none_or(|s| s == c.stage));
-    let Some(conn) = found else {
-        return gone(id);
-    };
-    match *method {
+    let conn = found?;
+    Some(match *method {
         Method::POST => {
             let text = std::str::from_utf8(&body).is_ok();
             match conn.push(body, text) {
@@ -87,7 +131,25 @@ pub fn handle(
             answer
         }
         _ => super::method_not_allowed("GET, POST, DELETE"),
-    }
+    })
+}
+
+/// Answers relayed calls for the connections this node holds.
+pub fn relay_handler(control: Arc<Control>) -> LocalHandler {
+    Arc::new(move |method, stage, id, body| {
+        let method = Method::from_bytes(method.as_bytes()).ok()?;
+        let answer = local(control.gateway(), &method, stage, id, body)?;
+        let status = answer.status().as_u16();
+        // A `Full` body is ready at once.
+        let body = answer
+            .into_body()
+            .collect()
+            .now_or_never()
+            .and_then(Result::ok)
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        Some((status, body))
+    })
 }
 
 /// API Gateway's `410 Gone`, `GoneException`.

@@ -37,10 +37,17 @@ enum Refusal {
     Conflict(String),
     /// 500.
     Storage(String),
+    /// Cluster mode, Redis away: 503.
+    Unavailable(String),
 }
 
 impl From<ReloadError> for Refusal {
     fn from(error: ReloadError) -> Refusal {
+        match error {
+            ReloadError::Unavailable(_) => return Refusal::Unavailable(error.to_string()),
+            ReloadError::Conflict(why) => return Refusal::Conflict(why),
+            _ => {}
+        }
         Refusal::Invalid(
             "the imported API does not compile; nothing changed".into(),
             error.to_string().lines().map(str::to_owned).collect(),
@@ -136,6 +143,7 @@ pub(super) async fn handle(
                 ),
                 Refusal::NotFound(m) => (StatusCode::NOT_FOUND, ErrorBody::message(m)),
                 Refusal::Conflict(m) => (StatusCode::CONFLICT, ErrorBody::message(m)),
+                Refusal::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, ErrorBody::message(m)),
                 Refusal::Storage(m) => {
                     tracing::error!(error = %m, "import failed");
                     (StatusCode::INTERNAL_SERVER_ERROR, ErrorBody::message(m))

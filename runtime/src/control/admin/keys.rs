@@ -30,7 +30,12 @@ struct Refusal(StatusCode, String);
 
 impl From<ReloadError> for Refusal {
     fn from(error: ReloadError) -> Refusal {
-        Refusal(StatusCode::BAD_REQUEST, error.to_string())
+        let status = match error {
+            ReloadError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ReloadError::Conflict(_) => StatusCode::CONFLICT,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Refusal(status, error.to_string())
     }
 }
 

@@ -12,6 +12,7 @@
 //! - `/apis/...`: deployments, stages, canaries and rollbacks ([`release`]).
 //! - `/api-keys/...`: API keys created at run time ([`keys`]).
 //! - `[/STAGE]/@connections/ID`: WebSocket connections ([`connections`]).
+//! - `GET /cluster`: the fleet's nodes and what each serves ([`cluster`]).
 //!
 //! Every call but the health checks needs `Authorization: Bearer <token>`
 //! when a token is configured. Request and response bodies are the types of
@@ -19,6 +20,7 @@
 
 pub mod api;
 mod cache;
+mod cluster;
 pub mod connections;
 mod imports;
 mod keys;
@@ -214,8 +216,12 @@ impl Admin {
                 } else {
                     Bytes::new()
                 };
-                connections::handle(self.control.gateway(), &method, stage, &id, body)
+                connections::handle(self.control.gateway(), &method, stage, &id, body).await
             }
+            "/cluster" if method != Method::GET && method != Method::HEAD => {
+                method_not_allowed("GET, HEAD")
+            }
+            "/cluster" => cluster::handle(&self.control).await,
             _ if cache::parse(&path).is_some() => {
                 crate::util::drain::drain_in_background(request.into_body());
                 let (api, stage) = cache::parse(&path).unwrap_or_default();

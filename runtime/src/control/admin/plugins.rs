@@ -41,11 +41,17 @@ enum Refusal {
     Conflict(String),
     /// Writing the data directory failed: 500.
     Storage(String),
+    /// Cluster mode, Redis away: 503.
+    Unavailable(String),
 }
 
 impl From<ReloadError> for Refusal {
     fn from(error: ReloadError) -> Refusal {
-        Refusal::Rejected(error.to_string())
+        match error {
+            ReloadError::Unavailable(_) => Refusal::Unavailable(error.to_string()),
+            ReloadError::Conflict(why) => Refusal::Conflict(why),
+            _ => Refusal::Rejected(error.to_string()),
+        }
     }
 }
 
@@ -65,6 +71,7 @@ impl Refusal {
             }
             Refusal::NotFound(message) => refuse(StatusCode::NOT_FOUND, message),
             Refusal::Conflict(message) => refuse(StatusCode::CONFLICT, message),
+            Refusal::Unavailable(message) => refuse(StatusCode::SERVICE_UNAVAILABLE, message),
             Refusal::Storage(message) => {
                 tracing::error!(plugin = %name, %message, "plugin change failed");
                 refuse(StatusCode::INTERNAL_SERVER_ERROR, message)
@@ -413,7 +420,14 @@ fn remove_version(admin: &Admin, name: &str, sha256: &str) -> Result<Removed, Re
     if !store.versions(name).iter().any(|v| v.sha256 == sha256) {
         return Err(not_found());
     }
-    store.forget(name, sha256);
+    // Through a change, so that in cluster mode every node forgets it.
+    admin.control.change(
+        |current| Ok((current.clone(), ())),
+        |_, _| {
+            store.forget(name, sha256);
+            Ok::<(), Refusal>(())
+        },
+    )?;
     Ok(Removed {
         removed: sha256.to_owned(),
     })

@@ -34,7 +34,11 @@ use crate::store::{CanaryState, StageState};
 
 impl From<ReloadError> for ReleaseError {
     fn from(error: ReloadError) -> ReleaseError {
-        ReleaseError::Invalid(format!("the stage would not compile: {error}"))
+        match error {
+            ReloadError::Unavailable(_) => ReleaseError::Unavailable(error.to_string()),
+            ReloadError::Conflict(why) => ReleaseError::Conflict(why),
+            _ => ReleaseError::Invalid(format!("the stage would not compile: {error}")),
+        }
     }
 }
 
@@ -130,6 +134,7 @@ pub(super) async fn handle(admin: Arc<Admin>, method: &Method, path: &str, body:
                 ReleaseError::Conflict(_) => StatusCode::CONFLICT,
                 ReleaseError::Invalid(_) => StatusCode::BAD_REQUEST,
                 ReleaseError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                ReleaseError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             };
             if status.is_server_error() {
                 tracing::error!(%error, "release call failed");
@@ -362,7 +367,16 @@ fn create_deployment(
     let config = state::load(&path).map_err(|e| {
         ReleaseError::Invalid(format!("the configuration file does not validate:\n{e}"))
     })?;
-    releases.create(&config, &path, api, description)
+    // Through a change, though nothing served changes: in cluster mode the
+    // deployment's records then reach the fleet like any other.
+    let (deployment, _) = admin.control.change(
+        |current| {
+            let deployment = releases.create(&config, &path, api, description)?;
+            Ok((current.clone(), deployment))
+        },
+        |_, _| Ok::<(), ReleaseError>(()),
+    )?;
+    Ok(deployment)
 }
 
 /// Changes one stage's pointer: compiles the result, records it durably,

@@ -307,7 +307,8 @@ async fn manage(
         Some(&version.stage.name),
         &id,
         body,
-    );
+    )
+    .await;
     let (parts, body) = answer.into_parts();
     let bytes = body.into_inner().unwrap_or_default();
     Ok(Flow::Respond(Response::from_parts(
