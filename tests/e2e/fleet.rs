@@ -18,6 +18,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
 use crate::harness::{Gateway, binary, client, guest, plugin_cache, polyglot_guest, run};
+use crate::pki::{Key, Pki};
 use crate::uploads::served_by;
 use crate::upstream::Upstream;
 
@@ -439,6 +440,41 @@ async fn a_fleet_shares_plugins_releases_and_keys() {
     }
     assert_eq!(out.matches(" ok ").count(), 3, "{out}");
 
+    // A node away while a version was uploaded and removed again catches
+    // up past it (the component left Redis with the version).
+    c.signal("KILL");
+    drop(c);
+    let (status, added) = upload(&a, rust_authorizer()).await;
+    assert_eq!(status, 200, "{added}");
+    let added = added["version"]["sha256"].as_str().expect("sha").to_owned();
+    let (status, body) = admin(
+        &b,
+        reqwest::Method::PUT,
+        "/plugins/tokens/active",
+        json!({"sha256": sha256}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = admin(
+        &a,
+        reqwest::Method::DELETE,
+        &format!("/plugins/tokens/versions/{added}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let c = fleet.node("c");
+    assert_eq!(served_by(&c).await, Ok("c"));
+    let view = cluster(&c).await;
+    assert!(
+        view["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .any(|n| n["node"] == "c" && n["applied"] == view["head"]),
+        "{view}"
+    );
+
     // A node away while the log was trimmed past its position gets the
     // whole state when it joins, before it reports ready.
     c.signal("KILL");
@@ -689,4 +725,107 @@ async fn connections_are_reached_through_any_node() {
     )
     .await;
     assert_eq!(status, 410);
+}
+
+/// A node reaches a `redis-server` that speaks only TLS and asks for
+/// client certificates (`rediss://`, the fleet's own CA): with its
+/// certificate it joins and writes; without one Redis refuses it, and the
+/// node keeps serving with writes answering 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_reach_redis_over_mutual_tls() {
+    let pki = Pki::new("redis-ca");
+    let server = pki.server("redis", Key::Ecdsa, &["127.0.0.1"]);
+    let client_files = pki.client("node", "node-a", 7, false);
+    // redis-server takes no port 0 for TLS: a port the system just gave out.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut redis = Command::new("redis-server")
+        .args(["--port", "0", "--save", "", "--appendonly", "no"])
+        .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "yes"])
+        .args([
+            "--tls-cert-file",
+            &server.cert,
+            "--tls-key-file",
+            &server.key,
+        ])
+        .args(["--tls-ca-cert-file", &pki.ca_file()])
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(dir.path().join("token"), TOKEN).expect("token");
+    let config = |name: &str, tls: &str| {
+        format!(
+            r#"
+[admin]
+address = "127.0.0.1:0"
+token_file = "{token}"
+
+[server]
+data_dir = "{data}"
+
+[cluster]
+redis_url = "rediss://127.0.0.1:{port}"
+node_id = "{name}"
+{tls}
+
+[[listeners]]
+name = "main"
+address = "127.0.0.1:0"
+
+[usage_plans.gold]
+stages = [{{ api = "shop", stage = "$default" }}]
+
+[[apis]]
+name = "shop"
+
+[[apis.routes]]
+key = "GET /keyed"
+api_key_required = true
+integration = {{ type = "mock", body = "keyed" }}
+"#,
+            token = dir.path().join("token").display(),
+            data = dir.path().join(name).display(),
+        )
+    };
+    let with_certificate = Gateway::start(&config(
+        "a",
+        &format!(
+            "ca_file = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"",
+            pki.ca_file(),
+            client_files.cert,
+            client_files.key
+        ),
+    ));
+    let key = create_key(&with_certificate, "over-tls").await;
+    assert_eq!(get(&with_certificate, "/keyed", Some(&key)).await.0, 200);
+    let view = cluster(&with_certificate).await;
+    assert_eq!(view["redis"]["reachable"], true, "{view}");
+    assert_eq!(view["head"], 1, "{view}");
+
+    let without_certificate =
+        Gateway::start(&config("b", &format!("ca_file = \"{}\"", pki.ca_file())));
+    let view = cluster(&without_certificate).await;
+    assert_eq!(view["redis"]["reachable"], false, "{view}");
+    let (status, body) = admin(
+        &without_certificate,
+        reqwest::Method::POST,
+        "/api-keys",
+        json!({"name": "refused"}),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(get(&without_certificate, "/keyed", None).await.0, 403);
+    let _ = redis.kill();
+    let _ = redis.wait();
 }

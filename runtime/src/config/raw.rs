@@ -51,6 +51,9 @@ pub struct RawCluster {
     pub heartbeat: Option<SpannedStr>,
     pub timeout: Option<SpannedStr>,
     pub log_length: Option<Spanned<i64>>,
+    pub ca_file: Option<SpannedStr>,
+    pub client_cert: Option<SpannedStr>,
+    pub client_key: Option<SpannedStr>,
 }
 
 /// `[tracing]`: where OpenTelemetry spans are exported, and how many.

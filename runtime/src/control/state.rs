@@ -241,17 +241,10 @@ impl Control {
             .map(|cluster| cluster.lease().map_err(ReloadError::from));
         if let Some(Ok(_)) = &lease {
             // A change is made on top of every change committed before it.
-            if let Err(CatchUp::Failed(_)) = self.catch_up_locked(&mut current) {
-                self.release(lease);
-                metrics.changes_rejected.inc();
-                return Err(E::from(ReloadError::Conflict(format!(
-                    "this node cannot apply the fleet's latest change ({}); fix that first",
-                    self.cluster
-                        .as_ref()
-                        .and_then(|c| c.failure())
-                        .unwrap_or_default()
-                ))));
-            }
+            // If this node cannot apply them, a change of its own that
+            // shares records fails the commit's check (409); one that does
+            // not (a reload fixing what stopped it) goes ahead.
+            let _ = self.catch_up_locked(&mut current);
         }
         let (applied, written) = journaled(|| -> Result<_, E> {
             let (next, outcome) = change(&current.desired)?;
@@ -417,6 +410,11 @@ impl Control {
             )
             .map(|((), generation)| generation)?;
         self.lock().file_text = Some(text);
+        // A node that could not apply the fleet's changes with the old file
+        // may be able to with the new one.
+        if self.cluster.is_some() {
+            let _ = self.catch_up();
+        }
         Ok(generation)
     }
 }

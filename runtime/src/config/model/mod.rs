@@ -98,6 +98,42 @@ pub struct ClusterConfig {
     /// How many changes the shared log keeps; a node further behind reads
     /// the whole state instead.
     pub log_length: u64,
+    /// For `rediss://`: the CA that signed Redis's certificate (PEM; else
+    /// the system's roots) and this node's client certificate and key.
+    pub tls: RedisTls,
+}
+
+/// TLS settings for a `rediss://` connection, read at validation.
+#[derive(Clone, Default, PartialEq)]
+pub struct RedisTls {
+    /// PEM certificates to trust instead of the system's roots.
+    pub root_cert: Option<Vec<u8>>,
+    /// PEM client certificate chain and private key, for Redis's
+    /// `tls-auth-clients`.
+    pub client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl RedisTls {
+    /// A Redis client for `url` with these certificates (none: the
+    /// system's roots for `rediss://`, plain for the rest).
+    pub fn client_for(&self, url: &str) -> redis::RedisResult<redis::Client> {
+        if self.root_cert.is_none() && self.client.is_none() {
+            return redis::Client::open(url);
+        }
+        redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: self
+                    .client
+                    .as_ref()
+                    .map(|(cert, key)| redis::ClientTlsConfig {
+                        client_cert: cert.clone(),
+                        client_key: key.clone(),
+                    }),
+                root_cert: self.root_cert.clone(),
+            },
+        )
+    }
 }
 
 impl fmt::Debug for ClusterConfig {

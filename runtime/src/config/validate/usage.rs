@@ -94,6 +94,60 @@ impl Validator {
                 10_000
             }
         };
+        let read = |v: &mut Validator, file: &Option<SpannedStr>, key: &str| {
+            let file = file.as_ref()?;
+            let path = v.base_dir.join(file.get_ref());
+            match std::fs::read(&path) {
+                Ok(bytes) => Some(bytes),
+                Err(e) => {
+                    v.problem(
+                        file.span(),
+                        key,
+                        format!("cannot read {}: {e}", path.display()),
+                    );
+                    None
+                }
+            }
+        };
+        let root_cert = read(self, &raw.ca_file, "cluster.ca_file");
+        let cert = read(self, &raw.client_cert, "cluster.client_cert");
+        let key = read(self, &raw.client_key, "cluster.client_key");
+        if raw.client_cert.is_some() != raw.client_key.is_some() {
+            let span = raw
+                .client_cert
+                .as_ref()
+                .or(raw.client_key.as_ref())
+                .map(|s| s.span())
+                .unwrap_or_default();
+            self.problem(
+                span,
+                "cluster.client_cert",
+                "set client_cert and client_key together",
+            );
+        }
+        let tls_keys = [&raw.ca_file, &raw.client_cert, &raw.client_key];
+        if let Some(first) = tls_keys.iter().find_map(|k| k.as_ref())
+            && !url.starts_with("rediss://")
+        {
+            self.problem(
+                first.span(),
+                "cluster",
+                "ca_file, client_cert and client_key are for a rediss:// (TLS) redis_url",
+            );
+        }
+        let tls = RedisTls {
+            root_cert,
+            client: cert.zip(key),
+        };
+        if url.starts_with("rediss://")
+            && let Err(e) = tls.client_for(&url)
+        {
+            self.problem(
+                raw.redis_url.span(),
+                "cluster.redis_url",
+                format!("cannot use these TLS settings: {e}"),
+            );
+        }
         ClusterConfig {
             url,
             name,
@@ -101,6 +155,7 @@ impl Validator {
             heartbeat,
             timeout,
             log_length,
+            tls,
         }
     }
 

@@ -99,7 +99,10 @@ async fn heartbeat(cluster: Arc<Cluster>) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = cluster.changed() => {}
+        }
         let status = status(&cluster);
         let Ok(text) = serde_json::to_string(&status) else {
             continue;

@@ -51,6 +51,9 @@ pub struct Cluster {
     /// What the node serves, recorded after every swap (heartbeats read
     /// it without waiting for a change in progress).
     serving: Mutex<Serving>,
+    /// Wakes the heartbeat when what the node serves changed, so that the
+    /// fleet sees it at once rather than at the next interval.
+    changed: tokio::sync::Notify,
 }
 
 /// What a node says about itself in its heartbeat, and `GET /cluster`
@@ -111,6 +114,7 @@ impl Cluster {
             relay: Arc::new(relay::Relay::new(shared.clone(), &settings.node_id)),
             admin: OnceLock::new(),
             serving: Mutex::new(Serving::default()),
+            changed: tokio::sync::Notify::new(),
             settings: settings.clone(),
             shared,
             data,
@@ -143,6 +147,12 @@ impl Cluster {
     /// Records what the node serves now.
     pub fn set_serving(&self, serving: Serving) {
         *self.serving.lock().unwrap_or_else(|e| e.into_inner()) = serving;
+        self.changed.notify_one();
+    }
+
+    /// Resolves when what the node serves (or its position) changed.
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     /// What the node serves.
@@ -190,6 +200,7 @@ impl Cluster {
     /// restart knows where it was).
     pub fn applied_now(&self, seq: u64) {
         self.applied.store(seq, Ordering::Release);
+        self.changed.notify_one();
         *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if let Err(e) = write_durably(&self.data.file(POSITION_FILE), seq.to_string().as_bytes()) {
             tracing::warn!(error = %e, "cluster: cannot record the applied position");
@@ -228,24 +239,36 @@ impl Cluster {
             return Ok(None);
         }
         if head < applied {
-            return Err(ClusterError::Invalid(format!(
-                "the cluster store is at change {head}, behind this node's {applied}: Redis lost its data? (an empty store is seeded by the first node that reaches it)"
-            )));
+            // Redis lost its data and was seeded again by a node (or was
+            // restored from an older backup): its state is the fleet's now.
+            tracing::warn!(node = %self.node_id(), head, applied, "cluster: the shared log restarted below this node's position; reading the whole shared state");
         }
-        let changes = self.shared.wait({
-            let shared = shared.clone();
-            async move { shared.changes_after(applied).await }
-        })?;
+        // A node that never joined (no position) reads the whole state, so
+        // that records it had of its own do not linger.
+        let changes = if head > applied && applied > 0 {
+            self.shared.wait({
+                let shared = shared.clone();
+                async move { shared.changes_after(applied).await }
+            })?
+        } else {
+            Vec::new()
+        };
         let contiguous = changes
             .iter()
             .enumerate()
             .all(|(i, (seq, _))| *seq == applied + 1 + i as u64);
         let reached = changes.last().map(|(seq, _)| *seq).unwrap_or(0);
-        if contiguous && reached >= head {
-            for (_, change) in &changes {
-                for record in &change.records {
-                    self.put(record)?;
-                }
+        if head > applied && applied > 0 && contiguous && reached >= head {
+            // The net effect, each path's last record: a version added and
+            // removed again within the batch is never fetched (its component
+            // left the store with it).
+            let mut net: Vec<&Record> = Vec::new();
+            for record in changes.iter().flat_map(|(_, c)| &c.records) {
+                net.retain(|r| r.path != record.path);
+                net.push(record);
+            }
+            for record in net {
+                self.put(record)?;
             }
             return Ok(Some(reached));
         }
@@ -339,6 +362,12 @@ impl Cluster {
             records,
         };
         let expected = self.applied();
+        if self.failure().is_some() {
+            return Err(ClusterError::Conflict(format!(
+                "this node cannot apply the fleet's latest change ({}); fix that (a reload, or a restart with an empty data_dir) before changing the fleet through it",
+                self.failure().unwrap_or_default()
+            )));
+        }
         let shared = self.shared.clone();
         let seq = self
             .shared

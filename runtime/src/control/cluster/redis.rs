@@ -140,7 +140,9 @@ pub struct Lease {
 impl Shared {
     /// A connection for `settings`, made on first use.
     pub fn new(settings: &ClusterConfig) -> Result<Arc<Shared>, String> {
-        let client = redis::Client::open(settings.url.as_str())
+        let client = settings
+            .tls
+            .client_for(&settings.url)
             .map_err(|e| format!("cluster.redis_url: {e}"))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)

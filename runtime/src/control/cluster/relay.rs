@@ -177,7 +177,12 @@ impl Relay {
                         return Ok(Some((status, Bytes::from(body))));
                     }
                     Ok(Some(_)) => absent += 1,
-                    Ok(None) | Err(_) => break,
+                    Ok(None) | Err(_) => {
+                        return Err(ClusterError::Unavailable(format!(
+                            "{} of {heard} nodes did not answer within {ANSWER_WITHIN:?}",
+                            heard - absent
+                        )));
+                    }
                 }
             }
             Ok(None)
