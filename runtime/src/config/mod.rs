@@ -91,11 +91,15 @@ const MAX_UNKNOWN_KEYS: usize = 50;
 impl Config {
     /// Reads and validates a configuration file.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        Config::parse(&Config::read(path)?, &path.display().to_string())
+    }
+
+    /// Reads a configuration file's text, with the error `from_file` gives.
+    pub fn read(path: &Path) -> Result<String, ConfigError> {
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
-        })?;
-        Config::parse(&text, &path.display().to_string())
+        })
     }
 
     /// Validates configuration text; `origin` names it in problems, and

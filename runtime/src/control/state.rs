@@ -26,7 +26,7 @@ use crate::util::fs::{journaled, undo};
 /// keys created at run time), so that a restart serves exactly what was
 /// served before.
 pub fn load(path: &Path) -> Result<Config, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = Config::read(path).map_err(|e| e.to_string())?;
     load_text(path, &text)
 }
 
@@ -391,8 +391,7 @@ impl Control {
                 "the gateway was not started from a file".into(),
             ));
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| ReloadError::Invalid(format!("{}: {e}", path.display())))?;
+        let text = Config::read(&path).map_err(|e| ReloadError::Invalid(e.to_string()))?;
         let loaded = text.clone();
         let generation = self
             .change(
