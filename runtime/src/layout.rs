@@ -27,6 +27,7 @@ const LAYERS: &[&str] = &[
     "cache",
     "integrations",
     "control",
+    "portal",
     "proxy",
     "server",
     "cli",

@@ -35,6 +35,7 @@ pub mod lambda;
 pub mod observe;
 pub mod openapi;
 pub mod plugin;
+pub mod portal;
 pub mod proxy;
 pub mod router;
 pub mod server;
@@ -48,7 +49,7 @@ pub mod vtl;
 pub use config::Config;
 pub use control::state::load as load_config;
 pub use control::{Gateway, StartError, check};
-pub use server::{ADMIN_LISTENER, run};
+pub use server::{ADMIN_LISTENER, PORTAL_LISTENER, run};
 
 #[cfg(test)]
 mod layout;

@@ -17,6 +17,9 @@ use crate::proxy::listeners;
 /// (listener names cannot contain `@`).
 pub const ADMIN_LISTENER: &str = "@admin";
 
+/// Name under which the developer portal's listener is reported.
+pub const PORTAL_LISTENER: &str = "@portal";
+
 /// Runs the gateway for `config` until `shutdown` resolves.
 ///
 /// `on_listening` is called once every listener is bound, with each
@@ -82,6 +85,26 @@ pub fn run(
     // The admin API outlives the drain, so that readiness answers 503 (and
     // health 200) until the last request has finished.
     let (admin_stop_tx, admin_stop_rx) = tokio::sync::watch::channel(false);
+    let portal_settings = control.read(|d| d.config.portal.clone());
+    let portal_thread = match portal_settings {
+        Some(settings) => {
+            let listener =
+                crate::portal::bind(settings.address).map_err(|source| StartError::Bind {
+                    listener: PORTAL_LISTENER.into(),
+                    address: settings.address,
+                    source,
+                })?;
+            let address = listener.local_addr().map_err(StartError::Runtime)?;
+            addresses.push((PORTAL_LISTENER.into(), address));
+            let portal = crate::portal::Portal::new(control.clone(), settings)
+                .map_err(|e| StartError::Runtime(std::io::Error::other(e)))?;
+            Some(
+                crate::portal::spawn(Arc::new(portal), listener, admin_stop_rx.clone())
+                    .map_err(StartError::Runtime)?,
+            )
+        }
+        None => None,
+    };
     let admin_thread = match admin_listener {
         Some(listener) => Some(
             admin::spawn(admin.clone(), listener, admin_stop_rx).map_err(StartError::Runtime)?,
@@ -130,6 +153,9 @@ pub fn run(
     }
     let _ = admin_stop_tx.send(true);
     if let Some(thread) = admin_thread {
+        let _ = thread.join();
+    }
+    if let Some(thread) = portal_thread {
         let _ = thread.join();
     }
     if let Some(cluster) = &cluster {

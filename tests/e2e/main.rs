@@ -25,6 +25,7 @@ mod openapi;
 mod plugins;
 mod policies;
 mod polyglot;
+mod portal;
 mod proxy;
 mod releases;
 mod routing;

@@ -8,6 +8,7 @@ mod cache;
 mod cluster;
 mod manage;
 mod openapi;
+mod portal;
 pub mod scaffold;
 mod ws;
 
@@ -120,6 +121,12 @@ enum Command {
     Ws {
         #[command(subcommand)]
         command: ws::WsCommand,
+    },
+    /// The developer portal on a running gateway: consumers, keys,
+    /// catalogue, plans, invitations.
+    Portal {
+        #[command(subcommand)]
+        command: portal::PortalCommand,
     },
     /// The fleet a cluster-mode gateway belongs to.
     Cluster {
@@ -263,6 +270,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Ws { command } => ws::run(command),
         Command::Cache { command } => cache::run(command),
         Command::Cluster { command } => cluster::run(command),
+        Command::Portal { command } => portal::run(command),
         Command::Import { command } => openapi::import(command),
         Command::Export { command } => openapi::export(command),
     };

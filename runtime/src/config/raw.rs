@@ -38,6 +38,18 @@ pub struct RawConfig {
     pub upstreams: BTreeMap<String, Spanned<RawUpstream>>,
     pub tracing: Option<Spanned<RawTracing>>,
     pub cluster: Option<Spanned<RawCluster>>,
+    pub portal: Option<Spanned<RawPortal>>,
+}
+
+/// `[portal]`: the developer portal for API consumers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPortal {
+    pub address: SpannedStr,
+    pub title: Option<SpannedStr>,
+    pub signup: Option<SpannedStr>,
+    pub session_ttl: Option<SpannedStr>,
+    pub listener: Option<SpannedStr>,
 }
 
 /// `[cluster]`: the Redis that shares plugins, deployments, stage pointers

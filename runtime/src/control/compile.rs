@@ -762,6 +762,7 @@ fn plan_limits(
                     bucket,
                     quota,
                     metrics: metrics.clone(),
+                    daily: limits.daily(key_name),
                 }),
             );
         }

@@ -61,6 +61,7 @@ struct FixedSettings {
     data_dir: Option<std::path::PathBuf>,
     usage_store: Option<crate::config::UsageStoreConfig>,
     cluster: Option<crate::config::ClusterConfig>,
+    portal: Option<crate::config::PortalConfig>,
     /// Set in the connection builders at start.
     header_read_timeout: std::time::Duration,
 }
@@ -87,6 +88,7 @@ impl FixedSettings {
             data_dir: config.server.data_dir.clone(),
             usage_store: config.usage_store.clone(),
             cluster: config.cluster.clone(),
+            portal: config.portal.clone(),
             header_read_timeout: config.limits.header_read_timeout,
         }
     }
@@ -118,6 +120,9 @@ impl FixedSettings {
         }
         if new.cluster != self.cluster {
             changed.push("[cluster]");
+        }
+        if new.portal != self.portal {
+            changed.push("[portal]");
         }
         if new.usage_store != self.usage_store {
             changed.push("[usage_store]");
@@ -326,6 +331,11 @@ impl Gateway {
     /// The access log.
     pub fn access_log(&self) -> &AccessLog {
         &self.access_log
+    }
+
+    /// Rate-limit buckets, quotas and calls per key, kept across rebuilds.
+    pub fn limits(&self) -> &crate::usage::Registry {
+        &self.retained.limits
     }
 
     /// Cluster mode: the relay to connections other nodes hold.

@@ -331,4 +331,6 @@ pub struct PlanLimits {
     pub quota: Option<Arc<Quota>>,
     /// The plan's refusals on this stage (all its keys together).
     pub metrics: Arc<crate::observe::metrics::PlanMetrics>,
+    /// This key's calls per day (the portal's usage chart).
+    pub daily: Arc<crate::usage::daily::DailyUsage>,
 }

@@ -132,6 +132,25 @@ pub fn add_key(config: &mut Config, key: &StoredKey) -> Result<(), String> {
     Ok(())
 }
 
+/// Removes API key `name` from `config` and from its usage plans; `false`
+/// if there is none.
+pub fn remove_key(config: &mut Config, name: &str) -> bool {
+    let Some(index) = config.api_keys.iter().position(|k| k.name == name) else {
+        return false;
+    };
+    // Later keys move down one place; the plans' indexes follow.
+    config.api_keys.remove(index);
+    for plan in &mut config.usage_plans {
+        plan.api_keys.retain(|&k| k != index);
+        for k in &mut plan.api_keys {
+            if *k > index {
+                *k -= 1;
+            }
+        }
+    }
+    true
+}
+
 /// What the gateway should serve.
 #[derive(Debug, Clone)]
 pub struct Desired {
@@ -290,6 +309,34 @@ impl Control {
         if let (Some(cluster), Some(Ok(lease))) = (&self.cluster, lease) {
             cluster.release(lease);
         }
+    }
+
+    /// The configuration text that defines what `api` serves on `stage` —
+    /// its deployment's definition, or the file as last loaded with the
+    /// imported APIs — and the file relative paths in it are read against;
+    /// what `turnpike export openapi` reads. `None` without a file.
+    pub fn definition_of(&self, api: &str, stage: &str) -> Option<(String, PathBuf)> {
+        let current = self.lock();
+        let path = self.config_path.clone()?;
+        let deployed = current
+            .desired
+            .releases
+            .stage(api, stage)
+            .and_then(|s| s.deployment.as_deref())
+            .and_then(|id| current.desired.releases.loaded(id));
+        if let Some(deployment) = deployed {
+            return Some((deployment.record.definition.clone(), path));
+        }
+        let text = current.file_text.clone()?;
+        let Some(data_dir) = &current.desired.config.server.data_dir else {
+            return Some((text, path));
+        };
+        let store = ImportStore::new(data_dir);
+        let imports = store.list().ok()?;
+        Some((
+            crate::store::imports::with_imports(&text, &imports, &store),
+            path,
+        ))
     }
 
     /// Cluster mode: applies every change the fleet committed that this

@@ -28,6 +28,9 @@ pub struct StoredKey {
     pub usage_plans: Vec<String>,
     /// When it was created, RFC 3339.
     pub created_at: String,
+    /// The portal consumer holding it, for keys made in the portal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// The admin-created keys under a data directory.

@@ -9,6 +9,7 @@ pub mod deployments;
 pub mod imports;
 pub mod keys;
 pub mod plugins;
+pub mod portal;
 
 pub use deployments::{
     CanaryState, DeploymentRecord, DeploymentStore, HISTORY_KEPT, Served, StageState,

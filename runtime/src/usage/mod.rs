@@ -6,6 +6,7 @@
 //! (reloads, uploads, deploys), so that a reload does not refill them.
 
 pub mod bucket;
+pub mod daily;
 pub mod quota;
 pub mod redis;
 
@@ -26,6 +27,7 @@ pub struct Registry {
     store: Option<Arc<RedisStore>>,
     buckets: Mutex<HashMap<String, Arc<Bucket>>>,
     quotas: Mutex<HashMap<(String, String), Arc<Quota>>>,
+    daily: Mutex<HashMap<String, Arc<daily::DailyUsage>>>,
 }
 
 impl Registry {
@@ -55,6 +57,17 @@ impl Registry {
                 bucket
             }
         }
+    }
+
+    /// The calls per day of API key `key` (by name; kept across rebuilds
+    /// and rotations).
+    pub fn daily(&self, key: &str) -> Arc<daily::DailyUsage> {
+        self.daily
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// The quota of key `key` in plan `plan`; its count survives changes of

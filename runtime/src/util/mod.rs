@@ -6,6 +6,7 @@ pub mod drain;
 pub mod fs;
 pub mod headers;
 pub mod memory;
+pub mod side_listener;
 pub mod time;
 
 /// A boxed error source, for errors that only travel to a log line.

@@ -78,7 +78,40 @@ pub struct Config {
     /// The fleet this node belongs to, if `[cluster]` is present: its
     /// control-plane state is then shared through Redis.
     pub cluster: Option<ClusterConfig>,
+    /// The developer portal, if `[portal]` is present.
+    pub portal: Option<PortalConfig>,
 }
+
+/// `[portal]`: where API consumers find the published APIs, read their
+/// documentation and manage their own keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortalConfig {
+    /// Address of the portal's own listener.
+    pub address: SocketAddr,
+    /// The portal's name, shown on every page.
+    pub title: String,
+    /// Who may create an account.
+    pub signup: Signup,
+    /// How long a session lasts after sign-in.
+    pub session_ttl: Duration,
+    /// The listener "try it" requests are sent to (index into
+    /// `listeners`).
+    pub listener: usize,
+}
+
+/// Who may create a portal account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signup {
+    /// Anyone; the account is usable at once.
+    Open,
+    /// Anyone; an operator approves the account before it is usable.
+    Approval,
+    /// Only with an invitation an operator made.
+    Invite,
+}
+
+/// Default life of a portal session.
+pub const DEFAULT_PORTAL_SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
 
 /// `[cluster]`: Redis shares the control plane's records between nodes.
 #[derive(Clone, PartialEq)]

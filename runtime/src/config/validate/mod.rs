@@ -173,6 +173,18 @@ impl Validator {
             }
             cluster
         });
+        let portal = raw.portal.map(|p| {
+            let span = p.span();
+            let portal = self.portal(p.into_inner(), &listeners);
+            if server.data_dir.is_none() {
+                self.problem(
+                    span,
+                    "portal",
+                    "the portal needs server.data_dir: consumer accounts are kept there",
+                );
+            }
+            portal
+        });
         Config {
             server,
             limits,
@@ -188,6 +200,7 @@ impl Validator {
             upstreams,
             tracing,
             cluster,
+            portal,
         }
     }
 }

@@ -253,6 +253,78 @@ impl Validator {
         out
     }
 
+    pub(super) fn portal(
+        &mut self,
+        raw: raw::RawPortal,
+        listeners: &[ListenerConfig],
+    ) -> PortalConfig {
+        let address = raw
+            .address
+            .get_ref()
+            .parse::<SocketAddr>()
+            .unwrap_or_else(|_| {
+                self.problem(
+                    raw.address.span(),
+                    "portal.address",
+                    format!(
+                        "`{}` is not an IP address with a port, e.g. \"127.0.0.1:8090\"",
+                        raw.address.get_ref()
+                    ),
+                );
+                SocketAddr::from(([127, 0, 0, 1], 0))
+            });
+        let signup = match raw.signup.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("approval") => Signup::Approval,
+            Some("open") => Signup::Open,
+            Some("invite") => Signup::Invite,
+            Some(other) => {
+                if let Some(s) = &raw.signup {
+                    self.problem(
+                        s.span(),
+                        "portal.signup",
+                        format!("`{other}` is not `open`, `approval` or `invite`"),
+                    );
+                }
+                Signup::Approval
+            }
+        };
+        let session_ttl = self.duration(
+            raw.session_ttl,
+            "portal.session_ttl",
+            DEFAULT_PORTAL_SESSION_TTL,
+        );
+        let listener = match &raw.listener {
+            None => 0,
+            Some(name) => listeners
+                .iter()
+                .position(|l| l.name == *name.get_ref())
+                .unwrap_or_else(|| {
+                    self.problem(
+                        name.span(),
+                        "portal.listener",
+                        format!("no listener `{}` is configured", name.get_ref()),
+                    );
+                    0
+                }),
+        };
+        if listeners.is_empty() {
+            self.problem(
+                raw.address.span(),
+                "portal",
+                "the portal sends \"try it\" requests to a listener; none is configured",
+            );
+        }
+        PortalConfig {
+            address,
+            title: raw
+                .title
+                .map_or_else(|| "API portal".to_owned(), |t| t.into_inner()),
+            signup,
+            session_ttl,
+            listener,
+        }
+    }
+
     pub(super) fn admin(&mut self, raw: raw::RawAdmin) -> AdminConfig {
         let address = match &raw.address {
             None => DEFAULT_ADMIN_ADDRESS,

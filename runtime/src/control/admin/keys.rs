@@ -21,7 +21,7 @@ use super::api::{
 };
 use super::{Admin, Answer, blocking, internal_error, read_json_body, refuse, respond};
 use crate::control::gateway::ReloadError;
-use crate::control::state::{Desired, add_key};
+use crate::control::state::{Desired, add_key, remove_key};
 use crate::store::{ApiKeyStore, StoredKey};
 use crate::util::time::rfc3339_now;
 
@@ -150,6 +150,7 @@ fn create_key(admin: &Admin, request: CreateKeyRequest) -> Result<KeyCreated, Re
         enabled: request.enabled,
         usage_plans: request.usage_plans,
         created_at: rfc3339_now(),
+        owner: None,
     };
     admin.control.change(
         |current| {
@@ -208,26 +209,19 @@ fn change_key(admin: &Admin, name: &str, enabled: Option<bool>) -> Result<KeyCha
     admin.control.change(
         |current| {
             let mut next: Desired = current.clone();
-            let Some(index) = next.config.api_keys.iter().position(|k| k.name == name) else {
-                return Err(Refusal(
-                    StatusCode::NOT_FOUND,
-                    format!("no API key `{name}`"),
-                ));
-            };
+            let not_found = || Refusal(StatusCode::NOT_FOUND, format!("no API key `{name}`"));
             match enabled {
-                Some(enabled) => next.config.api_keys[index].enabled = enabled,
-                None => {
-                    // Later keys move down one place; the plans' indexes follow.
-                    next.config.api_keys.remove(index);
-                    for plan in &mut next.config.usage_plans {
-                        plan.api_keys.retain(|&k| k != index);
-                        for k in &mut plan.api_keys {
-                            if *k > index {
-                                *k -= 1;
-                            }
-                        }
-                    }
+                Some(enabled) => {
+                    let key = next
+                        .config
+                        .api_keys
+                        .iter_mut()
+                        .find(|k| k.name == name)
+                        .ok_or_else(not_found)?;
+                    key.enabled = enabled;
                 }
+                None if remove_key(&mut next.config, name) => {}
+                None => return Err(not_found()),
             }
             Ok((next, ()))
         },

@@ -13,6 +13,8 @@
 //! - `/api-keys/...`: API keys created at run time ([`keys`]).
 //! - `[/STAGE]/@connections/ID`: WebSocket connections ([`connections`]).
 //! - `GET /cluster`: the fleet's nodes and what each serves ([`cluster`]).
+//! - `/portal/...`: the developer portal's consumers, catalogue, plans and
+//!   invitations ([`portal`]).
 //!
 //! Every call but the health checks needs `Authorization: Bearer <token>`
 //! when a token is configured. Request and response bodies are the types of
@@ -25,10 +27,10 @@ pub mod connections;
 mod imports;
 mod keys;
 mod plugins;
+pub mod portal;
 mod release;
 pub mod ui;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,9 +39,6 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -222,6 +221,10 @@ impl Admin {
                 method_not_allowed("GET, HEAD")
             }
             "/cluster" => cluster::handle(&self.control).await,
+            _ if path.starts_with("/portal/") => match read_json_body(request.into_body()).await {
+                Ok(body) => portal::handle(self.clone(), method, path, body).await,
+                Err(refusal) => refusal,
+            },
             _ if cache::parse(&path).is_some() => {
                 crate::util::drain::drain_in_background(request.into_body());
                 let (api, stage) = cache::parse(&path).unwrap_or_default();
@@ -365,9 +368,7 @@ fn method_not_allowed(allow: &'static str) -> Answer {
 
 /// Binds the admin listener.
 pub fn bind(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let listener = std::net::TcpListener::bind(address)?;
-    listener.set_nonblocking(true)?;
-    Ok(listener)
+    crate::util::side_listener::bind(address)
 }
 
 /// Serves the admin API on `listener` until `stop` turns true, on a thread
@@ -375,47 +376,13 @@ pub fn bind(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 pub fn spawn(
     admin: Arc<Admin>,
     listener: std::net::TcpListener,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("turnpike-admin".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(error) => {
-                    tracing::error!(%error, "cannot start the admin API");
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(error) => {
-                        tracing::error!(%error, "cannot start the admin API");
-                        return;
-                    }
-                };
-                loop {
-                    tokio::select! {
-                        _ = stop.changed() => break,
-                        accepted = listener.accept() => {
-                            let Ok((stream, _)) = accepted else { continue };
-                            let admin = admin.clone();
-                            tokio::spawn(async move {
-                                let service = service_fn(move |request| {
-                                    let admin = admin.clone();
-                                    async move { Ok::<_, Infallible>(admin.handle(request).await) }
-                                });
-                                let _ = auto::Builder::new(TokioExecutor::new())
-                                    .serve_connection(TokioIo::new(stream), service)
-                                    .await;
-                            });
-                        }
-                    }
-                }
-            });
-        })
+    crate::util::side_listener::spawn(
+        "turnpike-admin",
+        "the admin API",
+        listener,
+        stop,
+        move |request, _| admin.clone().handle(request),
+    )
 }

@@ -69,6 +69,16 @@ pub async fn run(cx: &mut Cx<'_>) -> Verdict {
 /// route's throttle, then the quota (so that only admitted calls count
 /// against it). A WebSocket message is admitted the same way.
 pub async fn admit(plan: &PlanLimits, throttle: Option<&Arc<Bucket>>) -> Result<(), GatewayError> {
+    let admitted = limit(plan, throttle).await;
+    match &admitted {
+        Ok(()) => plan.daily.admitted(),
+        Err(e) if e.status().as_u16() == 429 => plan.daily.refused(),
+        Err(_) => {}
+    }
+    admitted
+}
+
+async fn limit(plan: &PlanLimits, throttle: Option<&Arc<Bucket>>) -> Result<(), GatewayError> {
     if let Some(bucket) = &plan.bucket {
         bucket.admit().await.map_err(|refusal| match refusal {
             Refusal::Limited(seconds) => {
