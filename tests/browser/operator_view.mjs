@@ -145,7 +145,7 @@ async function main() {
       if (message.type() !== 'error') return;
       const text = message.text();
       // The wrong token's calls are refused: Chromium reports each 401.
-      if (/status of 401/.test(text) && rejected401 < 4) {
+      if (/status of 401/.test(text) && rejected401 < 5) {
         rejected401++;
         return;
       }

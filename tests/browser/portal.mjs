@@ -208,7 +208,8 @@ async function main() {
       check(response && response.status() === status, `GET ${path} answered ${response?.status()}, not ${status}`);
       return response;
     };
-    const heading = async () => (await page.getByRole('heading', { level: 1 }).textContent()).trim();
+    // The page's own heading (Swagger UI adds an h1 of its own on the docs page).
+    const heading = async () => (await page.locator('main > h1').first().textContent()).trim();
     const alert = page.getByRole('alert');
     const pathname = () => new URL(page.url()).pathname;
     const noProblems = (step) => check(problems.length === 0, `${step}: the pages reported problems:\n  ${summary(problems)}`);
@@ -263,7 +264,25 @@ async function main() {
     check(pathname() === '/signin', `/account before approval went to ${pathname()}, not /signin`);
     noProblems('signing in before approval');
 
-    // 3. The operator approves the account with the CLI.
+    // 3. The operator sees the waiting account in the operator view (the
+    // admin listener's /ui/, a page of its own origin) ...
+    {
+      const admin = await context.newPage();
+      const adminProblems = [];
+      admin.on('console', (m) => { if (m.type() === 'error') adminProblems.push(m.text()); });
+      admin.on('pageerror', (e) => adminProblems.push(e.message));
+      await admin.goto(`${ADMIN_URL}/ui/`);
+      await admin.getByLabel('Admin token', { exact: true }).fill(ADMIN_TOKEN);
+      await admin.getByRole('button', { name: 'Sign in' }).click();
+      const row = admin.locator('#consumers-table tbody tr').filter({ hasText: email });
+      await row.waitFor();
+      check(await row.getByText('pending', { exact: true }).isVisible(), 'the operator view does not show the account as pending');
+      check(await row.getByRole('button', { name: 'Approve' }).isVisible(), 'the operator view offers no Approve button');
+      await admin.screenshot({ path: join(SCREENSHOT_DIR, 'operator-consumers.png'), fullPage: true });
+      check(adminProblems.length === 0, `the operator view reported: ${adminProblems.join('; ')}`);
+      await admin.close();
+    }
+    // ... and approves it with the CLI.
     const pending = await consumer(email);
     check(pending.status === 'pending', `turnpike portal consumers lists ${email} as ${pending.status}, not pending`);
     const approved = await turnpike('portal', 'approve', pending.id);

@@ -59,6 +59,9 @@ pub struct HeldKey {
 /// `GET /portal/consumers`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ConsumerList {
+    /// Whether the gateway runs a portal (`[portal]`).
+    #[serde(default)]
+    pub portal: bool,
     /// Every account, oldest first.
     pub consumers: Vec<ConsumerView>,
 }
@@ -176,6 +179,17 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Refusal> {
 }
 
 fn route(admin: &Admin, method: &Method, path: &str, body: &[u8]) -> Result<Answer, Refusal> {
+    let portal = admin.control.read(|d| d.config.portal.is_some());
+    if !portal && *method == Method::GET && path == "/portal/consumers" {
+        // The operator view asks every gateway; one without a portal has none.
+        return Ok(respond(
+            StatusCode::OK,
+            &ConsumerList {
+                portal: false,
+                consumers: Vec::new(),
+            },
+        ));
+    }
     let data_dir = admin
         .control
         .read(|d| d.config.server.data_dir.clone())
@@ -212,7 +226,7 @@ fn route(admin: &Admin, method: &Method, path: &str, body: &[u8]) -> Result<Answ
                     created_at: c.created_at,
                 })
                 .collect();
-            Ok(respond(StatusCode::OK, &ConsumerList { consumers }))
+            Ok(respond(StatusCode::OK, &ConsumerList { portal, consumers }))
         }
         (Method::POST, ["consumers", id, action @ ("approve" | "disable")]) => {
             let mut consumer = store

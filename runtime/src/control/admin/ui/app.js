@@ -384,6 +384,7 @@
   let pluginsData = null;
   let apisText = null;
   let errorsText = null;
+  let consumersText = null;
   let history = emptyHistory();
   let charts = [];
 
@@ -620,6 +621,47 @@
     body.replaceChildren(...(rows.length ? rows : [emptyRow(8, 'No errors recorded')]));
   }
 
+  // The developer portal's accounts, when the gateway runs a portal:
+  // approve a pending one, disable an active one (its keys are revoked).
+  function renderConsumers(data) {
+    const section = $('portal-section');
+    section.hidden = !data.portal;
+    if (!data.portal) return;
+    const body = $('consumers-table').tBodies[0];
+    const rows = (data.consumers ?? []).map((c) => {
+      const keys = (c.keys ?? []).map((k) => `${k.name} (${(k.usagePlans ?? []).join(', ')})`).join('; ');
+      const action = c.status === 'pending' ? 'approve' : c.status === 'active' ? 'disable' : null;
+      return h('tr', null,
+        h('th', { scope: 'row' }, c.email),
+        h('td', null, h('span', { class: c.status === 'active' ? 'tag' : 'tag plain' }, c.status)),
+        h('td', { class: 'wrap mono' }, keys || h('span', { class: 'subtle' }, DASH)),
+        h('td', { class: 'num' }, h('time', { datetime: c.createdAt, title: c.createdAt }, fmtTime(c.createdAt))),
+        h('td', null, action
+          ? h('button', { type: 'button', class: 'secondary', 'data-consumer': c.id, 'data-action': action }, action === 'approve' ? 'Approve' : 'Disable')
+          : h('span', { class: 'subtle' }, DASH)),
+      );
+    });
+    body.replaceChildren(...(rows.length ? rows : [emptyRow(5, 'No accounts yet')]));
+  }
+
+  async function consumerAction(button) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (!token) return;
+    const id = button.getAttribute('data-consumer');
+    const action = button.getAttribute('data-action');
+    button.disabled = true;
+    const response = await fetch(`/portal/consumers/${encodeURIComponent(id)}/${action}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}` },
+      credentials: 'omit',
+    }).catch(() => null);
+    $('portal-message').textContent = response && response.ok
+      ? `${action === 'approve' ? 'Approved' : 'Disabled'} ${id}.`
+      : `Could not ${action} ${id}.`;
+    const list = await call('/portal/consumers', token, undefined, 'json').catch(() => null);
+    if (list) renderConsumers(list);
+  }
+
   function showProblems(problems) {
     const node = $('poll-problem');
     const text = problems.length ? `Some data could not be loaded: ${problems.join('; ')}` : '';
@@ -647,11 +689,12 @@
   async function poll(mine, token) {
     inFlight = new AbortController();
     const signal = inFlight.signal;
-    const [metrics, apis, plugins, errors] = await Promise.allSettled([
+    const [metrics, apis, plugins, errors, consumers] = await Promise.allSettled([
       call('/metrics', token, signal, 'text').then((text) => ({ text, at: performance.now() / 1000, wall: Date.now() / 1000 })),
       call('/apis', token, signal, 'json'),
       call('/plugins', token, signal, 'json'),
       call('/recent-errors', token, signal, 'json'),
+      call('/portal/consumers', token, signal, 'json'),
     ]);
     if (mine !== session) return false;
     const all = [metrics, apis, plugins, errors];
@@ -703,6 +746,13 @@
     } else if (errorsText === null) {
       $('errors-table').tBodies[0].replaceChildren(emptyRow(8, `Not available: ${problemText(errors.reason)}`));
     }
+    if (consumers.status === 'fulfilled') {
+      const text = JSON.stringify(consumers.value);
+      if (text !== consumersText) {
+        consumersText = text;
+        renderConsumers(consumers.value);
+      }
+    }
     showProblems(problems);
     const seconds = INTERVAL_MS % 1000 === 0 ? `${INTERVAL_MS / 1000} s` : `${INTERVAL_MS} ms`;
     $('updated').textContent = `Updated ${fmtClock(new Date())} · every ${seconds}`;
@@ -738,6 +788,7 @@
     pluginsData = null;
     apisText = null;
     errorsText = null;
+    consumersText = null;
     history = emptyHistory();
     destroyCharts();
   }
@@ -799,6 +850,10 @@
       start(token);
     });
     $('sign-out').addEventListener('click', () => signOut('Signed out', false));
+    $('consumers-table').addEventListener('click', (event) => {
+      const button = event.target.closest('button[data-consumer]');
+      if (button) consumerAction(button);
+    });
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) start(token);
     else showLogin();
