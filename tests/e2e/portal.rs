@@ -262,7 +262,7 @@ fn assert_clean_page(headers: &HeaderMap, html: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_signs_up_subscribes_calls_rotates_and_signs_out() {
-    let (gw, _dir) = portal("approval", 4).await;
+    let (gw, _dir) = portal("approval", 5).await;
     let mut ada = Visitor::new(&gw);
 
     // The catalogue shows the published stage; its docs page and document.
@@ -340,6 +340,15 @@ async fn a_consumer_signs_up_subscribes_calls_rotates_and_signs_out() {
         .expect("try it");
     assert_eq!(tried.status(), 200);
     assert_eq!(tried.text().await.expect("body"), r#"[{"name":"rex"}]"#);
+    // The stage written unencoded reaches the same route.
+    let literal = reqwest::Client::new()
+        .get(format!("{}/try/shop/$default/pets", ada.base))
+        .header("x-api-key", &key)
+        .header("cookie", ada.cookie_header())
+        .send()
+        .await
+        .expect("try it");
+    assert_eq!(literal.status(), 200);
     // Not for anyone: "try it" needs a signed-in consumer.
     let anonymous = reqwest::Client::new()
         .get(format!("{}/try/shop/%24default/pets", ada.base))
@@ -361,10 +370,10 @@ async fn a_consumer_signs_up_subscribes_calls_rotates_and_signs_out() {
     assert_eq!(call(&gw, &key).await, 403);
     assert_eq!(call(&gw, &rotated).await, 200);
     assert_eq!(call(&gw, &rotated).await, 200);
-    // Four calls: the quota; the fifth is refused.
+    // Five calls: the quota; the sixth is refused.
     assert_eq!(call(&gw, &rotated).await, 429);
 
-    // The calls are counted: today 4 admitted, 1 refused, 0 left.
+    // The calls are counted: today 5 admitted, 1 refused, 0 left.
     let (status, _, usage) = ada.get("/account/usage.json").await;
     assert_eq!(status, 200);
     let usage: serde_json::Value = serde_json::from_str(&usage).expect("json");
@@ -378,7 +387,7 @@ async fn a_consumer_signs_up_subscribes_calls_rotates_and_signs_out() {
         .clone();
     assert_eq!(
         (today["admitted"].as_u64(), today["refused"].as_u64()),
-        (Some(4), Some(1)),
+        (Some(5), Some(1)),
         "{usage}"
     );
     assert_eq!(mine["quota"]["remaining"], 0, "{usage}");

@@ -219,14 +219,12 @@ pub async fn try_it(portal: &Portal, request: Request<Incoming>, api: &str, stag
             .and_then(|a| a.hosts.first().cloned())
     });
     let (parts, body) = request.into_parts();
-    // What follows /try/API/STAGE, as the client sent it (still encoded).
-    let prefix_len = format!("/try/{}/{}", segment(api), segment(stage)).len();
-    let raw_path = parts.uri.path();
-    let rest = raw_path
-        .get(prefix_len.min(raw_path.len())..)
-        .filter(|r| r.is_empty() || r.starts_with('/'))
-        .unwrap_or("/");
-    let rest = if rest.is_empty() { "/" } else { rest };
+    // What follows /try/API/STAGE, as the client sent it (still encoded,
+    // however the client encoded the API and stage).
+    let rest = match parts.uri.path().splitn(5, '/').nth(4) {
+        Some(rest) => format!("/{rest}"),
+        None => "/".to_owned(),
+    };
     let stage_prefix = if stage == "$default" {
         String::new()
     } else {
