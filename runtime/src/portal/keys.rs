@@ -39,6 +39,21 @@ fn signed_in(portal: &Portal, headers: &http::HeaderMap) -> Result<Session, Box<
     }
 }
 
+/// The signed-in, active consumer who posted `form` with their session's
+/// CSRF token, or the answer to give.
+fn posted_by(portal: &Portal, parts: &Parts, form: &Form) -> Result<Session, Box<Answer>> {
+    let session = signed_in(portal, &parts.headers)?;
+    if !csrf_ok(portal, &parts.headers, form) {
+        return Err(Box::new(problem(
+            portal,
+            Some(&session),
+            StatusCode::FORBIDDEN,
+            "This form has expired. Reload the page and try again.",
+        )));
+    }
+    Ok(session)
+}
+
 fn key_store(portal: &Portal) -> Option<ApiKeyStore> {
     portal
         .control
@@ -246,18 +261,10 @@ fn apply(
 
 /// `POST /account/keys`: subscribes to a plan.
 pub async fn subscribe(portal: &Portal, parts: &Parts, form: &Form) -> Answer {
-    let session = match signed_in(portal, &parts.headers) {
+    let session = match posted_by(portal, parts, form) {
         Ok(s) => s,
         Err(answer) => return *answer,
     };
-    if !csrf_ok(portal, &parts.headers, form) {
-        return problem(
-            portal,
-            Some(&session),
-            StatusCode::FORBIDDEN,
-            "This form has expired. Reload the page and try again.",
-        );
-    }
     let plan = field(form, "plan").to_owned();
     if !offered(portal).iter().any(|(p, _)| p.name == plan) {
         return problem(
@@ -320,18 +327,10 @@ pub async fn change(
     name: &str,
     action: &str,
 ) -> Answer {
-    let session = match signed_in(portal, &parts.headers) {
+    let session = match posted_by(portal, parts, form) {
         Ok(s) => s,
         Err(answer) => return *answer,
     };
-    if !csrf_ok(portal, &parts.headers, form) {
-        return problem(
-            portal,
-            Some(&session),
-            StatusCode::FORBIDDEN,
-            "This form has expired. Reload the page and try again.",
-        );
-    }
     // Only the consumer's own keys: another's is "not found" alike.
     let Some(old) = keys_of(portal, &session.consumer)
         .into_iter()
